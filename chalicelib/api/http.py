@@ -1,0 +1,146 @@
+"""The HTTP edge: request parsing, the Danube Cloud envelope and headers, error mapping.
+
+Views are plain functions `view(ctx, **url_params) -> Reply`; `routes()` registers them on a
+Chalice blueprint for every HTTP method so that a wrong method is a clean 405 (API Gateway
+would otherwise answer 403 "Missing Authentication Token").
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from chalice import Blueprint, Response
+
+from chalicelib.config import SERVICE_VERSION, settings
+from chalicelib.domain import errors
+from chalicelib.domain.permissions import Principal
+
+log = logging.getLogger("imageapi.http")
+
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+# Danube Cloud clients send `application/json; indent=4`; some send nothing or form types.
+ANY_CONTENT = ["*/*"]
+
+
+@dataclass
+class Ctx:
+    """Everything a view needs from the request, parsed once."""
+
+    method: str
+    params: dict[str, str]                 # query string (last value wins)
+    body: dict[str, Any]                   # JSON body object ({} when empty)
+    headers: Mapping[str, str]
+    principal: Principal | None = None
+    dc: str = ""                           # the DC the request ends in (es_dc header)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """GET parameters live in the query string, the others in the body."""
+        return self.params if self.method == "GET" else self.body
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name) or self.headers.get(name.lower())
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def success(ctx: Ctx, result: Any, task_id: str, status: int = 200,
+            headers: dict[str, str] | None = None) -> Reply:
+    """A synchronous SUCCESS task response."""
+    hdrs = {"es_task_id": task_id, **(headers or {})}
+    return Reply(status, {"task_id": task_id, "status": "SUCCESS", "result": result}, hdrs)
+
+
+def pending(task_id: str) -> Reply:
+    return Reply(201, {"task_id": task_id, "status": "PENDING", "result": None},
+                 {"es_task_id": task_id, "es_task_response": "true"})
+
+
+def plain(result: Any, status: int = 200) -> Reply:
+    return Reply(status, result)
+
+
+def _parse_body(raw: bytes | None) -> dict[str, Any]:
+    if not raw or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.MalformedRequest()
+    if not isinstance(value, dict):
+        raise errors.MalformedRequest()
+    return value
+
+
+def _parse_params(query: Any) -> dict[str, str]:
+    if not query:
+        return {}
+    return {key: query.getlist(key)[-1] for key in query.keys()}
+
+
+def _render(reply: Reply, ctx: Ctx | None) -> Response:
+    headers = {
+        "Content-Type": "application/json",
+        "es_version": SERVICE_VERSION,
+        "es_dc": (ctx.dc if ctx and ctx.dc else settings().default_dc),
+        "es_username": (ctx.principal.username if ctx and ctx.principal else ""),
+    }
+    headers.update(reply.headers)
+    return Response(body=json.dumps(reply.body), status_code=reply.status, headers=headers)
+
+
+def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
+    if isinstance(exc, errors.ValidationFailed):
+        from chalicelib.domain.taskids import dummy_task_id
+        task_id = dummy_task_id(ctx.principal.username if ctx and ctx.principal else "")
+        return Reply(400, {"task_id": task_id, "status": "FAILURE", "result": exc.errors},
+                     {"es_task_id": task_id})
+    if isinstance(exc, errors.ApiError):
+        return Reply(exc.status, {"detail": exc.detail})
+    if _is_throttle(exc):
+        return Reply(429, {"detail": "Request was throttled."})
+    log.exception("unhandled error")
+    return Reply(500, {"detail": "Internal server error"})
+
+
+def _is_throttle(exc: Exception) -> bool:
+    code = getattr(exc, "cause_response_code", None) or \
+        getattr(getattr(exc, "response", None), "get", lambda *_: {})("Error", {}).get("Code")
+    return code in ("ProvisionedThroughputExceededException", "ThrottlingException",
+                    "RequestLimitExceeded")
+
+
+View = Callable[..., Reply]
+
+
+def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: bool = True) -> None:
+    """Register `views` (method -> view) for `path`, all methods on one Chalice route."""
+
+    def dispatch(**url_params: str) -> Response:
+        request = bp.current_request
+        ctx: Ctx | None = None
+        try:
+            method = request.method.upper()
+            ctx = Ctx(method=method, params=_parse_params(request.query_params),
+                      body={}, headers=request.headers)
+            view = views.get(method)
+            if view is None:
+                raise errors.MethodNotAllowed(f'Method "{method}" not allowed.')
+            if authenticated:
+                from chalicelib.services.auth import authenticate
+                ctx.principal = authenticate(ctx)
+            if method != "GET":
+                ctx.body = _parse_body(request.raw_body)
+            return _render(view(ctx, **url_params), ctx)
+        except Exception as exc:  # every failure becomes a clean response, never a raw 500
+            return _render(_error_reply(exc, ctx), ctx)
+
+    dispatch.__name__ = "view_" + "".join(c if c.isalnum() else "_" for c in path)
+    bp.route(path, methods=METHODS, content_types=ANY_CONTENT)(dispatch)

@@ -1,0 +1,95 @@
+"""Settings read from the environment.
+
+Everything the service needs to know about its deployment comes from environment variables
+(set by `.chalice/config.json` in AWS and by the local stack in development). They are read
+once per process, on first use, so importing this module costs nothing.
+"""
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+SERVICE_VERSION = "1.0.0"
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if not raw:
+        return default
+    return raw.lower() in ("1", "true", "yes", "on", "t", "y")
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_prefix: str
+    image_store_bucket: str
+    upload_prefix: str
+    default_dc: str
+    platform_event_source: str
+    source_allow_loopback: bool
+    source_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    manifest_max_bytes: int
+    manifest_timeout: float
+    file_max_bytes: int
+    transfer_part_bytes: int
+    auth_cache_seconds: float
+    cleanup_grace_seconds: int
+    task_retention_seconds: int
+    node_token: str
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+    node_agent_queue_url: str = ""
+
+    @property
+    def image_server_enabled(self) -> bool:
+        return bool(self.image_store_bucket)
+
+    def table_name(self, suffix: str) -> str:
+        return f"{self.table_prefix}-{suffix}"
+
+
+def _networks(raw: str) -> tuple:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in raw.split(",") if part.strip())
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings(
+        table_prefix=_env("IMAGE_API_TABLE_PREFIX", "imageapi"),
+        image_store_bucket=_env("IMAGE_STORE_BUCKET"),
+        upload_prefix=_env("IMAGE_STORE_UPLOAD_PREFIX", "uploads/"),
+        default_dc=_env("IMAGE_API_DEFAULT_DC", "main"),
+        platform_event_source=_env("PLATFORM_EVENT_SOURCE", "danube.platform"),
+        source_allow_loopback=_env_bool("IMAGE_SOURCE_ALLOW_LOOPBACK", False),
+        source_allow_networks=_networks(_env("IMAGE_SOURCE_ALLOW_NETWORKS")),
+        manifest_max_bytes=_env_int("MANIFEST_MAX_BYTES", 8192),
+        manifest_timeout=float(_env("MANIFEST_TIMEOUT_SECONDS", "5")),
+        file_max_bytes=_env_int("IMAGE_FILE_MAX_BYTES", 1 << 40),
+        transfer_part_bytes=_env_int("TRANSFER_PART_BYTES", 16 << 20),
+        auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "5")),
+        cleanup_grace_seconds=_env_int("CLEANUP_GRACE_SECONDS", 24 * 3600),
+        task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),
+        node_token=_env("NODE_TOKEN"),
+        state_machine_arns={
+            op: _env(f"STATE_MACHINE_{op.upper()}_ARN")
+            for op in ("import", "update", "delete", "snapshot")
+        },
+        node_agent_queue_url=_env("NODE_AGENT_QUEUE_URL"),
+    )
+
+
+def reload() -> Settings:
+    """Forget the cached settings (the local stack and tests change the environment)."""
+    settings.cache_clear()
+    return settings()

@@ -1,0 +1,141 @@
+"""Field coercion and validation with the texts Danube Cloud clients know.
+
+The `es` tool sends every value as a string ("3", "true", "a,b"), so each coercer accepts
+both the JSON type and its string spelling. Every function returns `(value, error)`: the
+coerced value or `None`, and an error text or `None`. Nothing here raises on user input.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable
+
+REQUIRED = "This field is required."
+INVALID = "Enter a valid value."
+NOT_NULL = "This field may not be null."
+WHOLE_NUMBER = "Enter a whole number."
+INVALID_URL = "Enter a valid URL."
+TAGS_INVALID = "Invalid value."
+
+TRUE_WORDS = frozenset(("true", "True", "TRUE", "t", "T", "1"))
+FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
+
+# Characters refused in alias/version/desc (they end up in shell commands and HTML elsewhere)
+SAFE_TEXT_RE = re.compile(r"^[^<>%$&;'\"]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TAG_RE = re.compile(r"^[ :/A-Za-z0-9_-]+$")
+TAG_SPLIT_RE = re.compile(r"[,\s]+")
+
+Result = tuple[Any, "str | None"]
+Coercer = Callable[[Any], Result]
+
+
+def max_length_error(value: str, limit: int) -> str | None:
+    if len(value) > limit:
+        return f"Ensure this value has at most {limit} characters (it has {len(value)})."
+    return None
+
+
+def parse_bool_param(raw: Any) -> bool:
+    """Query-string flags (`full`, `extended`): the usual spellings, else Python truthiness."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw)
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    return bool(text)
+
+
+def to_bool(raw: Any) -> Result:
+    if isinstance(raw, bool):
+        return raw, None
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw), None
+    if isinstance(raw, str):
+        if raw in TRUE_WORDS:
+            return True, None
+        if raw in FALSE_WORDS:
+            return False, None
+    return None, INVALID
+
+
+def to_int(raw: Any) -> Result:
+    if isinstance(raw, bool):
+        return None, WHOLE_NUMBER
+    if isinstance(raw, int):
+        return raw, None
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw), None
+    if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d{1,18}\s*", raw):
+        return int(raw), None
+    return None, WHOLE_NUMBER
+
+
+def to_text(raw: Any) -> Result:
+    if isinstance(raw, bool):
+        return ("true" if raw else "false"), None
+    if isinstance(raw, str):
+        return raw, None
+    if isinstance(raw, (int, float)):
+        return str(raw), None
+    return None, INVALID
+
+
+def safe_text(limit: int, *, allow_empty: bool) -> Coercer:
+    """alias/version/desc: no shell/HTML metacharacters, bounded length."""
+
+    def coerce(raw: Any) -> Result:
+        value, error = to_text(raw)
+        if error:
+            return None, error
+        value = value.strip()
+        if not value and not allow_empty:
+            return None, REQUIRED
+        error = max_length_error(value, limit)
+        if error:
+            return None, error
+        if not SAFE_TEXT_RE.match(value):
+            return None, INVALID
+        return value, None
+
+    return coerce
+
+
+def choice(options: Iterable[int]) -> Coercer:
+    allowed = tuple(options)
+
+    def coerce(raw: Any) -> Result:
+        value, error = to_int(raw)
+        if error:
+            return None, error
+        if value not in allowed:
+            return None, f"Select a valid choice. {value} is not one of the available choices."
+        return value, None
+
+    return coerce
+
+
+def to_tags(raw: Any) -> Result:
+    """A list of strings, or one string split on commas/white space (taggit syntax)."""
+    if isinstance(raw, str):
+        items = [part for part in TAG_SPLIT_RE.split(raw.strip()) if part]
+    elif isinstance(raw, list):
+        if not all(isinstance(item, str) for item in raw):
+            return None, TAGS_INVALID
+        items = [item.strip() for item in raw if item.strip()]
+    else:
+        return None, TAGS_INVALID
+    if not all(TAG_RE.match(item) and len(item) <= 100 for item in items):
+        return None, TAGS_INVALID
+    # keep the first occurrence of each tag, in order
+    return list(dict.fromkeys(items)), None
+
+
+def image_name_error(name: str) -> str | None:
+    error = max_length_error(name, 32)
+    if error:
+        return error
+    if not NAME_RE.match(name):
+        return INVALID
+    return None

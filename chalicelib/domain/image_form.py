@@ -1,0 +1,78 @@
+"""Validation of the writable image fields (SPEC §3), pure and shared by every operation."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from chalicelib.domain import fields as f
+
+ACCESS_CHOICES = (1, 3, 4)
+UNSAFE_RE = re.compile(r"[<>%$&;'\"]")
+
+COERCERS: dict[str, f.Coercer] = {
+    "alias": f.safe_text(32, allow_empty=False),
+    "version": f.safe_text(16, allow_empty=False),
+    "access": f.choice(ACCESS_CHOICES),
+    "owner": f.to_text,
+    "desc": f.safe_text(128, allow_empty=True),
+    "resize": f.to_bool,
+    "deploy": f.to_bool,
+    "tags": f.to_tags,
+    "dc_bound": f.to_bool,
+}
+# Fields PUT may change, in the order errors and log details are reported.
+UPDATABLE = ("alias", "version", "dc_bound", "owner", "access", "desc", "resize", "deploy", "tags")
+# Changing only these never touches the manifest in the image store.
+DB_ONLY = frozenset(("dc_bound", "owner"))
+
+DC_REQUIRED = ('You have to specify to which datacenter shall the image be bound. '
+               'Either use the "dc" parameter or set the "dc_bound" parameter to false.')
+ALIAS_IN_USE = "This alias is already in use. Please supply a different alias or version."
+LIMIT_REACHED = "Maximum number of server disk images reached"
+DC_BOUND_FORBIDDEN = "You don't have permission to modify this attribute."
+ATTACHED_TO_MANY = "Image is attached into more than one datacenter."
+ATTACHED_TO_NONE = "Image is not attached into any datacenters."
+PENDING_TASKS = "Image has pending tasks."
+
+
+class Errors(dict):
+    """Field -> list of messages, in first-reported order."""
+
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+
+def clean(data: dict[str, Any], names: Iterable[str], errors: Errors) -> dict[str, Any]:
+    """Coerce the `names` present in `data`; record errors, return the good values."""
+    cleaned: dict[str, Any] = {}
+    for name in names:
+        if name not in data:
+            continue
+        raw = data[name]
+        if raw is None:
+            errors.add(name, f.NOT_NULL)
+            continue
+        value, error = COERCERS[name](raw)
+        if error:
+            errors.add(name, error)
+        else:
+            cleaned[name] = value
+    return cleaned
+
+
+def manifest_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
+    """Field values a manifest supplies, validated like client input.
+
+    Unlike Danube Cloud, a description with characters the API refuses (`Tom & Jerry`) does
+    not fail the import: those characters are dropped from the derived text. A bad version or
+    tag still fails, since changing those would change the image's identity.
+    """
+    values = {key: defaults[key] for key in ("version", "desc", "resize", "deploy", "tags")
+              if key in defaults}
+    if isinstance(values.get("desc"), str):
+        values["desc"] = UNSAFE_RE.sub("", values["desc"])[:128]
+    return values
+
+
+def owner_missing(username: str) -> str:
+    return f"Object with username={username} does not exist."

@@ -1,0 +1,67 @@
+"""How an image record is shown to API clients (SPEC §3 field order)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc",
+          "ostype", "size", "resize", "deploy", "tags", "status", "created")
+
+ACCESS_PUBLIC, ACCESS_DISABLED, ACCESS_PRIVATE, ACCESS_DELETED, ACCESS_INTERNAL = 1, 2, 3, 4, 9
+STATUS_OK, STATUS_PENDING = 1, 2
+ZONE_OSTYPES = (5, 6)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def render(image: Any, *, extended: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "dc_bound": image.dc_bound is not None,
+        "name": image.name,
+        "uuid": image.uuid,
+        "alias": image.alias,
+        "version": image.version,
+        "owner": image.owner,
+        "access": int(image.access),
+        "desc": image.desc or "",
+        "ostype": int(image.ostype),
+        "size": int(image.size),
+        "resize": bool(image.resize),
+        "deploy": bool(image.deploy),
+        "tags": list(image.tags or []),
+        "status": int(image.status),
+        "created": iso(image.created),
+    }
+    if extended:
+        view["dcs"] = sorted(image.dcs or [])
+    return view
+
+
+def etag(image: Any) -> str:
+    """A strong validator that changes with every write of the record."""
+    digest = hashlib.sha1(f"{image.name}:{image.uuid}:{image.rev}".encode(),
+                          usedforsecurity=False).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def log_detail(fields: dict[str, Any]) -> str:
+    """Task-log detail in Danube's `key=value` style."""
+    parts = []
+    for key, value in fields.items():
+        if value is None:
+            text = "null"
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, str):
+            text = "'" + value + "'"
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)

@@ -1,0 +1,170 @@
+"""IMGAPI manifest v2: validation of imported manifests and the manifest rebuilt from a record.
+
+Pure logic (SPEC §6, reference §2.2–2.4). Nothing here mutates its inputs.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+PARSE_ERROR = "Could not parse image manifest."
+INVALID = "Invalid image manifest."
+MULTIPLE_FILES = "Multiple files inside manifest are not supported."
+
+OWNER_NOBODY = "00000000-0000-0000-0000-000000000000"
+ZONE_TYPES = {"zone-dataset": 5, "lx-dataset": 6}
+ZONE_OSTYPES = {5: "zone-dataset", 6: "lx-dataset"}
+COMPRESSIONS = frozenset({"bzip2", "gzip", "xz", "none"})
+DEFAULT_IMAGE_SIZE = 1024  # MB; zone images normally carry no image_size
+DESC_MAX = 128
+
+_OS_TO_OSTYPE = {"smartos": 2, "illumos": 2, "linux": 1, "bsd": 3, "windows": 4}
+_OSTYPE_TO_OS = {1: "linux", 2: "illumos", 3: "bsd", 4: "windows", 5: "smartos", 6: "linux"}
+_HVM_ONLY_KEYS = ("image_size", "nic_driver", "disk_driver", "cpu_type")
+
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SHA1_RE = re.compile(r"[0-9a-fA-F]{40}")
+
+
+class ManifestError(ValueError):
+    """str() is one of PARSE_ERROR, INVALID or MULTIPLE_FILES (shown under `manifest_url`)."""
+
+
+def parse_manifest(raw: bytes, *, max_file_size: int) -> dict:
+    """Decode and validate an imported manifest; returns it with `files[0].sha1` lower-cased."""
+    manifest = _decode(raw)
+    files = manifest.get("files")
+    # Checked first: it is the most specific complaint about an otherwise plausible manifest.
+    if isinstance(files, list) and len(files) > 1:
+        raise ManifestError(MULTIPLE_FILES)
+    _require(_valid_header(manifest))
+    _require(isinstance(files, list) and len(files) == 1)
+    manifest["files"] = [_valid_file(files[0], max_file_size)]
+    return manifest
+
+
+def _decode(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # bad JSON/encoding, absurd nesting or int size
+        raise ManifestError(PARSE_ERROR) from None
+    if not isinstance(value, dict):
+        raise ManifestError(PARSE_ERROR)
+    return value
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise ManifestError(INVALID)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _nonempty_str(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _valid_header(manifest: dict) -> bool:
+    """Everything but `files`."""
+    uuid = manifest.get("uuid")
+    if not (isinstance(uuid, str) and _UUID_RE.fullmatch(uuid)):
+        return False
+    if not all(_nonempty_str(manifest.get(key)) for key in ("name", "version", "type")):
+        return False
+    os_ = manifest.get("os")
+    if manifest["type"] in ZONE_TYPES:  # zones may omit `os`; build_manifest sets it anyway
+        os_ok = os_ is None or isinstance(os_, str)
+    else:
+        os_ok = _nonempty_str(os_)
+    image_size = manifest.get("image_size", DEFAULT_IMAGE_SIZE)
+    return (os_ok
+            and _is_int(image_size) and image_size > 0
+            and isinstance(manifest.get("tags", {}), dict)
+            and isinstance(manifest.get("description", ""), str))
+
+
+def _valid_file(entry: Any, max_file_size: int) -> dict:
+    _require(isinstance(entry, dict))
+    sha1, size = entry.get("sha1"), entry.get("size")
+    _require(isinstance(sha1, str) and _SHA1_RE.fullmatch(sha1) is not None)
+    _require(_is_int(size) and 0 < size <= max_file_size)
+    compression = entry.get("compression")
+    _require(isinstance(compression, str) and compression in COMPRESSIONS)
+    return {**entry, "sha1": sha1.lower()}
+
+
+def ostype_for(manifest: dict) -> int:
+    """Image ostype from a validated manifest (reference §2.2)."""
+    type_ = manifest.get("type")
+    if isinstance(type_, str) and type_ in ZONE_TYPES:
+        return ZONE_TYPES[type_]
+    return _OS_TO_OSTYPE.get(str(manifest.get("os", "")).lower(), 1)
+
+
+def defaults_from(manifest: dict) -> dict:
+    """Image field defaults taken from a validated manifest (SPEC §4.3)."""
+    ostype = ostype_for(manifest)
+    tags = manifest.get("tags") or {}
+    erigones = tags.get("erigones")
+    if not (isinstance(erigones, list) and all(isinstance(t, str) for t in erigones)):
+        erigones = []
+    resize, deploy = tags.get("resize"), tags.get("deploy")
+    return {
+        "uuid": manifest["uuid"],
+        "ostype": ostype,
+        "size": manifest.get("image_size", DEFAULT_IMAGE_SIZE),
+        "version": manifest["version"],
+        "desc": (manifest.get("description") or "")[:DESC_MAX],
+        "tags": list(erigones),
+        "resize": resize if isinstance(resize, bool) else ostype in ZONE_OSTYPES,
+        "deploy": deploy if isinstance(deploy, bool) else False,
+    }
+
+
+def base_manifest(manifest: dict) -> dict:
+    """What an import keeps as the base manifest: everything but the `tags` object."""
+    return {key: copy.deepcopy(value) for key, value in manifest.items() if key != "tags"}
+
+
+def build_manifest(base: dict, *, uuid: str, alias: str, version: str, access: int,
+                   ostype: int, desc: str, size: int, tags: list[str], resize: bool,
+                   deploy: bool, published_at: str) -> dict:
+    """The manifest written to the store, rebuilt from the record over `base` (reference §2.4)."""
+    manifest: dict[str, Any] = {"v": 2, "owner": OWNER_NOBODY, "state": "active",
+                                "disabled": False, "public": False}
+    manifest.update(copy.deepcopy(base))  # imported keys (files, requirements, ...) survive
+    manifest.update({
+        "uuid": uuid,
+        "name": alias,
+        "version": version,
+        "state": "active",
+        "disabled": access in (2, 9),
+        "public": access == 1,
+        "os": _OSTYPE_TO_OS[ostype],
+        "description": desc,
+    })
+    old_tags = manifest.get("tags")  # already a deep copy of base["tags"]
+    manifest["tags"] = {**(old_tags if isinstance(old_tags, dict) else {}),
+                        "erigones": list(tags), "resize": resize, "deploy": deploy,
+                        "internal": access == 9}
+    _apply_virtualisation(manifest, ostype, size, base.get("type"))
+    if not manifest.get("published_at"):
+        manifest["published_at"] = published_at
+    return manifest
+
+
+def _apply_virtualisation(manifest: dict, ostype: int, size: int, base_type: Any) -> None:
+    """Zone images carry no HVM keys; HVM images get a disk size, CPU model and zvol type."""
+    if ostype in ZONE_OSTYPES:
+        for key in _HVM_ONLY_KEYS:
+            manifest.pop(key, None)
+        manifest["type"] = ZONE_OSTYPES[ostype]
+        return
+    manifest["image_size"] = size
+    if not manifest.get("cpu_type"):
+        manifest["cpu_type"] = "qemu64"
+    manifest["type"] = "other" if base_type == "other" else "zvol"

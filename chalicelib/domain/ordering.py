@@ -1,0 +1,36 @@
+"""`order_by` parsing (comma list, `-` for descending, `+` ignored) and stable sorting."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from chalicelib.domain import errors
+
+
+def parse_order_by(raw: Any, allowed: Sequence[str], default: str) -> list[tuple[str, bool]]:
+    """Returns [(field, descending)]; anything unknown is a 412 naming the allowed fields."""
+    text = default if raw is None or raw == "" else raw
+    if not isinstance(text, str):
+        raise _invalid(allowed)
+    result = []
+    for part in text.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("+-")
+        if name not in allowed:
+            raise _invalid(allowed)
+        result.append((name, descending))
+    return result
+
+
+def _invalid(allowed: Sequence[str]) -> errors.InvalidInput:
+    return errors.InvalidInput(
+        f"Invalid order_by; Possible sort fields are: {', '.join(allowed)}")
+
+
+def sort_records(items: Iterable[Any], order: list[tuple[str, bool]],
+                 key_of: Callable[[Any, str], Any], tie: str) -> list[Any]:
+    """Stable multi-key sort; `tie` (a unique field) makes the order total, for cursors."""
+    result = sorted(items, key=lambda item: key_of(item, tie))
+    for name, descending in reversed(order):
+        result.sort(key=lambda item, n=name: key_of(item, n), reverse=descending)
+    return result

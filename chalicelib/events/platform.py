@@ -1,0 +1,31 @@
+"""EventBridge handler for the platform's own events (VMs, snapshots, users, DCs)."""
+from __future__ import annotations
+
+import logging
+import os
+
+from chalice import Blueprint
+
+from chalicelib.domain.platform_events import MalformedEvent
+
+bp = Blueprint(__name__)
+log = logging.getLogger("imageapi.events")
+
+# Read at import because the rule's pattern is fixed when the app is packaged.
+PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").strip() \
+    or "danube.platform"
+
+
+@bp.on_cw_event({"source": [PLATFORM_SOURCE]}, name="on_platform_event")
+def on_platform_event(event) -> None:
+    """Never raises: a malformed event is logged and dropped instead of retried for ever."""
+    from chalicelib.services import read_models
+    try:
+        applied = read_models.apply(event.detail_type, event.detail)
+        log.info("platform event %s %s", event.detail_type, "applied" if applied else "stale")
+    except MalformedEvent as exc:
+        log.warning("dropped malformed platform event %s (%s): %s",
+                    event.event_id, event.detail_type, exc)
+    except Exception:  # storage trouble: logged; EventBridge's retry policy may redeliver
+        log.exception("platform event %s failed", event.event_id)
+        raise

@@ -1,0 +1,171 @@
+"""Writes of image records that must hold under concurrency.
+
+Uniqueness (name, uuid, alias+version), the DC image limit and the status lock are enforced by
+DynamoDB conditions in one TransactWriteItems call, never by read-then-write. The audit entry
+rides in the same transaction, so a change and its log line exist together or not at all.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError, DeleteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.image_view import STATUS_OK
+from chalicelib.models import Datacenter, Guard, Image, TaskLogEntry
+
+
+def uuid_guard(uuid: str) -> str:
+    return f"uuid#{uuid}"
+
+
+def alias_guard(alias: str, version: str) -> str:
+    return f"alias#{alias.lower()}#{version}"
+
+
+@functools.lru_cache(maxsize=1)
+def _connection() -> Connection:
+    return Connection(region=Image.Meta.region, host=Image.Meta.host)
+
+
+class Conflict(Exception):
+    """A transaction lost a condition; `reasons` names which guard(s): see `_reasons`."""
+
+    def __init__(self, reasons: set[str]) -> None:
+        self.reasons = reasons
+        super().__init__(", ".join(sorted(reasons)))
+
+
+@dataclass
+class _Op:
+    kind: str        # condition, delete, put, update (DynamoDB reports reasons in this order)
+    label: str
+    args: tuple
+    kwargs: dict
+
+
+class _Tx:
+    """Collects labelled operations so that cancellation reasons map back to their meaning."""
+
+    def __init__(self) -> None:
+        self.ops: list[_Op] = []
+
+    def put(self, label: str, model: Any, **kw: Any) -> None:
+        self.ops.append(_Op("put", label, (model,), kw))
+
+    def update(self, label: str, model: Any, actions: list, **kw: Any) -> None:
+        self.ops.append(_Op("update", label, (model, actions), kw))
+
+    def delete(self, label: str, model: Any, **kw: Any) -> None:
+        self.ops.append(_Op("delete", label, (model,), kw))
+
+    def commit(self) -> None:
+        order = {"condition": 0, "delete": 1, "put": 2, "update": 3}
+        ordered = sorted(self.ops, key=lambda op: order[op.kind])  # stable: PynamoDB's order
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                for op in self.ops:
+                    getattr(tx, {"put": "save"}.get(op.kind, op.kind))(*op.args, **op.kwargs)
+        except TransactWriteError as exc:
+            reasons = getattr(exc, "cancellation_reasons", None) or []
+            failed = {op.label for op, reason in zip(ordered, reasons)
+                      if reason is not None and getattr(reason, "code", None)}
+            if not failed:
+                raise
+            raise Conflict(failed) from exc
+
+
+def create(image: Image, log: TaskLogEntry | None) -> None:
+    """Insert a new image with its guards and bump its DC's image count under the limit."""
+    tx = _Tx()
+    tx.put("name", image, condition=Image.name.does_not_exist())
+    tx.put("uuid", Guard(uuid_guard(image.uuid), image_name=image.name),
+           condition=Guard.key.does_not_exist())
+    tx.put("alias", Guard(alias_guard(image.alias, image.version), image_name=image.name),
+           condition=Guard.key.does_not_exist())
+    if image.dc_bound:
+        tx.update("limit", Datacenter(image.dc_bound), [Datacenter.image_count.add(1)],
+                  condition=Datacenter.name.exists() & (
+                      Datacenter.image_limit.does_not_exist()
+                      | (Datacenter.image_count < Datacenter.image_limit)))
+    if log is not None:
+        tx.put("log", log)
+    tx.commit()
+
+
+def update(image: Image, changes: dict[str, Any], *, require_status: int | None = STATUS_OK,
+           expected_rev: int | None = None, log: TaskLogEntry | None = None) -> None:
+    """Apply `changes` to an image, moving guards and DC counts as the change requires.
+
+    `image` is the record as read; its alias/version/dc_bound are the "before" values.
+    """
+    tx = _Tx()
+    condition = Image.name.exists()
+    if require_status is not None:
+        condition &= Image.status == require_status
+    if expected_rev is not None:
+        condition &= Image.rev == expected_rev
+    actions = [getattr(Image, key).set(value) if value is not None else getattr(Image, key).remove()
+               for key, value in changes.items()]
+    tx.update("status", image, actions, condition=condition, add_version_condition=False)
+
+    new_alias = changes.get("alias", image.alias)
+    new_version = changes.get("version", image.version)
+    if alias_guard(new_alias, new_version) != alias_guard(image.alias, image.version):
+        tx.delete("old-alias", Guard(alias_guard(image.alias, image.version)),
+                  condition=Guard.image_name == image.name)
+        tx.put("alias", Guard(alias_guard(new_alias, new_version), image_name=image.name),
+               condition=Guard.key.does_not_exist())
+
+    if "dc_bound" in changes and changes["dc_bound"] != image.dc_bound:
+        if image.dc_bound:
+            tx.update("old-dc", Datacenter(image.dc_bound), [Datacenter.image_count.add(-1)],
+                      condition=Datacenter.name.exists())
+        if changes["dc_bound"]:
+            tx.update("new-dc", Datacenter(changes["dc_bound"]), [Datacenter.image_count.add(1)],
+                      condition=Datacenter.name.exists())
+    if log is not None:
+        tx.put("log", log)
+    tx.commit()
+
+
+def delete(image: Image, *, require_status: int | None = STATUS_OK,
+           expected_rev: int | None = None, log: TaskLogEntry | None = None) -> None:
+    """Remove an image, its guards and its count on the owning DC."""
+    tx = _Tx()
+    condition = Image.name.exists()
+    if require_status is not None:
+        condition &= Image.status == require_status
+    if expected_rev is not None:
+        condition &= Image.rev == expected_rev
+    tx.delete("status", image, condition=condition, add_version_condition=False)
+    tx.delete("uuid-guard", Guard(uuid_guard(image.uuid)), condition=Guard.image_name == image.name)
+    tx.delete("alias-guard", Guard(alias_guard(image.alias, image.version)),
+              condition=Guard.image_name == image.name)
+    if image.dc_bound:
+        tx.update("dc", Datacenter(image.dc_bound), [Datacenter.image_count.add(-1)],
+                  condition=Datacenter.name.exists())
+    if log is not None:
+        tx.put("log", log)
+    tx.commit()
+
+
+def guard_owners(keys: Iterable[str]) -> dict[str, str]:
+    """key -> image name for the guards that exist (one BatchGetItem)."""
+    return {guard.key: guard.image_name for guard in Guard.batch_get(list(dict.fromkeys(keys)))}
+
+
+def set_status(name: str, status: int, *, expect: int) -> bool:
+    """Flip the status lock; False when the image is not in the expected state."""
+    try:
+        Image(name).update(actions=[Image.status.set(status)],
+                           condition=Image.name.exists() & (Image.status == expect),
+                           add_version_condition=False)
+        return True
+    except (UpdateError, DeleteError) as exc:
+        if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            return False
+        raise

@@ -1,0 +1,105 @@
+"""POST /vm/<vm>/snapshot/<snap>/image/<name>: an image from a VM disk snapshot (SPEC §4.7)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.config import settings
+from chalicelib.domain import errors
+from chalicelib.domain import image_form as form
+from chalicelib.domain.fields import image_name_error, to_int
+from chalicelib.domain.permissions import Principal
+from chalicelib.models import Datacenter, Snapshot, Vm
+from chalicelib.services import image_records as records
+from chalicelib.services.images import (active_user_exists, check_order_by, find_image,
+                                        require_image_admin)
+
+OPERATIONAL = frozenset(("running", "stopped", "stopping", "frozen"))
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+@dataclass
+class SnapshotImagePlan:
+    """Everything validated; what the workflow needs to create the image."""
+
+    vm: Vm
+    snapshot: Snapshot
+    disk_index: int
+    values: dict[str, Any]
+
+
+def find_vm(hostname_or_uuid: str) -> Vm | None:
+    if UUID_RE.match(hostname_or_uuid):
+        try:
+            return Vm.get(hostname_or_uuid.lower())
+        except DoesNotExist:
+            pass
+    return next(iter(Vm.hostname_index.query(hostname_or_uuid, limit=1)), None)
+
+
+def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
+         data: dict[str, Any], params: dict[str, str]) -> SnapshotImagePlan:
+    require_image_admin(principal)
+    vm = find_vm(vm_ref)
+    if vm is None:
+        raise errors.NotFound(errors.VM_NOT_FOUND)
+    if not principal.is_image_admin(vm.dc):
+        raise errors.PermissionDenied()
+
+    disk_id, error = to_int(data.get("disk_id", 1))
+    if error or disk_id is None or not 1 <= disk_id <= len(vm.disks or []):
+        raise errors.InvalidInput(errors.INVALID_DISK_ID)
+    try:
+        snapshot = Snapshot.get(vm.uuid, Snapshot.key_for(disk_id, snapname))
+    except DoesNotExist:
+        raise errors.NotFound(errors.SNAPSHOT_NOT_FOUND)
+    if find_image(name) is not None:
+        raise errors.AlreadyExists()
+    check_order_by(data, params)
+
+    errs = form.Errors()
+    name_error = image_name_error(name)
+    if name_error:
+        errs.add("name", name_error)
+    values = {"alias": name, "access": 3, "owner": principal.username, "desc": "",
+              "version": "1.0", "resize": False, "deploy": False, "tags": []}
+    cleaned_input = {k: v for k, v in data.items() if k != "dc_bound"}  # forced to the VM's DC
+    values.update(form.clean(cleaned_input, [f for f in form.UPDATABLE if f != "dc_bound"], errs))
+    if not errs:
+        _check(values, vm.dc, principal, errs)
+    if errs:
+        raise errors.ValidationFailed(errs)
+
+    if not settings().image_server_enabled:
+        raise errors.PreconditionRequired(errors.IMAGE_SERVER_NOT_AVAILABLE)
+    if vm.status not in OPERATIONAL:
+        raise errors.Locked(errors.VM_NOT_OPERATIONAL)
+    if snapshot.status != "ok":
+        raise errors.ExpectationFailed(errors.SNAPSHOT_STATUS_NOT_OK)
+    return SnapshotImagePlan(vm, snapshot, disk_id, values)
+
+
+def _check(values: dict[str, Any], dc_name: str, principal: Principal, errs: form.Errors) -> None:
+    if values["owner"] != principal.username and not active_user_exists(values["owner"]):
+        errs.add("owner", form.owner_missing(values["owner"]))
+        return
+    key = records.alias_guard(values["alias"], values["version"])
+    if records.guard_owners([key]).get(key):
+        errs.add("alias", form.ALIAS_IN_USE)
+    try:
+        dc = Datacenter.get(dc_name)
+        if dc.image_limit is not None and dc.image_count >= dc.image_limit:
+            errs.add("non_field_errors", form.LIMIT_REACHED)
+    except DoesNotExist:
+        pass  # a VM's DC that this service has not heard of yet has no limit
+
+
+def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name: str,
+                         data: dict[str, Any], params: dict[str, str]) -> Any:
+    plan(principal, vm_ref, snapname, name, data, params)
+    # The export workflow (Step Functions) is what makes this operation real; without it the
+    # image server cannot be used for snapshots.
+    raise errors.PreconditionRequired(errors.IMAGE_SERVER_NOT_AVAILABLE)

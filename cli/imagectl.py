@@ -1,0 +1,132 @@
+"""imagectl: the operator's command line (datacenters, users, API keys, platform events).
+
+It talks to the local stack of this checkout (started by `make run`) by default, or to a real
+AWS account with `--aws` (credentials and region as the AWS CLI finds them, tables named by
+IMAGE_API_TABLE_PREFIX).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
+
+
+class CliError(Exception):
+    pass
+
+
+def target_environment(use_aws: bool) -> None:
+    """Point boto3/PynamoDB at the local stack (or leave AWS defaults) before models load."""
+    if use_aws:
+        if not os.environ.get("IMAGE_API_TABLE_PREFIX"):
+            raise CliError("--aws needs IMAGE_API_TABLE_PREFIX (e.g. imageapi-prod)")
+        return
+    if not STATE_FILE.exists():
+        raise CliError("the local stack is not running (start it with `make run`), "
+                       "or pass --aws to manage a deployment")
+    state = json.loads(STATE_FILE.read_text())
+    from devstack.emulator import point_clients_at
+    url = state["emulator_url"]
+    point_clients_at(url, int(url.rsplit(":", 1)[1]))
+    os.environ["IMAGE_API_TABLE_PREFIX"] = state["table_prefix"]
+
+
+def cmd_dc_create(args: argparse.Namespace) -> str:
+    from chalicelib.services import accounts
+    dc = accounts.create_dc(args.name, args.image_limit)
+    limit = "unlimited" if dc.image_limit is None else dc.image_limit
+    return f"datacenter {dc.name} created (image limit: {limit})"
+
+
+def cmd_user_create(args: argparse.Namespace) -> str:
+    from chalicelib.services import accounts
+    roles = accounts.parse_roles(args.role or [])
+    key = accounts.create_user(args.name, super_admin=args.super_admin, roles=roles)
+    return f"user {args.name} created\n{key}"
+
+
+def cmd_user_key(args: argparse.Namespace) -> str:
+    from chalicelib.services import accounts
+    key = accounts.rotate_key(args.name)
+    return f"new API key for {args.name} (the previous key no longer works)\n{key}"
+
+
+def cmd_event_put(args: argparse.Namespace) -> str:
+    entry = load_event(Path(args.file))
+    import boto3
+    result = boto3.client("events").put_events(Entries=[entry])
+    if result.get("FailedEntryCount"):
+        raise CliError(f"event rejected: {result['Entries']}")
+    return f"event {result['Entries'][0].get('EventId', '')} put ({entry['DetailType']})"
+
+
+def load_event(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read event file {path}: {exc}")
+    if not isinstance(data, dict) or not {"Source", "DetailType", "Detail"} <= set(data):
+        raise CliError('the event file must hold {"Source", "DetailType", "Detail"}')
+    detail = data["Detail"]
+    return {"Source": data["Source"], "DetailType": data["DetailType"],
+            "Detail": detail if isinstance(detail, str) else json.dumps(detail)}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="imagectl", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--aws", action="store_true",
+                     help="manage a deployment in AWS instead of the local stack")
+    groups = top.add_subparsers(dest="group", required=True)
+
+    dc = groups.add_parser("dc", help="datacenters").add_subparsers(dest="action", required=True)
+    create = dc.add_parser("create", help="create a datacenter")
+    create.add_argument("name")
+    create.add_argument("--image-limit", type=int, default=None,
+                        help="maximum number of images bound to the DC (default: unlimited)")
+    create.set_defaults(func=cmd_dc_create)
+
+    user = groups.add_parser("user", help="users and API keys").add_subparsers(
+        dest="action", required=True)
+    create = user.add_parser("create", help="create a user; prints its API key last")
+    create.add_argument("name")
+    create.add_argument("--super-admin", action="store_true", help="make the user a SuperAdmin")
+    create.add_argument("--role", action="append", metavar="DC:ROLE",
+                        help="grant ROLE (admin, image_admin, image_import_admin) in DC; "
+                             "repeatable")
+    create.set_defaults(func=cmd_user_create)
+    key = user.add_parser("key", help="issue a new API key (revokes the old one); prints it last")
+    key.add_argument("name")
+    key.set_defaults(func=cmd_user_key)
+
+    event = groups.add_parser("event", help="platform events").add_subparsers(
+        dest="action", required=True)
+    put = event.add_parser("put", help='put an event from FILE holding '
+                                       '{"Source", "DetailType", "Detail"}')
+    put.add_argument("file")
+    put.set_defaults(func=cmd_event_put)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        target_environment(args.aws)
+        print(args.func(args))
+        return 0
+    except CliError as exc:
+        print(f"imagectl: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # AccountError and AWS errors: one line, no traceback
+        print(f"imagectl: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""moto's server on loopback, configured to really execute state machines."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import requests
+
+REGION = "us-east-1"
+
+
+@dataclass
+class Emulator:
+    url: str
+    port: int
+    server: object
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def point_clients_at(url: str, port: int) -> None:
+    """Environment for boto3/PynamoDB in this process (and child processes) to use the emulator."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": url,
+        # moto's ASL interpreter calls service integrations at localhost:$MOTO_PORT
+        "MOTO_PORT": str(port),
+    })
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def start_emulator(port: int = 0) -> Emulator:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, real_port = server.get_host_and_port()
+    url = f"http://{host}:{real_port}"
+    point_clients_at(url, real_port)
+    requests.post(f"{url}/moto-api/config", timeout=5, json={
+        "stepfunctions": {"execute_state_machine": True},
+        "lambda": {"use_docker": False},
+    }).raise_for_status()
+    return Emulator(url, real_port, server)

@@ -1,0 +1,92 @@
+"""EventBridge delivery for the local stack: rule -> SQS queue -> the app's handler.
+
+moto matches rules against events but cannot run Lambda targets, so every `on_cw_event`
+handler of the app gets a rule with the *same pattern* the deployment uses, targeting a
+queue; a pump thread feeds that queue's messages to the handler, like Lambda's event
+delivery would. A message whose handler keeps failing is dropped after a few attempts
+(the deployment's retry policy and DLQ play that role in AWS).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import boto3
+from chalice.app import CloudWatchEventConfig
+from chalice.local import LambdaContext
+
+log = logging.getLogger("devstack.eventbus")
+MAX_RECEIVES = 5
+
+
+class EventBus:
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.events = boto3.client("events")
+        self.sqs = boto3.client("sqs")
+        self.queues: dict[str, str] = {}     # handler name -> queue url
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def install(self) -> None:
+        for source in self.app.event_sources:
+            if isinstance(source, CloudWatchEventConfig):
+                self._route(source.name, source.event_pattern)
+
+    def _route(self, handler: str, pattern: dict[str, Any]) -> None:
+        queue = self.sqs.create_queue(QueueName=f"{self.prefix}-{handler}",
+                                      Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        rule = f"{self.prefix}-{handler}"
+        self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+        self.events.put_targets(Rule=rule, Targets=[{"Id": "handler", "Arn": arn}])
+        self.queues[handler] = queue
+
+    def start(self) -> None:
+        for handler, queue in self.queues.items():
+            thread = threading.Thread(target=self._pump, args=(handler, queue), daemon=True,
+                                      name=f"eventbus-{handler}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _pump(self, handler: str, queue: str) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                    AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            except Exception:  # emulator shutting down
+                if self._stop.wait(0.5):
+                    return
+                continue
+            for message in messages:
+                self._deliver(handler, queue, message)
+
+    def _deliver(self, handler: str, queue: str, message: dict[str, Any]) -> None:
+        try:
+            event = _complete_envelope(json.loads(message["Body"]))
+            self.app.handler_map[handler](event, LambdaContext(handler, 256))
+        except Exception:
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+            log.exception("handler %s failed (attempt %s)", handler, receives)
+            if receives < MAX_RECEIVES:
+                return  # becomes visible again and is retried
+        self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _complete_envelope(event: dict[str, Any]) -> dict[str, Any]:
+    """moto's SQS target leaves out some envelope keys that EventBridge always sends."""
+    event.setdefault("account", "123456789012")
+    event.setdefault("region", "us-east-1")
+    event.setdefault("resources", [])
+    event.setdefault("version", "0")
+    return event

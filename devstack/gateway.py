@@ -1,0 +1,83 @@
+"""A local API Gateway: serves the app's routes under the stage path (`/api/...`).
+
+Requests go through Chalice's own LocalGateway (the same event shape API Gateway sends).
+Like the deployed gateway's MISSING_AUTHENTICATION_TOKEN response, an unknown route is a 404.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chalice.config import Config
+from chalice.local import LocalGateway, LocalGatewayException
+
+NOT_FOUND = json.dumps({"detail": "Not found"}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "ApiServer"
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet; the app logs what matters
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length > 0 else None
+        prefix = self.server.stage_prefix
+        path = self.path
+        if not (path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?")):
+            return self._send(404, {"Content-Type": "application/json"}, NOT_FOUND)
+        path = path[len(prefix):] or "/"
+        if path.startswith("?"):
+            path = "/" + path
+        try:
+            response = self.server.gateway.handle_request(
+                method=self.command, path=path, headers=dict(self.headers), body=body)
+        except LocalGatewayException as exc:
+            if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b"") \
+                    or b"Authorization header requires" in (exc.body or b""):
+                return self._send(404, {"Content-Type": "application/json"}, NOT_FOUND)
+            return self._send(exc.CODE, exc.headers, exc.body or b"")
+        headers = dict(response.get("headers") or {})
+        payload = response.get("body") or b""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        self._send(response["statusCode"], headers, payload)
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: Any, host: str, port: int, stage_prefix: str = "/api") -> None:
+        super().__init__((host, port), _Handler)
+        self.gateway = LocalGateway(app, Config(chalice_stage="local"))
+        self.stage_prefix = stage_prefix
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{self.stage_prefix}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

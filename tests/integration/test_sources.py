@@ -1,0 +1,602 @@
+"""Fetching from image repositories under the source URL policy (SPEC §7), against a local server.
+
+Nothing here may reach a non-loopback address: every test runs with a guard that fails on any
+socket connect outside 127.0.0.0/8 / ::1 and a resolver that never queries DNS, so refusals are
+proven to happen before a socket connects.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+import urllib3
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from chalicelib import sources
+from chalicelib.domain.urlpolicy import SourcePolicy
+from chalicelib.sources import (
+    SourceError,
+    SourceNotAllowed,
+    fetch_bytes,
+    iter_body,
+    open_stream,
+)
+
+LOOPBACK_OK = SourcePolicy(allow_loopback=True)
+DEFAULT = SourcePolicy()
+NOT_ALLOWED = "Access to this address is not allowed"
+TIMEOUT = 2.0
+MIB = 1 << 20
+
+
+# --- fixtures: servers, connect guard, DNS-free resolver -------------------------------------------
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[HTTPServer]:
+    # Threaded, so a handler that sleeps does not hold up the next test's requests.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def httpserver(_server: HTTPServer) -> HTTPServer:
+    """pytest-httpserver's fixture, bound to 127.0.0.1 (its default 'localhost' may be ::1)."""
+    _server.clear()
+    return _server
+
+
+@pytest.fixture(autouse=True)
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every socket connect; a connect to a non-loopback address fails the test."""
+    seen: list[str] = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock: socket.socket, address) -> None:  # type: ignore[no-untyped-def]
+        host = address[0] if isinstance(address, tuple) else str(address)
+        seen.append(host)
+        if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            raise AssertionError(f"connect to non-loopback address {host} attempted")
+        real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Fake DNS: names put in this dict resolve to the given addresses; anything else must be a
+    numeric host (AI_NUMERICHOST), so no query ever leaves the machine."""
+    table: dict[str, list[str]] = {}
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+        if host in table:
+            answers = table[host]
+            if callable(answers):
+                answers = answers()
+            return [_addrinfo(ip, port) for ip in answers]
+        return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    return table
+
+
+def _addrinfo(ip: str, port: int) -> tuple:
+    if ":" in ip:
+        return (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (ip, port, 0, 0))
+    return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+
+
+def _port(server: HTTPServer) -> int:
+    return server.port
+
+
+def _fetch(url: str, policy: SourcePolicy = LOOPBACK_OK, max_bytes: int = MIB,
+           timeout: float = TIMEOUT, **kwargs) -> bytes:  # type: ignore[no-untyped-def]
+    return fetch_bytes(url, policy=policy, max_bytes=max_bytes, timeout=timeout, **kwargs)
+
+
+def _error(url: str, **kwargs) -> SourceError:  # type: ignore[no-untyped-def]
+    with pytest.raises(SourceError) as info:
+        _fetch(url, **kwargs)
+    return info.value
+
+
+# --- allowed and refused ----------------------------------------------------------------------
+
+def test_allowed_fetch_returns_the_body(httpserver: HTTPServer, connects: list[str]) -> None:
+    body = b'{"uuid": "x"}'
+    httpserver.expect_request("/manifest").respond_with_data(body)
+    assert _fetch(httpserver.url_for("/manifest")) == body
+    request = httpserver.log[0][0]
+    assert request.headers["Accept-Encoding"] == "identity"
+    assert connects == ["127.0.0.1"]
+
+
+def test_same_url_refused_by_default_policy(httpserver: HTTPServer,
+                                            connects: list[str]) -> None:
+    httpserver.expect_request("/manifest").respond_with_data(b"{}")
+    error = _error(httpserver.url_for("/manifest"), policy=DEFAULT)
+    assert isinstance(error, SourceNotAllowed)
+    assert error.reason == NOT_ALLOWED
+    assert str(error) == NOT_ALLOWED
+    assert httpserver.log == []
+    assert connects == []
+
+
+def test_allowed_networks_admit_loopback_without_the_flag(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"ok")
+    policy = SourcePolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+    assert _fetch(httpserver.url_for("/m"), policy=policy) == b"ok"
+
+
+@pytest.mark.parametrize(("status", "text"), [(404, "404 Client Error: NOT FOUND"),
+                                              (403, "403 Client Error: FORBIDDEN"),
+                                              (500, "500 Server Error: INTERNAL SERVER ERROR"),
+                                              (503, "503 Server Error: SERVICE UNAVAILABLE")])
+def test_error_status_is_reported(httpserver: HTTPServer, status: int, text: str) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"nope", status=status)
+    assert _error(httpserver.url_for("/m")).reason == text
+
+
+def test_non_redirect_3xx_is_an_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"", status=304)
+    assert _error(httpserver.url_for("/m")).reason.startswith("304 ")
+
+
+def test_connection_refused(httpserver: HTTPServer) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert _error(f"http://127.0.0.1:{port}/m").reason == "Connection refused"
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/m", "file:///etc/passwd", "127.0.0.1/m", ""])
+def test_invalid_initial_url(url: str, connects: list[str]) -> None:
+    assert _error(url).reason == "Invalid URL"
+    assert connects == []
+
+
+# --- size cap ------------------------------------------------------------------------------------
+
+def test_body_at_the_cap_is_accepted(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"x" * 8192)
+    assert _fetch(httpserver.url_for("/m"), max_bytes=8192) == b"x" * 8192
+
+
+def test_body_over_the_cap_is_refused(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"x" * 8193)
+    assert _error(httpserver.url_for("/m"), max_bytes=8192).reason == "Response is too large"
+
+
+def test_declared_length_over_the_cap_is_refused_unread(httpserver: HTTPServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"x" * 100_000)
+    reads = _count_reads(monkeypatch)
+    assert _error(httpserver.url_for("/m"), max_bytes=8192).reason == "Response is too large"
+    assert reads == []
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the body reads made through urllib3 (decoded bytes handed to our code)."""
+    sizes: list[int] = []
+    real_read = urllib3.response.HTTPResponse.read
+
+    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        data = real_read(self, *args, **kwargs)
+        sizes.append(len(data))
+        return data
+
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "read", read)
+    return sizes
+
+
+def test_undeclared_length_over_the_cap_reads_at_most_cap_plus_one(
+        httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def endless(_: Request) -> Response:
+        chunks = (b"y" * 65536 for _ in range(160))  # 10 MiB, no Content-Length
+        return Response(chunks, direct_passthrough=True)
+
+    httpserver.expect_request("/m").respond_with_handler(endless)
+    reads = _count_reads(monkeypatch)
+    assert _error(httpserver.url_for("/m"), max_bytes=8192).reason == "Response is too large"
+    assert 0 < sum(reads) <= 8193
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+def _redirect(server: HTTPServer, path: str, location: str, status: int = 302) -> None:
+    server.expect_request(path).respond_with_data(b"", status=status,
+                                                  headers={"Location": location})
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_is_followed(httpserver: HTTPServer, status: int) -> None:
+    _redirect(httpserver, "/old", "/new", status)  # relative Location
+    httpserver.expect_request("/new").respond_with_data(b"moved")
+    assert _fetch(httpserver.url_for("/old")) == b"moved"
+
+
+@pytest.mark.parametrize("target", [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://10.0.0.1/manifest", "http://[fd00::1]/m", "http://[::ffff:169.254.169.254]/m",
+    "https://192.168.0.1/m", "http://0.0.0.0/m",
+])
+def test_redirect_to_internal_address_is_refused_before_connecting(
+        httpserver: HTTPServer, connects: list[str], target: str) -> None:
+    _redirect(httpserver, "/m", target)
+    error = _error(httpserver.url_for("/m"))
+    assert isinstance(error, SourceNotAllowed)
+    assert error.reason == NOT_ALLOWED
+    assert len(httpserver.log) == 1
+    assert connects == ["127.0.0.1"]  # the first hop only
+
+
+def test_every_hop_is_checked_against_the_policy(httpserver: HTTPServer,
+                                                connects: list[str]) -> None:
+    # Only 127.0.0.1 is trusted here; a hop to another loopback address is not.
+    policy = SourcePolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    _redirect(httpserver, "/m", f"http://127.0.0.2:{_port(httpserver)}/secret")
+    assert _error(httpserver.url_for("/m"), policy=policy).reason == NOT_ALLOWED
+    assert [request.path for request, _ in httpserver.log] == ["/m"]
+    assert connects == ["127.0.0.1"]
+
+
+def test_redirect_to_a_name_resolving_internally_is_refused(
+        httpserver: HTTPServer, names: dict, connects: list[str]) -> None:
+    names["metadata.test"] = ["169.254.169.254"]
+    _redirect(httpserver, "/m", "http://metadata.test/latest/meta-data/")
+    assert _error(httpserver.url_for("/m")).reason == NOT_ALLOWED
+    assert connects == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/file", "file:///etc/passwd",
+                                    "gopher://127.0.0.1:70/", "javascript:alert(1)"])
+def test_redirect_to_non_http_scheme_is_refused(httpserver: HTTPServer, connects: list[str],
+                                                target: str) -> None:
+    _redirect(httpserver, "/m", target)
+    error = _error(httpserver.url_for("/m"))
+    assert not isinstance(error, SourceNotAllowed)
+    assert "non-HTTP(S)" in error.reason
+    assert connects == ["127.0.0.1"]
+
+
+def _chain(server: HTTPServer, hops: int) -> str:
+    """/r0 -> /r1 -> ... -> /r<hops> which answers 200; returns the first URL."""
+    for i in range(hops):
+        _redirect(server, f"/r{i}", server.url_for(f"/r{i + 1}"))
+    server.expect_request(f"/r{hops}").respond_with_data(b"end")
+    return server.url_for("/r0")
+
+
+def test_five_redirects_are_followed(httpserver: HTTPServer) -> None:
+    assert _fetch(_chain(httpserver, 5)) == b"end"
+
+
+def test_six_redirects_are_refused(httpserver: HTTPServer) -> None:
+    assert _error(_chain(httpserver, 6)).reason == "Exceeded 5 redirects."
+    assert len(httpserver.log) == 6  # the sixth redirect is never followed
+
+
+def test_redirect_loop_is_refused(httpserver: HTTPServer) -> None:
+    _redirect(httpserver, "/loop", "/loop")
+    assert _error(httpserver.url_for("/loop")).reason == "Exceeded 5 redirects."
+
+
+def test_error_status_after_redirect(httpserver: HTTPServer) -> None:
+    _redirect(httpserver, "/m", "/gone")
+    httpserver.expect_request("/gone").respond_with_data(b"", status=404)
+    assert _error(httpserver.url_for("/m")).reason == "404 Client Error: NOT FOUND"
+
+
+# --- timeouts ----------------------------------------------------------------------------------
+
+def test_slow_response_times_out(httpserver: HTTPServer) -> None:
+    def slow(_: Request) -> Response:
+        time.sleep(1.5)
+        return Response(b"late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    started = time.monotonic()
+    assert _error(httpserver.url_for("/slow"), timeout=0.5).reason == "Read timed out"
+    assert time.monotonic() - started < 1.4
+
+
+def _stalling(_: Request) -> Response:
+    def body() -> Iterator[bytes]:
+        yield b"x" * 1000
+        time.sleep(1.5)
+        yield b"y"
+
+    return Response(body(), direct_passthrough=True)
+
+
+def test_stalled_body_times_out(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/stall").respond_with_handler(_stalling)
+    started = time.monotonic()
+    assert _error(httpserver.url_for("/stall"), timeout=0.5).reason == "Read timed out"
+    assert time.monotonic() - started < 1.4
+
+
+def test_stalled_stream_times_out(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/stall").respond_with_handler(_stalling)
+    response = open_stream(httpserver.url_for("/stall"), policy=LOOPBACK_OK, timeout=0.5)
+    with response, pytest.raises(SourceError) as info:
+        for _ in iter_body(response):
+            pass
+    assert info.value.reason == "Read timed out"
+
+
+def test_timeouts_are_always_passed(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+    real_send = sources.PolicyAdapter.send
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.get("timeout"))
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(sources.PolicyAdapter, "send", send)
+    httpserver.expect_request("/m").respond_with_data(b"ok")
+    _redirect(httpserver, "/r", "/m")
+    _fetch(httpserver.url_for("/r"), timeout=3.0)
+    assert seen == [(3.0, 3.0), (3.0, 3.0)]
+
+
+# --- numeric tricks and DNS -------------------------------------------------------------------
+
+TRICKS = ["2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f000001", "017700000001"]
+
+
+@pytest.mark.parametrize("host", TRICKS)
+def test_getaddrinfo_normalises_numeric_tricks_to_loopback(host: str) -> None:
+    # AI_NUMERICHOST: parsed locally, never looked up in DNS.
+    infos = socket.getaddrinfo(host, 80, socket.AF_INET, socket.SOCK_STREAM, 0,
+                               socket.AI_NUMERICHOST)
+    assert {info[4][0] for info in infos} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("host", [*TRICKS, "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]"])
+def test_numeric_tricks_are_refused(httpserver: HTTPServer, connects: list[str],
+                                    host: str) -> None:
+    httpserver.expect_request("/m").respond_with_data(b"secret")
+    error = _error(f"http://{host}:{_port(httpserver)}/m", policy=DEFAULT)
+    assert isinstance(error, SourceNotAllowed)
+    assert error.reason == NOT_ALLOWED
+    assert connects == []
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("host", TRICKS)
+def test_numeric_tricks_reach_loopback_when_allowed(httpserver: HTTPServer, host: str) -> None:
+    # Proves the tricks really are 127.0.0.1 to the connection code (not just a failed lookup).
+    httpserver.expect_request("/m").respond_with_data(b"here")
+    assert _fetch(f"http://{host}:{_port(httpserver)}/m") == b"here"
+
+
+def test_name_is_checked_on_the_address_it_resolves_to(httpserver: HTTPServer,
+                                                       names: dict) -> None:
+    names["images.test"] = ["127.0.0.1"]
+    httpserver.expect_request("/m").respond_with_data(b"named")
+    url = f"http://images.test:{_port(httpserver)}/m"
+    assert _fetch(url) == b"named"
+    assert httpserver.log[0][0].headers["Host"] == f"images.test:{_port(httpserver)}"
+    assert _error(url, policy=DEFAULT).reason == NOT_ALLOWED
+
+
+def test_name_with_any_internal_answer_is_refused(httpserver: HTTPServer, names: dict,
+                                                  connects: list[str]) -> None:
+    names["mixed.test"] = ["127.0.0.1", "10.0.0.1"]
+    httpserver.expect_request("/m").respond_with_data(b"x")
+    assert _error(f"http://mixed.test:{_port(httpserver)}/m").reason == NOT_ALLOWED
+    assert connects == []
+
+
+def test_dns_rebinding_is_caught_at_connect_time(httpserver: HTTPServer, names: dict,
+                                                 connects: list[str]) -> None:
+    answers = iter([["127.0.0.1"], ["169.254.169.254"]])
+    names["rebind.test"] = lambda: next(answers)
+    httpserver.expect_request("/m").respond_with_data(b"first")
+    url = f"http://rebind.test:{_port(httpserver)}/m"
+    assert _fetch(url) == b"first"
+    assert _error(url).reason == NOT_ALLOWED  # the second connection resolved elsewhere
+    assert connects == ["127.0.0.1"]
+
+
+def test_unresolvable_name(names: dict) -> None:
+    names["nowhere.test"] = []
+    assert _error("http://nowhere.test/m").reason == "Name resolution failed"
+
+
+def test_environment_proxies_are_ignored(httpserver: HTTPServer, connects: list[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would connect to the proxy's address and bypass the check on the target's.
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, "http://10.9.9.9:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    httpserver.expect_request("/m").respond_with_data(b"direct")
+    assert _fetch(httpserver.url_for("/m")) == b"direct"
+    assert connects == ["127.0.0.1"]
+
+
+# --- open_stream --------------------------------------------------------------------------------
+
+def test_open_stream_streams_a_large_body_in_chunks(httpserver: HTTPServer) -> None:
+    payload = bytes(range(256)) * (5 * MIB // 256)
+    httpserver.expect_request("/file").respond_with_data(payload)
+    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    with response:
+        assert response.status_code == 200
+        assert response._content is False  # nothing buffered by requests
+        digest, total, sizes = hashlib.sha1(), 0, []
+        for chunk in iter_body(response, 256 * 1024):
+            digest.update(chunk)
+            total += len(chunk)
+            sizes.append(len(chunk))
+    assert total == len(payload)
+    assert digest.hexdigest() == hashlib.sha1(payload).hexdigest()
+    assert len(sizes) >= 20 and max(sizes) <= 256 * 1024
+
+
+def test_open_stream_works_with_iter_content(httpserver: HTTPServer) -> None:
+    payload = b"z" * (5 * MIB)
+    httpserver.expect_request("/file").respond_with_data(payload)
+    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    with response:
+        chunks = list(response.iter_content(64 * 1024))
+    assert b"".join(chunks) == payload
+    assert len(chunks) == len(payload) // (64 * 1024)
+
+
+def test_open_stream_follows_and_checks_redirects(httpserver: HTTPServer,
+                                                  connects: list[str]) -> None:
+    _redirect(httpserver, "/file", "/blob")
+    httpserver.expect_request("/blob").respond_with_data(b"blob")
+    with open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT) as response:
+        assert b"".join(iter_body(response)) == b"blob"
+    _redirect(httpserver, "/evil", "http://169.254.169.254/")
+    with pytest.raises(SourceNotAllowed):
+        open_stream(httpserver.url_for("/evil"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    assert set(connects) == {"127.0.0.1"}
+
+
+def test_open_stream_error_status(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/file").respond_with_data(b"", status=500)
+    with pytest.raises(SourceError) as info:
+        open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    assert info.value.reason == "500 Server Error: INTERNAL SERVER ERROR"
+
+
+def test_open_stream_refused_by_default_policy(httpserver: HTTPServer,
+                                               connects: list[str]) -> None:
+    with pytest.raises(SourceNotAllowed):
+        open_stream(httpserver.url_for("/file"), policy=DEFAULT, timeout=TIMEOUT)
+    assert connects == []
+
+
+def test_iter_body_does_not_decode_content(httpserver: HTTPServer) -> None:
+    # A file's SHA-1 is over the bytes as served, even if the server labels them gzip-encoded.
+    raw = b"\x1f\x8b not really gzip"
+    httpserver.expect_request("/file").respond_with_data(raw, headers={"Content-Encoding": "gzip"})
+    with open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT) as response:
+        assert b"".join(iter_body(response)) == raw
+
+
+# --- HTTPS: TLS still verifies the URL's host name although we connect to a vetted address ------
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    directory = tmp_path_factory.mktemp("tls")
+    ca_pem, cert_pem, key_pem = _make_certificates("images.test")
+    (directory / "ca.pem").write_bytes(ca_pem)
+    (directory / "cert.pem").write_bytes(cert_pem)
+    (directory / "key.pem").write_bytes(key_pem)
+    server_names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)  # type: ignore[assignment]
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context, threaded=True)
+    server.start()
+    yield {"server": server, "ca": str(directory / "ca.pem"), "sni": server_names}
+    server.clear()
+    server.stop()
+
+
+def _make_certificates(hostname: str) -> tuple[bytes, bytes, bytes]:
+    """A throw-away CA and a server certificate for `hostname` signed by it (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),
+                         critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
+
+
+def test_https_verifies_the_url_host_over_the_vetted_socket(tls: dict, names: dict,
+                                                            connects: list[str]) -> None:
+    server: HTTPServer = tls["server"]
+    server.expect_request("/m").respond_with_data(b"secure")
+    names["images.test"] = ["127.0.0.1"]
+    tls["sni"].clear()
+    url = f"https://images.test:{server.port}/m"
+    assert _fetch(url, ca_bundle=tls["ca"]) == b"secure"
+    assert tls["sni"] == ["images.test"]
+    assert connects == ["127.0.0.1"]
+
+
+def test_https_host_name_mismatch_is_refused(tls: dict, names: dict) -> None:
+    server: HTTPServer = tls["server"]
+    server.expect_request("/m").respond_with_data(b"secure")
+    names["other.test"] = ["127.0.0.1"]
+    assert _error(f"https://other.test:{server.port}/m", ca_bundle=tls["ca"]).reason == "SSL error"
+
+
+def test_https_untrusted_certificate_is_refused(tls: dict, names: dict) -> None:
+    names["images.test"] = ["127.0.0.1"]
+    assert _error(f"https://images.test:{tls['server'].port}/m").reason == "SSL error"
+
+
+def test_https_policy_applies_before_the_handshake(tls: dict, names: dict,
+                                                   connects: list[str]) -> None:
+    names["images.test"] = ["127.0.0.1"]
+    tls["sni"].clear()
+    error = _error(f"https://images.test:{tls['server'].port}/m", policy=DEFAULT,
+                   ca_bundle=tls["ca"])
+    assert error.reason == NOT_ALLOWED
+    assert connects == [] and tls["sni"] == []
+
+
+def test_closing_the_stream_closes_its_session(httpserver: HTTPServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each call owns a session; it must not outlive the response (no pooled sockets left over).
+    closed: list[object] = []
+    real_close = requests.Session.close
+    monkeypatch.setattr(requests.Session, "close",
+                        lambda self: (closed.append(self), real_close(self))[-1])
+    httpserver.expect_request("/file").respond_with_data(b"data")
+    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    assert closed == []
+    response.close()
+    assert len(closed) == 1
+    assert _fetch(httpserver.url_for("/file")) == b"data"
+    assert len(closed) == 2

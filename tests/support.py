@@ -1,0 +1,156 @@
+"""Helpers for tests: an HTTP client speaking like Danube Cloud's clients, data set-up, a repo."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+import uuid as uuidlib
+from typing import Any, Callable
+
+import boto3
+import requests
+
+DEFAULT_HEADERS = {"Content-Type": "application/json; indent=4", "ES-STREAM": "es"}
+
+
+class Api:
+    """requests, with the ES-API-KEY header, trailing slashes and JSON bodies like `es` sends."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+
+    def request(self, method: str, path: str, *, params: dict | None = None,
+                json_body: Any = None, data: bytes | str | None = None,
+                headers: dict | None = None, slash: bool = True) -> requests.Response:
+        url = self.base_url + path
+        if slash and not url.endswith("/"):
+            url += "/"
+        hdrs = dict(DEFAULT_HEADERS)
+        if self.key:
+            hdrs["ES-API-KEY"] = self.key
+        hdrs.update(headers or {})
+        if json_body is not None:
+            data = json.dumps(json_body)
+        return requests.request(method, url, params=params, data=data, headers=hdrs, timeout=30)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request("POST", path, json_body=body if body is not None else {}, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, json_body=body if body is not None else {}, **kw)
+
+    def delete(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, json_body=body if body is not None else {}, **kw)
+
+
+class LocalStackHandle:
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack
+        self.api_url = stack.api_url
+        self.admin_key = stack.admin_key
+        self.emulator_url = stack.emulator.url
+
+    def api(self, key: str | None) -> Api:
+        return Api(self.api_url, key)
+
+    def user(self, name: str, *, roles: dict[str, list[str]] | None = None,
+             super_admin: bool = False) -> Api:
+        from chalicelib.services import accounts
+        return self.api(accounts.create_user(name, super_admin=super_admin, roles=roles or {}))
+
+    def dc(self, name: str, image_limit: int | None = None) -> None:
+        from chalicelib.services import accounts
+        accounts.create_dc(name, image_limit)
+
+    def put_event(self, detail_type: str, detail: dict[str, Any],
+                  source: str = "danube.platform") -> None:
+        """Through the emulator's EventBridge, as the platform would publish it."""
+        result = boto3.client("events").put_events(Entries=[{
+            "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}])
+        assert result["FailedEntryCount"] == 0, result
+
+
+def image_admin_roles(*dcs: str, importer: bool = True) -> dict[str, list[str]]:
+    roles = ["admin", "image_admin"] + (["image_import_admin"] if importer else [])
+    return {dc: roles for dc in dcs}
+
+
+def reset_data(stack: LocalStackHandle) -> None:
+    """Empty every table, then recreate DC `main` and the SuperAdmin."""
+    from chalicelib.models import ALL_MODELS
+    from chalicelib.services import accounts, auth
+    for model in ALL_MODELS:
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    accounts.ensure_dc("main")
+    accounts.ensure_admin("admin", stack.admin_key)
+    auth.forget_cache()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    """Poll until `check()` is truthy (event delivery is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+def file_sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+BASE_MANIFEST = {
+    "v": 2,
+    "uuid": "",
+    "owner": "00000000-0000-0000-0000-000000000000",
+    "name": "centos-7",
+    "version": "1.2.3",
+    "state": "active",
+    "disabled": False,
+    "public": True,
+    "published_at": "2024-01-01T00:00:00Z",
+    "type": "zvol",
+    "os": "linux",
+    "description": "CentOS 7 server image",
+    "image_size": 10240,
+    "homepage": "https://example.invalid/centos",
+    "requirements": {"min_platform": {"7.0": "20200101T000000Z"}},
+    "tags": {"erigones": ["linux", "centos"], "resize": True, "deploy": False},
+    "files": [{"sha1": "", "size": 0, "compression": "none"}],
+}
+
+
+class Repository:
+    """An image repository served by pytest-httpserver on 127.0.0.1."""
+
+    def __init__(self, httpserver: Any) -> None:
+        self.server = httpserver
+
+    def manifest(self, content: bytes = b"image-bytes", **overrides: Any) -> dict[str, Any]:
+        manifest = copy.deepcopy(BASE_MANIFEST)
+        manifest["uuid"] = str(uuidlib.uuid4())
+        manifest["files"] = [{"sha1": file_sha1(content), "size": len(content),
+                              "compression": "none"}]
+        manifest.update(overrides)
+        return manifest
+
+    def publish(self, manifest: Any, path: str | None = None, *,
+                content: bytes | None = None, status: int = 200) -> str:
+        """Serve `manifest` (a dict, or raw bytes) at `path`; returns the manifest URL."""
+        path = path or f"/images/{uuidlib.uuid4()}"
+        body = manifest if isinstance(manifest, (bytes, str)) else json.dumps(manifest)
+        self.server.expect_request(path).respond_with_data(
+            body, status=status, content_type="application/json")
+        if content is not None:
+            self.server.expect_request(path + "/file").respond_with_data(content)
+        return self.server.url_for(path)
