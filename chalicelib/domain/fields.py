@@ -23,7 +23,6 @@ FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
 SAFE_TEXT_RE = re.compile(r"^[^<>%$&;'\"]*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TAG_RE = re.compile(r"^[ :/A-Za-z0-9_-]+$")
-TAG_SPLIT_RE = re.compile(r"[,\s]+")
 
 Result = tuple[Any, "str | None"]
 Coercer = Callable[[Any], Result]
@@ -117,9 +116,11 @@ def choice(options: Iterable[int]) -> Coercer:
 
 
 def to_tags(raw: Any) -> Result:
-    """A list of strings, or one string split on commas/white space (taggit syntax)."""
+    """A list of strings, or one string in taggit syntax."""
     if isinstance(raw, str):
-        items = [part for part in TAG_SPLIT_RE.split(raw.strip()) if part]
+        # taggit: with a comma present, commas separate (so tags may hold spaces); else blanks
+        parts = raw.split(",") if "," in raw else raw.split()
+        items = [part.strip() for part in parts if part.strip()]
     elif isinstance(raw, list):
         if not all(isinstance(item, str) for item in raw):
             return None, TAGS_INVALID

@@ -15,7 +15,7 @@ def parse_order_by(raw: Any, allowed: Sequence[str], default: str) -> list[tuple
     for part in text.split(","):
         part = part.strip()
         descending = part.startswith("-")
-        name = part.lstrip("+-")
+        name = part[1:] if part[:1] in ("+", "-") else part  # exactly one prefix character
         if name not in allowed:
             raise _invalid(allowed)
         result.append((name, descending))

@@ -151,7 +151,7 @@ PARSERS: dict[str, Callable[[dict], dict[str, Any]]] = {
 
 
 def parse(detail_type: Any, detail: Any) -> tuple[str, dict[str, Any]]:
-    if detail_type not in PARSERS:
+    if not isinstance(detail_type, str) or detail_type not in PARSERS:
         raise MalformedEvent(f"unknown detail-type {detail_type!r}")
     if not isinstance(detail, dict):
         raise MalformedEvent("detail must be an object")

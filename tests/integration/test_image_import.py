@@ -69,7 +69,7 @@ def test_explicit_fields_win_over_manifest_and_es_strings_are_accepted(admin, fi
     assert r.status_code == 200, r.text
     image = r.json()["result"]
     assert (image["alias"], image["version"], image["access"]) == ("a1", "9", 4)
-    assert (image["resize"], image["deploy"], image["tags"]) == (False, True, ["a", "b", "c"])
+    assert (image["resize"], image["deploy"], image["tags"]) == (False, True, ["a", "b c"])
 
 
 def test_zone_manifest_maps_ostype_and_default_size(admin, files):

@@ -1,0 +1,438 @@
+"""End to end: the local stack started exactly as `make run` starts it, used as a user would.
+
+One `python -m devstack` subprocess for the module (own ports, own state file, a random admin
+key); tests talk to it over HTTP with Danube Cloud's own client (`esdc_api`), with raw
+`requests`, and through the operator CLI `./imagectl`. Teardown is Ctrl-C (SIGINT): the stack
+must exit promptly and free both of its ports. Everything stays on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import Api, Repository, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 60
+STOP_TIMEOUT = 15
+LOOPBACK = "127.0.0.1"
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack, as `make run` runs it
+# ---------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nobody listens on the port: connecting is refused and it can be bound again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        if sock.connect_ex((LOOPBACK, port)) != errno.ECONNREFUSED:
+            return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without anything that points at some other AWS or stack."""
+    drop_prefixes = ("AWS_", "MOTO_", "IMAGE_")
+    drop = {"DEVSTACK_STATE", "AUTH_CACHE_SECONDS", "PORT", "EMULATOR_PORT",
+            "PLATFORM_EVENT_SOURCE", "LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes) and k not in drop}
+    # Never route loopback traffic through a proxy configured in the environment.
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen
+    port: int
+    emulator_port: int
+    admin_key: str
+    state_file: Path
+    output: list[str]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/api"
+
+    def api(self, key: str | None) -> Api:
+        return Api(self.api_url, key)
+
+    def log(self) -> str:
+        return "".join(self.output[-200:])
+
+
+@pytest.fixture(scope="module")
+def devstack(tmp_path_factory):
+    port, emulator_port = free_port(), free_port()
+    while emulator_port == port:
+        emulator_port = free_port()
+    admin_key = secrets.token_urlsafe(30)
+    state_file = tmp_path_factory.mktemp("devstack") / "state.json"
+    env = clean_env(PORT=str(port), EMULATOR_PORT=str(emulator_port),
+                    IMAGE_API_ADMIN_KEY=admin_key, DEVSTACK_STATE=str(state_file),
+                    IMAGE_SOURCE_ALLOW_LOOPBACK="true", AUTH_CACHE_SECONDS="0",
+                    PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("Ready."):
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    stack = RunningStack(process, port, emulator_port, admin_key, state_file, output)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not ready.wait(0.1):
+            if process.poll() is not None:
+                pytest.fail(f"the stack exited ({process.returncode}) before it was ready:\n"
+                            f"{stack.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stack was not ready within {READY_TIMEOUT} s:\n{stack.log()}")
+        assert state_file.exists(), "the stack wrote no state file for imagectl"
+        yield stack
+    finally:
+        stopped_in_time = True
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                stopped_in_time = False
+                os.killpg(process.pid, signal.SIGKILL)  # the group of the process we started
+                process.wait(10)
+        reader.join(5)
+    # Checked after the tests (a failure here is reported as a teardown error).
+    assert stopped_in_time, f"Ctrl-C did not stop the stack within {STOP_TIMEOUT} s:\n{stack.log()}"
+    assert process.returncode == 0, stack.log()
+    assert "Stopped." in "".join(output), stack.log()
+    assert port_is_free(port), f"API port {port} still in use after Ctrl-C"
+    assert port_is_free(emulator_port), f"emulator port {emulator_port} still in use after Ctrl-C"
+    assert not state_file.exists(), "the state file was left behind after Ctrl-C"
+
+
+@pytest.fixture
+def repo(httpserver) -> Repository:
+    return Repository(httpserver)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuidlib.uuid4().hex[:8]}"
+
+
+def import_image(api: Api, repo: Repository, name: str, dc: str = "main") -> dict:
+    manifest = repo.manifest()
+    r = api.post(f"/image/{name}", {"manifest_url": repo.publish(manifest), "dc": dc})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["uuid"] == manifest["uuid"]
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# a) Danube Cloud's own Python client
+# ---------------------------------------------------------------------------------------------
+def esdc_client(devstack, key: str | None = None):
+    from esdc_api import Client
+    return Client(api_url=devstack.api_url, api_key=key or devstack.admin_key, timeout=30)
+
+
+def esdc_import(client, repo: Repository, name: str) -> dict:
+    manifest = repo.manifest()
+    r = client.post(f"/image/{name}", manifest_url=repo.publish(manifest), dc="main")
+    assert r.ok, (r.status_code, r.raw_content)
+    assert r.status_code == 200
+    assert r.content.task_status == "SUCCESS"
+    assert r.content.result["name"] == name
+    assert r.content.result["uuid"] == manifest["uuid"]
+    assert r.dc == "main"
+    return manifest
+
+
+def assert_image_gone(client, name: str) -> None:
+    from esdc_api.exceptions import ClientError
+    gone = client.get(f"/image/{name}")
+    assert not gone.ok
+    assert gone.status_code == 404
+    with pytest.raises(ClientError) as exc:
+        gone.content
+    assert exc.value.status_code == 404
+    assert exc.value.detail == "Image not found"
+    assert name not in client.get("/image").content.result
+
+
+def test_esdc_api_client_import_list_show_update(devstack, repo):
+    client = esdc_client(devstack)
+    assert client.ping() == "pong"
+
+    name = unique("esdc")
+    manifest = esdc_import(client, repo, name)
+
+    listing = client.get("/image")
+    assert listing.ok
+    assert name in listing.content.result
+    assert all(isinstance(item, str) for item in listing.content.result)
+
+    shown = client.get(f"/image/{name}", extended=True)
+    assert shown.ok
+    image = shown.content.result
+    assert image["name"] == name and image["alias"] == name
+    assert image["dcs"] == ["main"]
+    assert image["dc_bound"] is True
+    assert image["status"] == 1
+    assert image["version"] == manifest["version"]
+
+    # the `es` tool sends every value as a string
+    updated = client.put(f"/image/{name}", desc="new", version="2")
+    assert updated.ok, (updated.status_code, updated.raw_content)
+    assert updated.content.result["desc"] == "new"
+    assert updated.content.result["version"] == "2"
+    again = client.get(f"/image/{name}").content.result
+    assert (again["desc"], again["version"]) == ("new", "2")
+
+
+def test_esdc_api_client_delete(devstack, repo):
+    client = esdc_client(devstack)
+    name = unique("esdc-del")
+    esdc_import(client, repo, name)
+    assert client.put(f"/image/{name}", desc="new").ok
+    deleted = client.delete(f"/image/{name}")
+    assert deleted.ok, (deleted.status_code, deleted.raw_content)
+    assert deleted.content.result is None
+    assert_image_gone(client, name)
+
+
+def test_esdc_api_client_delete_after_version_update(devstack, repo):
+    """Regression: a PUT that changes the version must move the alias+version guard."""
+    client = esdc_client(devstack)
+    name = unique("esdc-ver")
+    esdc_import(client, repo, name)
+    assert client.put(f"/image/{name}", desc="new", version="2").ok
+    deleted = client.delete(f"/image/{name}")
+    assert deleted.ok, (deleted.status_code, deleted.raw_content)
+    assert deleted.content.result is None
+    assert_image_gone(client, name)
+
+
+def test_alias_version_unique_after_update(devstack, repo):
+    """Regression: the alias+version pair taken by a PUT is reserved for that image."""
+    admin = devstack.api(devstack.admin_key)
+    first, second = unique("first"), unique("second")
+    import_image(admin, repo, first)
+    import_image(admin, repo, second)
+    assert admin.put(f"/image/{first}", {"alias": "shared", "version": "9"}).status_code == 200
+    r = admin.put(f"/image/{second}", {"alias": "shared", "version": "9"})
+    assert r.status_code == 400, r.text
+    assert r.json()["result"] == {"alias": [
+        "This alias is already in use. Please supply a different alias or version."]}
+
+
+# ---------------------------------------------------------------------------------------------
+# b) Raw HTTP
+# ---------------------------------------------------------------------------------------------
+def test_raw_http_conventions(devstack):
+    base = devstack.api_url
+    key = {"ES-API-KEY": devstack.admin_key}
+
+    for url in (f"{base}/image", f"{base}/image/"):
+        r = requests.get(url, headers=key, timeout=10)
+        assert r.status_code == 200, (url, r.text)
+        assert r.json()["status"] == "SUCCESS"
+        assert isinstance(r.json()["result"], list)
+        # Danube Cloud's response headers
+        assert r.headers["es_version"]
+        assert r.headers["es_dc"] == "main"
+        assert r.headers["es_username"] == "admin"
+
+    for url in (f"{base}/ping", f"{base}/ping/"):
+        r = requests.get(url, timeout=10)
+        assert r.status_code == 200 and r.json()["result"] == "pong"
+
+    # the other accepted authentication header
+    r = requests.get(f"{base}/image/", headers={"Authorization": f"Token {devstack.admin_key}"},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+
+    r = requests.get(f"{base}/image/", timeout=10)
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Authentication credentials were not provided."}
+
+    r = requests.get(f"{base}/image/", headers={"ES-API-KEY": "not-a-key"}, timeout=10)
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Invalid API key."}
+
+    r = requests.post(f"{base}/image/whatever/", data=b'{"manifest_url": ', timeout=10,
+                      headers={**key, "Content-Type": "application/json; indent=4"})
+    assert r.status_code == 400
+    assert r.json() == {"detail": "Malformed request"}
+
+    r = requests.get(f"{base}/no-such-thing/", headers=key, timeout=10)
+    assert r.status_code == 404
+
+    r = requests.get(f"http://{LOOPBACK}:{devstack.port}/elsewhere/", headers=key, timeout=10)
+    assert r.status_code == 404
+
+    r = requests.patch(f"{base}/image/", headers=key, json={}, timeout=10)
+    assert r.status_code == 405
+    assert "detail" in r.json()
+
+
+# ---------------------------------------------------------------------------------------------
+# c) The operator CLI against the same stack
+# ---------------------------------------------------------------------------------------------
+def imagectl(devstack: RunningStack, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(ROOT / "imagectl"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60,
+                          env=clean_env(DEVSTACK_STATE=str(devstack.state_file)))
+    if ok:
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1].strip()
+
+
+def put_event(devstack: RunningStack, tmp_path: Path, detail_type: str, detail: dict) -> None:
+    path = tmp_path / f"{uuidlib.uuid4().hex}.json"
+    path.write_text(json.dumps({"Source": "danube.platform", "DetailType": detail_type,
+                                "Detail": detail}))
+    proc = imagectl(devstack, "event", "put", str(path))
+    assert detail_type in proc.stdout
+
+
+def test_imagectl_help(devstack):
+    for args in ([], ["dc"], ["dc", "create"], ["user"], ["user", "create"], ["user", "key"],
+                 ["event"], ["event", "put"]):
+        proc = imagectl(devstack, *args, "--help")
+        assert proc.stdout.startswith("usage: imagectl"), (args, proc.stdout, proc.stderr)
+    assert "--image-limit" in imagectl(devstack, "dc", "create", "--help").stdout
+    assert "--role" in imagectl(devstack, "user", "create", "--help").stdout
+
+
+def test_imagectl_users_keys_and_dcs(devstack, repo, tmp_path):
+    dc = unique("dc")
+    proc = imagectl(devstack, "dc", "create", dc, "--image-limit", "1")
+    assert dc in proc.stdout
+
+    alice = unique("alice")
+    proc = imagectl(devstack, "user", "create", alice, "--role", f"{dc}:admin",
+                    "--role", f"{dc}:image_admin", "--role", f"{dc}:image_import_admin")
+    alice_key = last_line(proc.stdout)
+    assert alice_key not in proc.stderr
+    as_alice = devstack.api(alice_key)
+
+    r = as_alice.get("/image")
+    assert r.status_code == 200, r.text
+    assert r.headers["es_username"] == alice
+    assert r.json()["result"] == []  # she sees only images of her DC
+
+    # alice imports into her DC; its image limit (1) then stops a second import
+    name = unique("alice-img")
+    import_image(as_alice, repo, name, dc=dc)
+    assert as_alice.get("/image").json()["result"] == [name]
+    shown = as_alice.get(f"/image/{name}", params={"extended": "true"})
+    assert shown.status_code == 200 and shown.json()["result"]["dcs"] == [dc]
+    r = as_alice.post(f"/image/{unique('second')}",
+                      {"manifest_url": repo.publish(repo.manifest()), "dc": dc})
+    assert r.status_code == 400, r.text
+    assert r.json()["result"] == {"non_field_errors": ["Maximum number of server disk images reached"]}
+    # and she cannot import into `main`
+    r = as_alice.post(f"/image/{unique('main')}",
+                      {"manifest_url": repo.publish(repo.manifest()), "dc": "main"})
+    assert r.status_code == 403, r.text
+
+    # a user without roles is authenticated but not an image admin
+    bob = unique("bob")
+    bob_key = last_line(imagectl(devstack, "user", "create", bob).stdout)
+    r = devstack.api(bob_key).get("/image")
+    assert r.status_code == 403
+    assert r.json() == {"detail": "Permission denied"}
+
+    # a new key for alice: the old one stops working
+    proc = imagectl(devstack, "user", "key", alice)
+    new_key = last_line(proc.stdout)
+    assert new_key != alice_key
+    assert devstack.api(new_key).get("/image").status_code == 200
+    r = as_alice.get("/image")
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Invalid API key."}
+
+    # a User State platform event grants bob the roles in the DC (delivery is asynchronous)
+    put_event(devstack, tmp_path, "User State", {
+        "username": bob, "is_super_admin": False, "is_active": True,
+        "dc_roles": {dc: ["admin", "image_admin"]}, "version": 1})
+    as_bob = devstack.api(bob_key)
+    wait_for(lambda: as_bob.get("/image").status_code == 200, timeout=15, interval=0.25)
+    assert as_bob.get("/image").json()["result"] == [name]
+
+    # operator errors are one line on stderr and a non-zero exit, never a traceback
+    proc = imagectl(devstack, "user", "create", bob, ok=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and bob in proc.stderr
+    proc = imagectl(devstack, "user", "create", unique("carol"), "--role", "main:root", ok=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_imagectl_vm_state_event_marks_image_in_use(devstack, repo, tmp_path):
+    admin = devstack.api(devstack.admin_key)
+    name = unique("used")
+    manifest = import_image(admin, repo, name)
+    hostname = unique("web")
+    vm_uuid = str(uuidlib.uuid4())
+
+    assert admin.get(f"/image/{name}/vm").json()["result"] == []
+    put_event(devstack, tmp_path, "VM State", {
+        "uuid": vm_uuid, "hostname": hostname, "dc": "main", "owner": "admin",
+        "status": "running", "ostype": 1, "version": 1,
+        "disks": [{"image_uuid": manifest["uuid"], "size": 10240,
+                   "zfs_filesystem": f"zones/{vm_uuid}-disk0"}]})
+
+    wait_for(lambda: admin.get(f"/image/{name}/vm").json()["result"] == [hostname],
+             timeout=15, interval=0.25)
+    r = admin.delete(f"/image/{name}")
+    assert r.status_code == 428, r.text
+    assert r.json() == {"detail": "Image is used by some VMs"}
+    assert admin.get(f"/image/{name}").status_code == 200
+
+    # once the VM is gone, the image can be deleted
+    put_event(devstack, tmp_path, "VM Deleted", {"uuid": vm_uuid, "version": 2})
+    wait_for(lambda: admin.get(f"/image/{name}/vm").json()["result"] == [],
+             timeout=15, interval=0.25)
+    r = admin.delete(f"/image/{name}")
+    assert r.status_code == 200, r.text
+    assert admin.get(f"/image/{name}").status_code == 404

@@ -1,0 +1,110 @@
+"""Platform events reach the handler through the deployment's rule pattern (SPEC §8)."""
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.models import Datacenter, Snapshot, User, Vm
+from tests.support import wait_for
+
+VM = "8b0b0f2e-1c7d-4c56-9a53-1d6f1b0c0a01"
+
+
+def vm_detail(version, **overrides):
+    detail = {"uuid": VM, "hostname": "web01", "dc": "main", "owner": "admin",
+              "status": "running", "ostype": 1, "version": version,
+              "disks": [{"image_uuid": None, "size": 10240, "zfs_filesystem": f"zones/{VM}-disk0"}]}
+    detail.update(overrides)
+    return detail
+
+
+def get_vm():
+    try:
+        return Vm.get(VM)
+    except DoesNotExist:
+        return None
+
+
+def test_vm_state_is_stored(clean):
+    clean.put_event("VM State", vm_detail(1))
+    vm = wait_for(get_vm)
+    assert (vm.hostname, vm.dc, vm.status, vm.event_version) == ("web01", "main", "running", 1)
+    assert vm.disks[0].size == 10240
+
+
+def test_stale_and_duplicate_events_change_nothing(clean):
+    clean.put_event("VM State", vm_detail(5, status="stopped"))
+    wait_for(lambda: (vm := get_vm()) and vm.event_version == 5)
+    clean.put_event("VM State", vm_detail(3, status="running"))   # older
+    clean.put_event("VM State", vm_detail(5, status="frozen"))    # duplicate version
+    clean.put_event("VM State", vm_detail(6, hostname="web02"))   # marker that comes after
+    wait_for(lambda: get_vm().event_version == 6)
+    vm = get_vm()
+    assert vm.hostname == "web02" and vm.status == "running"
+
+
+def test_vm_deleted_leaves_a_tombstone_that_late_states_cannot_revive(clean):
+    clean.put_event("VM State", vm_detail(1))
+    wait_for(get_vm)
+    clean.put_event("VM Deleted", {"uuid": VM, "version": 2})
+    wait_for(lambda: get_vm().deleted)
+    clean.put_event("VM State", vm_detail(1, hostname="ghost"))
+    clean.put_event("DC State", {"name": "marker", "image_limit": 1, "version": 1})
+    wait_for(lambda: Datacenter.count("marker") == 1)
+    assert get_vm().deleted and get_vm().hostname != "ghost"
+
+
+def test_malformed_events_are_dropped_and_later_events_still_work(clean):
+    clean.put_event("VM State", {"uuid": "not-a-uuid", "version": "x"})
+    clean.put_event("No Such Type", {"a": 1})
+    clean.put_event("User State", {"username": 5})
+    clean.put_event("VM State", vm_detail(1))
+    wait_for(get_vm)
+    assert Vm.count() == 1
+
+
+def test_events_from_another_source_are_not_delivered(clean):
+    clean.put_event("VM State", vm_detail(1), source="someone.else")
+    clean.put_event("DC State", {"name": "marker", "image_limit": None, "version": 1})
+    wait_for(lambda: Datacenter.count("marker") == 1)
+    assert get_vm() is None
+
+
+def test_snapshot_state_and_deleted(clean):
+    clean.put_event("Snapshot State", {"vm_uuid": VM, "name": "snap1", "disk_id": 1,
+                                       "zfs_name": "es-1", "status": 2, "version": 1})
+    key = Snapshot.key_for(1, "snap1")
+    snap = wait_for(lambda: next(iter(Snapshot.query(VM, Snapshot.snap_key == key)), None))
+    assert snap.status == "pending" and snap.zfs_name == "es-1"
+    clean.put_event("Snapshot Deleted", {"vm_uuid": VM, "name": "snap1", "disk_id": 1,
+                                         "version": 2})
+    wait_for(lambda: Snapshot.get(VM, key).deleted)
+
+
+def test_user_state_grants_and_revokes_roles(clean):
+    key = None
+    from chalicelib.services import accounts
+    key = accounts.create_user("carol")
+    carol = clean.api(key)
+    assert carol.get("/image").status_code == 403
+    clean.put_event("User State", {"username": "carol", "is_super_admin": False,
+                                   "is_active": True, "version": 1,
+                                   "dc_roles": {"main": ["admin", "image_admin", "bogus"]}})
+    wait_for(lambda: carol.get("/image").status_code == 200)
+    assert User.get("carol").api_key_hash  # the key survived the event
+    assert User.get("carol").dc_roles.as_dict() == {"main": ["admin", "image_admin"]}
+    clean.put_event("User State", {"username": "carol", "is_super_admin": False,
+                                   "is_active": False, "version": 2, "dc_roles": {}})
+    wait_for(lambda: carol.get("/image").status_code == 401)
+    assert carol.get("/image").json() == {"detail": "Invalid API key."}
+
+
+def test_dc_state_sets_and_clears_the_image_limit(clean):
+    clean.put_event("DC State", {"name": "main", "image_limit": 3, "version": 1})
+    wait_for(lambda: Datacenter.get("main").image_limit == 3)
+    clean.put_event("DC State", {"name": "main", "image_limit": None, "version": 2})
+    wait_for(lambda: Datacenter.get("main").image_limit is None)
+    name = f"dc-{uuidlib.uuid4().hex[:6]}"
+    clean.put_event("DC State", {"name": name, "image_limit": 1, "version": 1})
+    wait_for(lambda: Datacenter.count(name) == 1)
