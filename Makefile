@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/coldstart.py
+	$(VENV)/bin/python bench/transfer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,9 +1,10 @@
 """The Chalice app: wiring only. Routes, event handlers and steps live in chalicelib/."""
 from chalice import Chalice
 
-from chalicelib.api import images, ping, snapshots
-from chalicelib.events import platform
+from chalicelib.api import images, node_images, ping, snapshots, tasks
+from chalicelib.events import maintenance, platform, workflow
 from chalicelib.logs import configure_logging
+from chalicelib.steps import handlers as steps
 
 app = Chalice(app_name="imageapi")
 configure_logging(app)
@@ -11,4 +12,9 @@ configure_logging(app)
 app.register_blueprint(ping.bp)
 app.register_blueprint(images.bp)
 app.register_blueprint(snapshots.bp)
+app.register_blueprint(tasks.bp)
+app.register_blueprint(node_images.bp)
 app.register_blueprint(platform.bp)
+app.register_blueprint(workflow.bp)
+app.register_blueprint(maintenance.bp)
+app.register_blueprint(steps.bp)

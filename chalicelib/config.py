@@ -47,6 +47,11 @@ class Settings:
     cleanup_grace_seconds: int
     task_retention_seconds: int
     node_token: str
+    task_deadline_seconds: int = 6 * 3600
+    export_timeout_seconds: int = 3600
+    export_heartbeat_seconds: int = 900
+    file_timeout_seconds: float = 30.0
+    progress_interval_seconds: float = 2.0
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     node_agent_queue_url: str = ""
 
@@ -81,6 +86,11 @@ def settings() -> Settings:
         cleanup_grace_seconds=_env_int("CLEANUP_GRACE_SECONDS", 24 * 3600),
         task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),
         node_token=_env("NODE_TOKEN"),
+        task_deadline_seconds=_env_int("TASK_DEADLINE_SECONDS", 6 * 3600),
+        export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 3600),
+        export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 900),
+        file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
+        progress_interval_seconds=float(_env("PROGRESS_INTERVAL_SECONDS", "2")),
         state_machine_arns={
             op: _env(f"STATE_MACHINE_{op.upper()}_ARN")
             for op in ("import", "update", "delete", "snapshot")

@@ -216,7 +216,14 @@ class Task(Model):
 
     task_id = UnicodeAttribute(hash_key=True)
     status = UnicodeAttribute(default="PENDING")   # PENDING, SUCCESS, FAILURE, REVOKED
+    # running -> (rolling_back ->) done; every transition is a conditional write, so whoever
+    # finishes the task first (last step, Catch, status event, reconciler, cancel) wins
+    state = UnicodeAttribute(default="running")
     operation = UnicodeAttribute()                 # import, update, delete, snapshot
+    image_uuid = UnicodeAttribute(null=True)
+    request = JSONAttribute(null=True)             # what the operation needs (urls, snapshot, ...)
+    failure = JSONAttribute(null=True)             # {"returncode", "message"} of the last step error
+    token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
     creator = UnicodeAttribute()
     owner = UnicodeAttribute()
     dc = UnicodeAttribute()

@@ -1,4 +1,5 @@
-"""imagectl: the operator's command line (datacenters, users, API keys, platform events).
+"""imagectl: the operator's command line (datacenters, users, API keys, platform events,
+cleanup).
 
 It talks to the local stack of this checkout (started by `make run`) by default, or to a real
 AWS account with `--aws` (credentials and region as the AWS CLI finds them, tables named by
@@ -35,6 +36,7 @@ def target_environment(use_aws: bool) -> None:
     url = state["emulator_url"]
     point_clients_at(url, int(url.rsplit(":", 1)[1]))
     os.environ["IMAGE_API_TABLE_PREFIX"] = state["table_prefix"]
+    os.environ.update(state.get("env", {}))
 
 
 def cmd_dc_create(args: argparse.Namespace) -> str:
@@ -64,6 +66,12 @@ def cmd_event_put(args: argparse.Namespace) -> str:
     if result.get("FailedEntryCount"):
         raise CliError(f"event rejected: {result['Entries']}")
     return f"event {result['Entries'][0].get('EventId', '')} put ({entry['DetailType']})"
+
+
+def cmd_cleanup(args: argparse.Namespace) -> str:
+    from chalicelib.services import cleanup
+    report = cleanup.run(dry_run=args.dry_run)
+    return json.dumps(report.as_dict(), indent=2)
 
 
 def load_event(path: Path) -> dict[str, Any]:
@@ -111,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
                                        '{"Source", "DetailType", "Detail"}')
     put.add_argument("file")
     put.set_defaults(func=cmd_event_put)
+
+    clean = groups.add_parser("cleanup", help="run the scheduled cleanup now (SPEC §9): finish "
+                                              "stuck tasks, repair pending images, abort stale "
+                                              "uploads, delete orphaned store objects")
+    clean.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    clean.set_defaults(func=cmd_cleanup)
     return top
 
 

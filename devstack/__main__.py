@@ -21,7 +21,8 @@ def options_from_env() -> StackOptions:
         port=int(os.environ.get("PORT", "8000")),
         emulator_port=int(os.environ.get("EMULATOR_PORT", "0")),
         admin_key=os.environ.get("IMAGE_API_ADMIN_KEY", ""),
-        image_server=os.environ.get("IMAGE_SERVER", "off").strip().lower() in ("on", "1", "true"),
+        image_server=os.environ.get("IMAGE_SERVER", "on").strip().lower() in ("on", "1", "true"),
+        cleanup_seconds=float(os.environ.get("CLEANUP_INTERVAL_SECONDS", "60")),
         allow_loopback=_flag("IMAGE_SOURCE_ALLOW_LOOPBACK", True),
     )
 
@@ -31,7 +32,8 @@ def main() -> int:
     stack = Stack(options).start()
     print(f"Image API:    {stack.api_url}/", flush=True)
     print(f"AWS emulator: {stack.emulator.url}", flush=True)
-    print("Image server: off (DB-only operations)", flush=True)
+    print("Image server: " + (f"on (bucket {os.environ['IMAGE_STORE_BUCKET']})"
+                              if options.image_server else "off (DB-only operations)"), flush=True)
     if not options.admin_key:
         print(f"Admin API key (user 'admin'): {stack.admin_key}", flush=True)
     else:

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 import boto3
-from chalice.app import CloudWatchEventConfig
+from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 from chalice.local import LambdaContext
 
 log = logging.getLogger("devstack.eventbus")
@@ -22,7 +22,7 @@ MAX_RECEIVES = 5
 
 
 class EventBus:
-    def __init__(self, app: Any, prefix: str) -> None:
+    def __init__(self, app: Any, prefix: str, schedule_seconds: float = 0) -> None:
         self.app = app
         self.prefix = prefix
         self.events = boto3.client("events")
@@ -30,11 +30,15 @@ class EventBus:
         self.queues: dict[str, str] = {}     # handler name -> queue url
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.schedules: list[str] = []
+        self.schedule_seconds = schedule_seconds
 
     def install(self) -> None:
         for source in self.app.event_sources:
             if isinstance(source, CloudWatchEventConfig):
                 self._route(source.name, source.event_pattern)
+            elif isinstance(source, ScheduledEventConfig) and self.schedule_seconds:
+                self.schedules.append(source.name)
 
     def _route(self, handler: str, pattern: dict[str, Any]) -> None:
         queue = self.sqs.create_queue(QueueName=f"{self.prefix}-{handler}",
@@ -52,6 +56,22 @@ class EventBus:
                                       name=f"eventbus-{handler}")
             thread.start()
             self._threads.append(thread)
+        for handler in self.schedules:
+            thread = threading.Thread(target=self._tick, args=(handler,), daemon=True,
+                                      name=f"schedule-{handler}")
+            thread.start()
+            self._threads.append(thread)
+
+    def _tick(self, handler: str) -> None:
+        """Scheduled handlers get the same "Scheduled Event" EventBridge sends."""
+        while not self._stop.wait(self.schedule_seconds):
+            event = {"id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+                     "account": "123456789012", "time": "", "region": "us-east-1",
+                     "resources": [], "detail": {}, "version": "0"}
+            try:
+                self.app.handler_map[handler](event, LambdaContext(handler, 256))
+            except Exception:
+                log.exception("scheduled handler %s failed", handler)
 
     def stop(self) -> None:
         self._stop.set()

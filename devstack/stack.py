@@ -16,15 +16,24 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
 
 
+OPERATIONS = ["import", "update", "delete", "snapshot"]
+# what the operator CLI needs to act like the app (recorded in the state file)
+APP_ENV = ["IMAGE_STORE_BUCKET", "NODE_AGENT_QUEUE_URL", "IMAGE_SOURCE_ALLOW_LOOPBACK",
+           *[f"STATE_MACHINE_{op.upper()}_ARN" for op in OPERATIONS]]
+
+
 @dataclass
 class StackOptions:
     port: int = 8000
     emulator_port: int = 0
     admin_key: str = ""
-    image_server: bool = False
+    image_server: bool = True
     allow_loopback: bool = True
     table_prefix: str = "imageapi-local"
     write_state: bool = True
+    node_agent: bool = True            # the snapshot-export simulator
+    cleanup_seconds: float = 0         # run the scheduled cleanup this often (0 = never)
+    env: dict = field(default_factory=dict)  # extra settings for the app (timeouts, ...)
 
 
 @dataclass
@@ -34,6 +43,8 @@ class Stack:
     app: Any = None
     api: Any = None
     bus: Any = None
+    watcher: Any = None
+    node_agent: Any = None
     admin_key: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -42,24 +53,31 @@ class Stack:
         return self.api.url
 
     def start(self) -> "Stack":
+        from devstack import statemachines
         opts = self.options
-        if opts.image_server:
-            raise SystemExit("IMAGE_SERVER=on is not available yet: the image store and its "
-                             "workflows are not part of this build. Use IMAGE_SERVER=off.")
         self.emulator = start_emulator(opts.emulator_port)
+        prefix = opts.table_prefix
+        bucket = f"{prefix}-store" if opts.image_server else ""
         os.environ.update({
-            "IMAGE_API_TABLE_PREFIX": opts.table_prefix,
+            "IMAGE_API_TABLE_PREFIX": prefix,
             "IMAGE_SOURCE_ALLOW_LOOPBACK": "true" if opts.allow_loopback else "false",
-            "IMAGE_STORE_BUCKET": "",
+            "IMAGE_STORE_BUCKET": bucket,
+            "NODE_AGENT_QUEUE_URL": f"{self.emulator.url}/123456789012/{prefix}-node-agent",
+            **{f"STATE_MACHINE_{op.upper()}_ARN": statemachines.machine_arn(prefix, op)
+               if opts.image_server else "" for op in OPERATIONS},
+            **opts.env,
         })
-        from chalicelib import config
+        from chalicelib import aws, config
         config.reload()
+        aws.reset()
 
         from app import app  # after the environment is set: models bind table names at import
         from devstack.threadsafe import make_thread_safe
         make_thread_safe(app)
         self.app = app
         create_tables()
+        if opts.image_server:
+            self._create_image_server(app, prefix, bucket)
 
         from chalicelib.services import accounts
         accounts.ensure_dc(config.settings().default_dc)
@@ -67,9 +85,18 @@ class Stack:
         accounts.ensure_admin("admin", self.admin_key)
 
         from devstack.eventbus import EventBus
-        self.bus = EventBus(app, opts.table_prefix)
+        self.bus = EventBus(app, opts.table_prefix, schedule_seconds=opts.cleanup_seconds)
         self.bus.install()
         self.bus.start()
+        if opts.image_server:
+            from devstack.watcher import ExecutionWatcher
+            self.watcher = ExecutionWatcher([statemachines.machine_arn(prefix, op)
+                                             for op in OPERATIONS])
+            self.watcher.start()
+            if opts.node_agent:
+                from devstack.nodeagent import NodeAgent
+                self.node_agent = NodeAgent(os.environ["NODE_AGENT_QUEUE_URL"])
+                self.node_agent.start()
 
         from devstack.gateway import ApiServer
         self.api = ApiServer(app, "127.0.0.1", opts.port)
@@ -78,9 +105,24 @@ class Stack:
             self._write_state()
         return self
 
+    def _create_image_server(self, app: Any, prefix: str, bucket: str) -> None:
+        from devstack import lambdas, statemachines
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        boto3.client("sqs").create_queue(QueueName=f"{prefix}-node-agent")
+        function_prefix = f"{prefix}-"
+        lambdas.install_dispatch(app, function_prefix)
+        arns = lambdas.create_functions(app, function_prefix)
+        statemachines.create(prefix, OPERATIONS, arns)
+
     def stop(self) -> None:
         if self.api:
             self.api.stop()
+        for part in (self.node_agent, self.watcher):
+            if part:
+                part.stop()
         if self.bus:
             self.bus.stop()
         if self.emulator:
@@ -94,9 +136,10 @@ class Stack:
 
     def _write_state(self) -> None:
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        app_env = {key: os.environ.get(key, "") for key in APP_ENV}
         STATE_FILE.write_text(json.dumps({
             "pid": os.getpid(), "api_url": self.api_url, "emulator_url": self.emulator.url,
-            "table_prefix": self.options.table_prefix,
+            "table_prefix": self.options.table_prefix, "env": app_env,
         }))
 
 

@@ -16,19 +16,38 @@ import pytest
 from tests.support import Api, LocalStackHandle, reset_data
 
 
+# Short timeouts so that fault tests end quickly; the workflows are the deployed ones.
+TEST_SETTINGS = {
+    "FILE_TIMEOUT_SECONDS": "1", "PROGRESS_INTERVAL_SECONDS": "0",
+    "EXPORT_TIMEOUT_SECONDS": "4", "EXPORT_HEARTBEAT_SECONDS": "3",
+    "TRANSFER_PART_BYTES": str(5 << 20),  # S3's minimum: multipart paths run with small files
+}
+
+
 @pytest.fixture(scope="session")
 def stack():
     from devstack.stack import Stack, StackOptions
-    handle = Stack(StackOptions(port=0, admin_key="admin-test-key", write_state=False)).start()
+    handle = Stack(StackOptions(port=0, admin_key="admin-test-key", write_state=False,
+                                node_agent=False, env=TEST_SETTINGS)).start()
     yield LocalStackHandle(handle)
     handle.stop()
 
 
 @pytest.fixture
 def clean(stack):
-    """A fresh data set: DC `main`, SuperAdmin `admin`, nothing else."""
+    """A fresh data set: DC `main`, SuperAdmin `admin`, nothing else; no image server."""
     reset_data(stack)
-    return stack
+    stack.use_image_server(False)
+    yield stack
+    stack.use_image_server(False)
+
+
+@pytest.fixture
+def server(clean):
+    """The same, with the image server (S3 store + Step Functions workflows) switched on."""
+    clean.use_image_server(True)
+    clean.empty_store()
+    return clean
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ class Api:
 
     def request(self, method: str, path: str, *, params: dict | None = None,
                 json_body: Any = None, data: bytes | str | None = None,
-                headers: dict | None = None, slash: bool = True) -> requests.Response:
+                headers: dict | None = None, slash: bool = True,
+                allow_redirects: bool = False) -> requests.Response:
         url = self.base_url + path
         if slash and not url.endswith("/"):
             url += "/"
@@ -33,7 +34,8 @@ class Api:
         hdrs.update(headers or {})
         if json_body is not None:
             data = json.dumps(json_body)
-        return requests.request(method, url, params=params, data=data, headers=hdrs, timeout=30)
+        return requests.request(method, url, params=params, data=data, headers=hdrs, timeout=30,
+                                allow_redirects=allow_redirects)
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.request("GET", path, **kw)
@@ -54,6 +56,34 @@ class LocalStackHandle:
         self.api_url = stack.api_url
         self.admin_key = stack.admin_key
         self.emulator_url = stack.emulator.url
+
+    def use_image_server(self, on: bool) -> None:
+        """Switch the running app between DB-only and image-server mode (settings are read
+        per call, so this takes effect at once)."""
+        import os
+        from chalicelib import config
+        os.environ["IMAGE_STORE_BUCKET"] = self.bucket if on else ""
+        config.reload()
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.stack.options.table_prefix}-store"
+
+    def empty_store(self) -> None:
+        s3 = boto3.client("s3")
+        for upload in s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+        for obj in s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
+            s3.delete_object(Bucket=self.bucket, Key=obj["Key"])
+
+    def store_keys(self) -> list[str]:
+        return sorted(o["Key"] for o in boto3.client("s3").list_objects_v2(
+            Bucket=self.bucket).get("Contents", []))
+
+    def open_uploads(self) -> list[str]:
+        return [u["Key"] for u in boto3.client("s3").list_multipart_uploads(
+            Bucket=self.bucket).get("Uploads", [])]
 
     def api(self, key: str | None) -> Api:
         return Api(self.api_url, key)

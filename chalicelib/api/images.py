@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.http import Ctx, Reply, routes, success
+from chalicelib.api.http import Ctx, Reply, pending, routes, success
 from chalicelib.domain.taskids import dummy_task_id
 from chalicelib.services import images
 from chalicelib.services.images import Outcome
@@ -11,36 +11,38 @@ from chalicelib.services.images import Outcome
 bp = Blueprint(__name__)
 
 
-def _reply(ctx: Ctx, outcome: Outcome) -> Reply:
+def reply(ctx: Ctx, outcome: Outcome) -> Reply:
     ctx.dc = outcome.dc
+    if outcome.pending:
+        return pending(outcome.task_id)
     task_id = outcome.task_id or dummy_task_id(ctx.principal.username if ctx.principal else "")
     return success(ctx, outcome.result, task_id, outcome.status, outcome.headers)
 
 
 def list_images(ctx: Ctx) -> Reply:
-    return _reply(ctx, images.list_images(ctx.principal, ctx.params))
+    return reply(ctx, images.list_images(ctx.principal, ctx.params))
 
 
 def get_image(ctx: Ctx, name: str) -> Reply:
-    return _reply(ctx, images.get_image(ctx.principal, name, ctx.params))
+    return reply(ctx, images.get_image(ctx.principal, name, ctx.params))
 
 
 def import_image(ctx: Ctx, name: str) -> Reply:
-    return _reply(ctx, images.import_image(ctx.principal, name, ctx.body, ctx.params))
+    return reply(ctx, images.import_image(ctx.principal, name, ctx.body, ctx.params))
 
 
 def update_image(ctx: Ctx, name: str) -> Reply:
-    return _reply(ctx, images.update_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, images.update_image(ctx.principal, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def delete_image(ctx: Ctx, name: str) -> Reply:
-    return _reply(ctx, images.delete_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, images.delete_image(ctx.principal, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def image_vms(ctx: Ctx, name: str) -> Reply:
-    return _reply(ctx, images.image_vms(ctx.principal, name, ctx.params))
+    return reply(ctx, images.image_vms(ctx.principal, name, ctx.params))
 
 
 routes(bp, "/image", {"GET": list_images})

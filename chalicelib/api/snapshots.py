@@ -4,14 +4,15 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes
+from chalicelib.api.images import reply
 from chalicelib.services import snapshot_images
 
 bp = Blueprint(__name__)
 
 
 def create_image(ctx: Ctx, vm: str, snapname: str, name: str) -> Reply:
-    return snapshot_images.create_from_snapshot(ctx.principal, vm, snapname, name,
-                                                ctx.body, ctx.params)
+    return reply(ctx, snapshot_images.create_from_snapshot(ctx.principal, vm, snapname, name,
+                                                           ctx.body, ctx.params))
 
 
 routes(bp, "/vm/{vm}/snapshot/{snapname}/image/{name}", {"POST": create_image})

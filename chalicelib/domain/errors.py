@@ -81,9 +81,10 @@ class MalformedRequest(ApiError):
 
 
 class ValidationFailed(Exception):
-    """Field errors: rendered as a 400 FAILURE task envelope with `result` = errors."""
+    """Rendered as a 400 FAILURE task envelope with `result` = errors: field errors (a dict),
+    or a plain text when a task could not be created."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]] | str) -> None:
         self.errors = errors
         super().__init__(repr(errors))
 

@@ -1,6 +1,7 @@
 """Users, API keys and datacenters as the operator manages them (CLI and local stack)."""
 from __future__ import annotations
 
+import secrets
 from typing import Iterable
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -49,7 +50,7 @@ def create_user(username: str, *, super_admin: bool = False,
     """Create a user and return its API key (shown once; only the hash is stored)."""
     key = key or new_key()
     user = User(username, is_super_admin=super_admin, is_active=True, dc_roles=roles or {},
-                api_key_hash=hash_key(key))
+                api_key_hash=hash_key(key), callback_key=secrets.token_hex(16))
     try:
         user.save(condition=User.username.does_not_exist())
     except PutError as exc:

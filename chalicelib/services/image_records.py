@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError, DeleteError
@@ -32,7 +32,7 @@ def _connection() -> Connection:
 
 
 class Conflict(Exception):
-    """A transaction lost a condition; `reasons` names which guard(s): see `_reasons`."""
+    """A transaction lost a condition; `reasons` names the labels of the failed operations."""
 
     def __init__(self, reasons: set[str]) -> None:
         self.reasons = reasons
@@ -47,7 +47,7 @@ class _Op:
     kwargs: dict
 
 
-class _Tx:
+class Tx:
     """Collects labelled operations so that cancellation reasons map back to their meaning."""
 
     def __init__(self) -> None:
@@ -78,9 +78,20 @@ class _Tx:
             raise Conflict(failed) from exc
 
 
-def create(image: Image, log: TaskLogEntry | None) -> None:
+def _image_condition(require_status: int | None, expected_rev: int | None,
+                     require_task: str | None) -> Any:
+    condition = Image.name.exists()
+    if require_status is not None:
+        condition &= Image.status == require_status
+    if expected_rev is not None:
+        condition &= Image.rev == expected_rev
+    if require_task is not None:
+        condition &= Image.task_id == require_task
+    return condition
+
+
+def add_create(tx: Tx, image: Image) -> None:
     """Insert a new image with its guards and bump its DC's image count under the limit."""
-    tx = _Tx()
     tx.put("name", image, condition=Image.name.does_not_exist())
     tx.put("uuid", Guard(uuid_guard(image.uuid), image_name=image.name),
            condition=Guard.key.does_not_exist())
@@ -91,26 +102,19 @@ def create(image: Image, log: TaskLogEntry | None) -> None:
                   condition=Datacenter.name.exists() & (
                       Datacenter.image_limit.does_not_exist()
                       | (Datacenter.image_count < Datacenter.image_limit)))
-    if log is not None:
-        tx.put("log", log)
-    tx.commit()
 
 
-def update(image: Image, changes: dict[str, Any], *, require_status: int | None = STATUS_OK,
-           expected_rev: int | None = None, log: TaskLogEntry | None = None) -> None:
-    """Apply `changes` to an image, moving guards and DC counts as the change requires.
+def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
+               require_status: int | None = STATUS_OK, expected_rev: int | None = None,
+               require_task: str | None = None) -> None:
+    """Apply `changes`, moving guards and DC counts as the change requires.
 
     `image` is the record as read; its alias/version/dc_bound are the "before" values.
     """
-    tx = _Tx()
-    condition = Image.name.exists()
-    if require_status is not None:
-        condition &= Image.status == require_status
-    if expected_rev is not None:
-        condition &= Image.rev == expected_rev
     actions = [getattr(Image, key).set(value) if value is not None else getattr(Image, key).remove()
                for key, value in changes.items()]
-    tx.update("status", image, actions, condition=condition, add_version_condition=False)
+    tx.update("status", image, actions, add_version_condition=False,
+              condition=_image_condition(require_status, expected_rev, require_task))
 
     new_alias = changes.get("alias", image.alias)
     new_version = changes.get("version", image.version)
@@ -127,30 +131,52 @@ def update(image: Image, changes: dict[str, Any], *, require_status: int | None 
         if changes["dc_bound"]:
             tx.update("new-dc", Datacenter(changes["dc_bound"]), [Datacenter.image_count.add(1)],
                       condition=Datacenter.name.exists())
-    if log is not None:
-        tx.put("log", log)
-    tx.commit()
 
 
-def delete(image: Image, *, require_status: int | None = STATUS_OK,
-           expected_rev: int | None = None, log: TaskLogEntry | None = None) -> None:
+def add_delete(tx: Tx, image: Image, *, require_status: int | None = STATUS_OK,
+               expected_rev: int | None = None, require_task: str | None = None) -> None:
     """Remove an image, its guards and its count on the owning DC."""
-    tx = _Tx()
-    condition = Image.name.exists()
-    if require_status is not None:
-        condition &= Image.status == require_status
-    if expected_rev is not None:
-        condition &= Image.rev == expected_rev
-    tx.delete("status", image, condition=condition, add_version_condition=False)
+    tx.delete("status", image, add_version_condition=False,
+              condition=_image_condition(require_status, expected_rev, require_task))
     tx.delete("uuid-guard", Guard(uuid_guard(image.uuid)), condition=Guard.image_name == image.name)
     tx.delete("alias-guard", Guard(alias_guard(image.alias, image.version)),
               condition=Guard.image_name == image.name)
     if image.dc_bound:
         tx.update("dc", Datacenter(image.dc_bound), [Datacenter.image_count.add(-1)],
                   condition=Datacenter.name.exists())
-    if log is not None:
-        tx.put("log", log)
+
+
+def _commit(tx: Tx, extra: Iterable[tuple[str, Any]] = (),
+            also: Callable[[Tx], None] | None = None) -> None:
+    for label, model in extra:
+        if model is not None:
+            tx.put(label, model)
+    if also is not None:
+        also(tx)
     tx.commit()
+
+
+def create(image: Image, log: TaskLogEntry | None, extra: Iterable[tuple[str, Any]] = (),
+           also: Callable[[Tx], None] | None = None) -> None:
+    """`extra` items are put in the same transaction; `also` may add any other operation."""
+    tx = Tx()
+    add_create(tx, image)
+    _commit(tx, [("log", log), *extra], also)
+
+
+def update(image: Image, changes: dict[str, Any], *, require_status: int | None = STATUS_OK,
+           expected_rev: int | None = None, log: TaskLogEntry | None = None,
+           extra: Iterable[tuple[str, Any]] = ()) -> None:
+    tx = Tx()
+    add_update(tx, image, changes, require_status=require_status, expected_rev=expected_rev)
+    _commit(tx, [("log", log), *extra])
+
+
+def delete(image: Image, *, require_status: int | None = STATUS_OK,
+           expected_rev: int | None = None, log: TaskLogEntry | None = None) -> None:
+    tx = Tx()
+    add_delete(tx, image, require_status=require_status, expected_rev=expected_rev)
+    _commit(tx, [("log", log)])
 
 
 def guard_owners(keys: Iterable[str]) -> dict[str, str]:

@@ -18,10 +18,11 @@ from chalicelib.config import settings
 from chalicelib.domain import errors
 from chalicelib.domain import image_form as form
 from chalicelib.domain.fields import REQUIRED, image_name_error, parse_bool_param, to_int
-from chalicelib.domain.image_view import (ACCESS_INTERNAL, STATUS_OK, etag, iso, render)
+from chalicelib.domain.image_view import (ACCESS_INTERNAL, STATUS_OK, STATUS_PENDING, etag, iso,
+                                         render)
 from chalicelib.domain.ordering import parse_order_by, sort_records
 from chalicelib.domain.permissions import Principal
-from chalicelib.domain.taskids import dummy_task_id
+from chalicelib.domain.taskids import dummy_task_id, new_task_id
 from chalicelib.models import Datacenter, Image, User, Vm
 from chalicelib.services import image_records as records
 from chalicelib.services import tasklog
@@ -40,6 +41,7 @@ class Outcome:
     task_id: str = ""
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    pending: bool = False          # an async task was started: 201 PENDING
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,9 +272,10 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     values.update(form.clean(inputs, form.UPDATABLE, errs))
     if not errs:
         _check_new_image(values, data, dc, principal, errs, uuid=fetched.defaults["uuid"])
+    callback = callback_spec(data, errs)
     if errs:
         raise errors.ValidationFailed(errs)
-    _require_no_image_server()
+    on_server = image_server("import")
 
     bound = dc.name if values["dc_bound"] else None
     image = Image(
@@ -283,20 +286,44 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
         status=STATUS_OK, created=now(), dc_bound=bound, dcs=[bound] if bound else [],
     )
     image.manifest = manifests.build_for(image, fetched.base)
-    image.manifest_active = image.manifest
-
-    task_id = dummy_task_id(principal.username)
     detail = {key: values[key] for key in form.UPDATABLE}
     detail.update(manifest_url=fetched.manifest_url, file_url=fetched.file_url)
+
+    if on_server:
+        from chalicelib.services import jobs
+        task_id = new_task_id()
+        image.status, image.task_id = STATUS_PENDING, task_id
+        task = jobs.new_task(task_id=task_id, operation="import", image=image,
+                             creator=principal.username, dc=image_dc(image),
+                             request={"file_url": fetched.file_url,
+                                      "manifest_url": fetched.manifest_url},
+                             view=_view("POST", name), callback=callback)
+        _create(image, jobs.pending_log(task, detail), errs,
+                extra=[("task", task), ("attach", _attach_log(image, principal, task_id))])
+        start_task(task)
+        return Outcome(None, image_dc(image), task_id, status=201, pending=True)
+
+    image.manifest_active = image.manifest
+    task_id = dummy_task_id(principal.username)
     log = tasklog.entry(dc=image_dc(image), task_id=task_id, status="SUCCESS",
                         username=principal.username, owner=image.owner, name=name,
                         alias=image.alias, msg=tasklog.IMPORT_IMAGE, detail=detail)
-    _create(image, log, errs)
-    if bound:  # the attach is logged like Danube's "Add server image to datacenter"
-        tasklog.entry(dc=bound, task_id=task_id, status="SUCCESS", username=principal.username,
-                      owner=image.owner, name=name, alias=image.alias, msg=tasklog.ADD_TO_DC,
-                      detail={"dc": bound}, seq=1).save()
+    _create(image, log, errs, extra=[("attach", _attach_log(image, principal, task_id))])
     return Outcome(render(image), image_dc(image), task_id)
+
+
+def _view(method: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"view": "image_manage", "method": method, "name": name, **extra}
+
+
+def _attach_log(image: Image, principal: Principal, task_id: str) -> Any:
+    """A DC-bound image is attached to its DC at once, logged like Danube's attach."""
+    if not image.dc_bound:
+        return None
+    return tasklog.entry(dc=image.dc_bound, task_id=task_id, status="SUCCESS",
+                         username=principal.username, owner=image.owner, name=image.name,
+                         alias=image.alias, msg=tasklog.ADD_TO_DC,
+                         detail={"dc": image.dc_bound}, seq=2)
 
 
 def _check_new_image(values: dict[str, Any], data: dict[str, Any], dc: Datacenter,
@@ -320,10 +347,11 @@ def _check_new_image(values: dict[str, Any], data: dict[str, Any], dc: Datacente
             errs.add("dc", form.DC_REQUIRED)
 
 
-def _create(image: Image, log: Any, errs: form.Errors) -> None:
+def _create(image: Image, log: Any, errs: form.Errors, extra: list | None = None,
+            also: Any = None) -> None:
     """Insert; a lost race maps back to the same answers the checks above give."""
     try:
-        records.create(image, log)
+        records.create(image, log, extra or [], also)
     except records.Conflict as conflict:
         if "name" in conflict.reasons:
             raise errors.AlreadyExists()
@@ -338,11 +366,38 @@ def _create(image: Image, log: Any, errs: form.Errors) -> None:
         raise errors.ValidationFailed(errs)
 
 
-def _require_no_image_server() -> None:
-    # The image-server (S3 + Step Functions) paths arrive with the workflows; until then a
-    # configured store must not be half-used.
-    if settings().image_server_enabled:
+def image_server(operation: str) -> bool:
+    """True when the operation runs on the image server; 428 when it is configured but unusable."""
+    cfg = settings()
+    if not cfg.image_server_enabled:
+        return False
+    if not cfg.state_machine_arns.get(operation):
         raise errors.PreconditionRequired(errors.IMAGE_SERVER_NOT_AVAILABLE)
+    return True
+
+
+def callback_spec(data: dict[str, Any], errs: form.Errors) -> dict[str, str] | None:
+    """Optional `cb_url`/`cb_method` of an async call (SPEC §4.8)."""
+    from chalicelib.domain.urlpolicy import check_url_syntax
+    url, method = data.get("cb_url"), data.get("cb_method", "POST")
+    if url in (None, ""):
+        return None
+    if not isinstance(url, str) or check_url_syntax(url):
+        errs.add("cb_url", "Enter a valid URL.")
+    if not isinstance(method, str) or method.upper() not in ("GET", "POST", "PUT", "DELETE"):
+        errs.add("cb_method", f"Select a valid choice. {method} is not one of the available "
+                              "choices.")
+        return None
+    return {"url": url, "method": method.upper()} if isinstance(url, str) else None
+
+
+def start_task(task: Any, payload: dict[str, Any] | None = None) -> None:
+    """Start the execution of a task whose records are written; a failure is rolled back."""
+    from chalicelib.services import jobs
+    try:
+        jobs.start_execution(task, payload or {})
+    except Exception:
+        raise errors.ValidationFailed("Image operation could not be started; it was rolled back.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,15 +425,14 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
             errs.add("owner", form.owner_missing(changes["owner"]))
     if not errs:
         _check_alias_free(image, changes, errs)
+    callback = callback_spec(data, errs)
     if errs:
         raise errors.ValidationFailed(errs)
-    if image.status != STATUS_OK:
-        raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
-
     sent = set(changes) | ({"name"} if "name" in data else set())
     manifest_changed = not sent <= form.DB_ONLY
-    if manifest_changed:
-        _require_no_image_server()
+    on_server = manifest_changed and image_server("update")
+    if image.status != STATUS_OK:
+        raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
 
     # store the new dc_bound as a DC name
     if "dc_bound" in changes:
@@ -390,6 +444,8 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
         apply["manifest"] = manifests.build_for(preview, image.manifest_active or {})
         apply["manifest_active"] = apply["manifest"]
 
+    if on_server and apply:
+        return _update_on_server(principal, image, apply, data, changes, callback)
     task_id = dummy_task_id(principal.username)
     if apply:
         log = tasklog.entry(dc=image_dc(image), task_id=task_id, status="SUCCESS",
@@ -403,6 +459,29 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
         image = _with(image, apply)
         image.rev = (image.rev or 0) + 1
     return Outcome(render(image), image_dc(image), task_id, headers={"ETag": etag(image)})
+
+
+def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
+                      data: dict[str, Any], changes: dict[str, Any],
+                      callback: dict[str, str] | None) -> Outcome:
+    """Back up the old values, lock the image and let the workflow rewrite the manifest."""
+    from chalicelib.services import jobs
+    task_id = new_task_id()
+    backup = {key: getattr(image, key) for key in apply if key in form.UPDATABLE}
+    apply = dict(apply)
+    apply.pop("manifest_active", None)  # the active manifest changes only when the store does
+    apply.update(status=STATUS_PENDING, task_id=task_id, backup=backup)
+    task = jobs.new_task(task_id=task_id, operation="update", image=image,
+                         creator=principal.username, dc=image_dc(image), request={},
+                         view=_view("PUT", image.name), callback=callback)
+    try:
+        records.update(image, apply, expected_rev=image.rev,
+                       log=jobs.pending_log(task, _sent_detail(data, changes)),
+                       extra=[("task", task)])
+    except records.Conflict as conflict:
+        _explain_lost_update(image.name, conflict)
+    start_task(task)
+    return Outcome(None, image_dc(image), task_id, status=201, pending=True)
 
 
 def _check_dc_bound_change(principal: Principal, image: Image, changes: dict[str, Any],
@@ -467,9 +546,28 @@ def delete_image(principal: Principal, name: str, data: dict[str, Any], params: 
     check_if_match(image, if_match)
     if vms_using(image):
         raise errors.PreconditionRequired(errors.IMAGE_USED_BY_VMS)
-    _require_no_image_server()
+    errs = form.Errors()
+    callback = callback_spec(data, errs)
+    if errs:
+        raise errors.ValidationFailed(errs)
+    on_server = image_server("delete")
     if image.status != STATUS_OK:
         raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
+
+    if on_server:
+        from chalicelib.services import jobs
+        task_id = new_task_id()
+        task = jobs.new_task(task_id=task_id, operation="delete", image=image,
+                             creator=principal.username, dc=image_dc(image), request={},
+                             view=_view("DELETE", name), callback=callback)
+        try:
+            records.update(image, {"status": STATUS_PENDING, "task_id": task_id},
+                           expected_rev=image.rev, log=jobs.pending_log(task, {}),
+                           extra=[("task", task)])
+        except records.Conflict as conflict:
+            _explain_lost_update(name, conflict)
+        start_task(task)
+        return Outcome(None, image_dc(image), task_id, status=201, pending=True)
 
     task_id = dummy_task_id(principal.username)
     log = tasklog.entry(dc=image_dc(image), task_id=task_id, status="SUCCESS",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -12,10 +13,12 @@ from chalicelib.domain import errors
 from chalicelib.domain import image_form as form
 from chalicelib.domain.fields import image_name_error, to_int
 from chalicelib.domain.permissions import Principal
-from chalicelib.models import Datacenter, Snapshot, Vm
+from chalicelib.domain.image_view import STATUS_PENDING
+from chalicelib.domain.taskids import new_task_id
+from chalicelib.models import Datacenter, Image, Snapshot, Vm
 from chalicelib.services import image_records as records
-from chalicelib.services.images import (active_user_exists, check_order_by, find_image,
-                                        require_image_admin)
+from chalicelib.services.images import (Outcome, active_user_exists, check_order_by,
+                                        find_image, require_image_admin)
 
 OPERATIONAL = frozenset(("running", "stopped", "stopping", "frozen"))
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -98,8 +101,58 @@ def _check(values: dict[str, Any], dc_name: str, principal: Principal, errs: for
 
 
 def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name: str,
-                         data: dict[str, Any], params: dict[str, str]) -> Any:
-    plan(principal, vm_ref, snapname, name, data, params)
-    # The export workflow (Step Functions) is what makes this operation real; without it the
-    # image server cannot be used for snapshots.
-    raise errors.PreconditionRequired(errors.IMAGE_SERVER_NOT_AVAILABLE)
+                         data: dict[str, Any], params: dict[str, str]) -> Outcome:
+    """Create the pending image, lock the snapshot, start the export workflow → 201."""
+    import uuid as uuidlib
+
+    from chalicelib.services import jobs, manifests
+    from chalicelib.services.images import (_attach_log, _create, callback_spec, image_server,
+                                            start_task)
+
+    p = plan(principal, vm_ref, snapname, name, data, params)
+    errs = form.Errors()
+    callback = callback_spec(data, errs)
+    if errs:
+        raise errors.ValidationFailed(errs)
+    image_server("snapshot")
+    try:
+        Datacenter.get(p.vm.dc)
+    except DoesNotExist:
+        raise errors.NotFound(errors.DC_NOT_FOUND)
+
+    disk = p.vm.disks[p.disk_index - 1]
+    task_id = new_task_id()
+    v = p.values
+    image = Image(name, uuid=str(uuidlib.uuid4()), alias=v["alias"], version=v["version"],
+                  owner=v["owner"], access=v["access"], desc=v["desc"], ostype=p.vm.ostype,
+                  size=int(disk.size or 0), resize=v["resize"], deploy=v["deploy"],
+                  tags=v["tags"], status=STATUS_PENDING, created=datetime.now(timezone.utc),
+                  dc_bound=p.vm.dc, dcs=[p.vm.dc], src_vm=p.vm.uuid, src_snap=p.snapshot.snap_key,
+                  task_id=task_id)
+    image.manifest = manifests.build_for(image, {})
+    task = jobs.new_task(
+        task_id=task_id, operation="snapshot", image=image, creator=principal.username,
+        dc=p.vm.dc, callback=callback,
+        request={"vm_uuid": p.vm.uuid, "snap_key": p.snapshot.snap_key,
+                 "hostname": p.vm.hostname, "zfs_filesystem": disk.zfs_filesystem,
+                 "zfs_snapshot": p.snapshot.zfs_name or snapname, "disk_id": p.disk_index},
+        view={"view": "image_snapshot", "method": "POST", "name": name,
+              "hostname": p.vm.hostname, "snapname": snapname, "disk_id": p.disk_index})
+    detail = {"hostname": p.vm.hostname, "snapname": snapname, "disk_id": p.disk_index,
+              **{key: v[key] for key in form.UPDATABLE if key in v}}
+    def lock_snapshot(tx: records.Tx) -> None:  # ok -> pending, in the same transaction
+        tx.update("snapshot", Snapshot(p.vm.uuid, p.snapshot.snap_key),
+                  [Snapshot.status.set("pending")], condition=Snapshot.status == "ok")
+
+    try:
+        _create(image, jobs.pending_log(task, detail), errs, also=lock_snapshot,
+                extra=[("task", task), ("attach", _attach_log(image, principal, task_id))])
+    except errors.ValidationFailed:
+        if errs:
+            raise
+        # only the snapshot lock is left to have failed: someone else is using the snapshot
+        raise errors.ExpectationFailed(errors.SNAPSHOT_STATUS_NOT_OK)
+    cfg = settings()
+    start_task(task, {"timeouts": {"export": cfg.export_timeout_seconds,
+                                   "heartbeat": cfg.export_heartbeat_seconds}})
+    return Outcome(None, p.vm.dc, task_id, status=201, pending=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typing import Any
 import requests
 
 from tests.support import Api, Repository, wait_for
@@ -156,11 +157,26 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuidlib.uuid4().hex[:8]}"
 
 
+CONTENT = b"e2e image file " * 70000
+
+
+def wait_raw(api: Api, task_id: str, timeout: float = 60) -> dict:
+    """Poll a task like a client until it ends; returns the final body."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = api.get(f"/task/{task_id}/status")
+        if r.status_code != 201:
+            return r.json()
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} did not end")
+
+
 def import_image(api: Api, repo: Repository, name: str, dc: str = "main") -> dict:
-    manifest = repo.manifest()
-    r = api.post(f"/image/{name}", {"manifest_url": repo.publish(manifest), "dc": dc})
-    assert r.status_code == 200, r.text
-    assert r.json()["result"]["uuid"] == manifest["uuid"]
+    manifest = repo.manifest(CONTENT)
+    r = api.post(f"/image/{name}", {"manifest_url": repo.publish(manifest, content=CONTENT),
+                                    "dc": dc})
+    assert r.status_code == 201, r.text
+    assert wait_raw(api, r.json()["task_id"])["status"] == "SUCCESS"
     return manifest
 
 
@@ -172,15 +188,33 @@ def esdc_client(devstack, key: str | None = None):
     return Client(api_url=devstack.api_url, api_key=key or devstack.admin_key, timeout=30)
 
 
+def esdc_wait(client, response) -> Any:
+    """What `es` does with an async answer: poll /task/<id>/status until it is done."""
+    assert response.status_code == 201, (response.status_code, response.raw_content)
+    content = response.content
+    assert content.task_status == "PENDING" and content.result is None
+    task_id = content.task_id
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = client.get(f"/task/{task_id}/status")
+        if status.status_code != 201:
+            assert status.ok, (status.status_code, status.raw_content)
+            final = status.content
+            assert final.task_status == "SUCCESS" and final.result["returncode"] == 0
+            return final
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} did not end")
+
+
 def esdc_import(client, repo: Repository, name: str) -> dict:
-    manifest = repo.manifest()
-    r = client.post(f"/image/{name}", manifest_url=repo.publish(manifest), dc="main")
-    assert r.ok, (r.status_code, r.raw_content)
-    assert r.status_code == 200
-    assert r.content.task_status == "SUCCESS"
-    assert r.content.result["name"] == name
-    assert r.content.result["uuid"] == manifest["uuid"]
+    manifest = repo.manifest(CONTENT)
+    r = client.post(f"/image/{name}", manifest_url=repo.publish(manifest, content=CONTENT),
+                    dc="main")
     assert r.dc == "main"
+    final = esdc_wait(client, r)
+    assert final.result["message"].startswith(f"Successfully imported image {name}")
+    image = client.get(f"/image/{name}").content.result
+    assert image["uuid"] == manifest["uuid"] and image["status"] == 1
     return manifest
 
 
@@ -218,10 +252,7 @@ def test_esdc_api_client_import_list_show_update(devstack, repo):
     assert image["version"] == manifest["version"]
 
     # the `es` tool sends every value as a string
-    updated = client.put(f"/image/{name}", desc="new", version="2")
-    assert updated.ok, (updated.status_code, updated.raw_content)
-    assert updated.content.result["desc"] == "new"
-    assert updated.content.result["version"] == "2"
+    esdc_wait(client, client.put(f"/image/{name}", desc="new", version="2"))
     again = client.get(f"/image/{name}").content.result
     assert (again["desc"], again["version"]) == ("new", "2")
 
@@ -230,10 +261,9 @@ def test_esdc_api_client_delete(devstack, repo):
     client = esdc_client(devstack)
     name = unique("esdc-del")
     esdc_import(client, repo, name)
-    assert client.put(f"/image/{name}", desc="new").ok
-    deleted = client.delete(f"/image/{name}")
-    assert deleted.ok, (deleted.status_code, deleted.raw_content)
-    assert deleted.content.result is None
+    esdc_wait(client, client.put(f"/image/{name}", desc="new"))
+    final = esdc_wait(client, client.delete(f"/image/{name}"))
+    assert final.result["message"] == f"Successfully deleted image {name}"
     assert_image_gone(client, name)
 
 
@@ -242,10 +272,8 @@ def test_esdc_api_client_delete_after_version_update(devstack, repo):
     client = esdc_client(devstack)
     name = unique("esdc-ver")
     esdc_import(client, repo, name)
-    assert client.put(f"/image/{name}", desc="new", version="2").ok
-    deleted = client.delete(f"/image/{name}")
-    assert deleted.ok, (deleted.status_code, deleted.raw_content)
-    assert deleted.content.result is None
+    esdc_wait(client, client.put(f"/image/{name}", desc="new", version="2"))
+    esdc_wait(client, client.delete(f"/image/{name}"))
     assert_image_gone(client, name)
 
 
@@ -255,7 +283,9 @@ def test_alias_version_unique_after_update(devstack, repo):
     first, second = unique("first"), unique("second")
     import_image(admin, repo, first)
     import_image(admin, repo, second)
-    assert admin.put(f"/image/{first}", {"alias": "shared", "version": "9"}).status_code == 200
+    r = admin.put(f"/image/{first}", {"alias": "shared", "version": "9"})
+    assert r.status_code == 201, r.text
+    assert wait_raw(admin, r.json()["task_id"])["status"] == "SUCCESS"
     r = admin.put(f"/image/{second}", {"alias": "shared", "version": "9"})
     assert r.status_code == 400, r.text
     assert r.json()["result"] == {"alias": [
@@ -434,5 +464,38 @@ def test_imagectl_vm_state_event_marks_image_in_use(devstack, repo, tmp_path):
     wait_for(lambda: admin.get(f"/image/{name}/vm").json()["result"] == [],
              timeout=15, interval=0.25)
     r = admin.delete(f"/image/{name}")
-    assert r.status_code == 200, r.text
+    assert r.status_code == 201, r.text
+    assert wait_raw(admin, r.json()["task_id"])["status"] == "SUCCESS"
     assert admin.get(f"/image/{name}").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# d) image from a VM snapshot, exported by the stack's node-agent simulator
+# ---------------------------------------------------------------------------------------------
+def test_snapshot_image_through_the_node_agent_simulator(devstack, tmp_path):
+    import gzip
+    admin = devstack.api(devstack.admin_key)
+    vm_uuid, hostname, name = str(uuidlib.uuid4()), unique("db"), unique("snap")
+    put_event(devstack, tmp_path, "VM State", {
+        "uuid": vm_uuid, "hostname": hostname, "dc": "main", "owner": "admin",
+        "status": "stopped", "ostype": 1, "version": 1,
+        "disks": [{"image_uuid": None, "size": 4096, "zfs_filesystem": f"zones/{vm_uuid}-disk0"}]})
+    put_event(devstack, tmp_path, "Snapshot State", {
+        "vm_uuid": vm_uuid, "name": "nightly", "disk_id": 1, "zfs_name": "es-9",
+        "status": "ok", "version": 1})
+    url = f"/vm/{hostname}/snapshot/nightly/image/{name}"
+    r = wait_for(lambda: (resp := admin.post(url, {"desc": "from e2e"})).status_code != 404
+                 and resp, timeout=15, interval=0.25)
+    assert r.status_code == 201, r.text
+    final = wait_raw(admin, r.json()["task_id"])
+    assert final["status"] == "SUCCESS", final
+    assert final["result"]["message"].startswith(f"Successfully created image {name}")
+
+    image = admin.get(f"/image/{name}").json()["result"]
+    assert (image["status"], image["size"], image["desc"]) == (1, 4096, "from e2e")
+    manifest = admin.get(f"/images/{image['uuid']}").json()
+    assert manifest["files"][0]["compression"] == "gzip"
+    location = admin.get(f"/images/{image['uuid']}/file").headers["Location"]
+    data = requests.get(location, timeout=30).content
+    assert len(data) == manifest["files"][0]["size"]
+    assert gzip.decompress(data)  # a real gzip stream of the exported snapshot

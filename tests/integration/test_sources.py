@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import ipaddress
 import socket
+import threading
 import ssl
 import time
 from collections.abc import Iterator
@@ -61,10 +62,12 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every socket connect; a connect to a non-loopback address fails the test."""
     seen: list[str] = []
     real_connect = socket.socket.connect
+    test_thread = threading.get_ident()  # the session's local stack has threads of its own
 
     def guarded_connect(sock: socket.socket, address) -> None:  # type: ignore[no-untyped-def]
         host = address[0] if isinstance(address, tuple) else str(address)
-        seen.append(host)
+        if threading.get_ident() == test_thread:
+            seen.append(host)
         if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
             raise AssertionError(f"connect to non-loopback address {host} attempted")
         real_connect(sock, address)
@@ -80,7 +83,11 @@ def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
     real_getaddrinfo = socket.getaddrinfo
 
+    test_thread = threading.get_ident()
+
     def fake_getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+        if threading.get_ident() != test_thread:  # the local stack's own threads
+            return real_getaddrinfo(host, port, family, type, proto, flags)
         if host in table:
             answers = table[host]
             if callable(answers):
@@ -192,10 +199,12 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of the body reads made through urllib3 (decoded bytes handed to our code)."""
     sizes: list[int] = []
     real_read = urllib3.response.HTTPResponse.read
+    test_thread = threading.get_ident()
 
     def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         data = real_read(self, *args, **kwargs)
-        sizes.append(len(data))
+        if threading.get_ident() == test_thread:
+            sizes.append(len(data))
         return data
 
     monkeypatch.setattr(urllib3.response.HTTPResponse, "read", read)

@@ -1,0 +1,60 @@
+"""Routes of /task (SPEC §4.8)."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import Ctx, Reply, plain, routes, success
+from chalicelib.config import settings
+from chalicelib.domain.taskids import dummy_task_id
+from chalicelib.services import task_views
+
+bp = Blueprint(__name__)
+
+
+def _task_reply(ctx: Ctx, task) -> Reply:
+    ctx.dc = task.dc
+    status, body = task_views.status_body(task)
+    headers = {"es_task_id": task.task_id}
+    if task.status == "PENDING":
+        headers["es_task_response"] = "true"
+    return Reply(status, body, headers)
+
+
+def pending_list(ctx: Ctx) -> Reply:
+    return success(ctx, task_views.pending_ids(ctx.principal), dummy_task_id(ctx.principal.username))
+
+
+def task_log(ctx: Ctx) -> Reply:
+    items, cursor = task_views.log_page(ctx.principal, ctx.params, settings().default_dc)
+    headers = {"es_next": cursor} if cursor else {}
+    return success(ctx, items, dummy_task_id(ctx.principal.username), headers=headers)
+
+
+def task_detail(ctx: Ctx, task_id: str) -> Reply:
+    task = task_views.load(ctx.principal, task_id)
+    ctx.dc = task.dc
+    return success(ctx, task_views.view(task), task.task_id)
+
+
+def task_status(ctx: Ctx, task_id: str) -> Reply:
+    return _task_reply(ctx, task_views.load(ctx.principal, task_id))
+
+
+def task_done(ctx: Ctx, task_id: str) -> Reply:
+    task = task_views.load(ctx.principal, task_id)
+    ctx.dc = task.dc
+    done = task.state == "done"
+    return plain({"task_id": task.task_id, "done": done}, 200 if done else 201)
+
+
+def task_cancel(ctx: Ctx, task_id: str) -> Reply:
+    return _task_reply(ctx, task_views.cancel(ctx.principal, task_id))
+
+
+routes(bp, "/task", {"GET": pending_list})
+routes(bp, "/task/log", {"GET": task_log})
+routes(bp, "/task/{task_id}", {"GET": task_detail})
+routes(bp, "/task/{task_id}/status", {"GET": task_status})
+routes(bp, "/task/{task_id}/state", {"GET": task_status})
+routes(bp, "/task/{task_id}/done", {"GET": task_done})
+routes(bp, "/task/{task_id}/cancel", {"PUT": task_cancel})

@@ -1,0 +1,15 @@
+"""The scheduled cleanup (SPEC §9)."""
+from __future__ import annotations
+
+import os
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
+SCHEDULE = os.environ.get("CLEANUP_SCHEDULE", "rate(15 minutes)").strip() or "rate(15 minutes)"
+
+
+@bp.schedule(SCHEDULE, name="on_cleanup")
+def on_cleanup(event) -> dict:
+    from chalicelib.services import cleanup
+    return cleanup.run().as_dict()

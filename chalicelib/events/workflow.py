@@ -1,0 +1,39 @@
+"""Cloud events about our own work: execution status changes and uploads into the store."""
+from __future__ import annotations
+
+import logging
+import os
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
+log = logging.getLogger("imageapi.events")
+
+# Patterns are fixed when the app is packaged, so they are read from the environment at import.
+_BUCKET = os.environ.get("IMAGE_STORE_BUCKET", "").strip()
+_UPLOAD_PREFIX = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "uploads/").strip() or "uploads/"
+ENDED = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+
+
+@bp.on_cw_event({"source": ["aws.states"],
+                 "detail-type": ["Step Functions Execution Status Change"],
+                 "detail": {"status": ENDED}}, name="on_execution_status")
+def on_execution_status(event) -> None:
+    """The fast path for executions that died outside their own Catch. Idempotent."""
+    from chalicelib.services import reconcile
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    reconcile.execution_ended(detail.get("name"), detail.get("status"),
+                              detail.get("error"), detail.get("cause"))
+
+
+@bp.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"],
+                 "detail": {"bucket": {"name": [_BUCKET or "unset"]},
+                            "object": {"key": [{"prefix": _UPLOAD_PREFIX}]}}},
+                name="on_upload_created")
+def on_upload_created(event) -> None:
+    """A compute node finished uploading a snapshot export: resume the waiting execution."""
+    from chalicelib.services import reconcile
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    key = (detail.get("object") or {}).get("key", "")
+    if key.startswith(_UPLOAD_PREFIX):
+        reconcile.upload_arrived(key[len(_UPLOAD_PREFIX):], (detail.get("object") or {}))

@@ -1,0 +1,72 @@
+"""The Lambda functions the state machines call. Each is a thin wrapper over `services.steps`.
+
+A step's permanent error is recorded on the task (esimg return code and message) and raised,
+so the state machine's Catch rolls back; a `TransientError` is raised for its Retry. The
+exception's class name is the error name Step Functions matches on.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
+log = logging.getLogger("imageapi.steps")
+
+
+def _run(step: Callable[[dict[str, Any]], Any], event: dict[str, Any]) -> Any:
+    from chalicelib.domain.task_results import StepError
+    from chalicelib.services import jobs
+    from chalicelib.services.steps import TaskEnded
+    try:
+        return step(event)
+    except TaskEnded:
+        log.info("step %s: task %s already ended", step.__name__, event.get("task_id"))
+        return {"skipped": True}
+    except StepError as exc:
+        log.warning("step %s of task %s: %s", step.__name__, event.get("task_id"), exc.message)
+        jobs.record_failure(event["task_id"], exc.returncode, exc.message)
+        raise
+
+
+@bp.lambda_function(name="step_import_file")
+def step_import_file(event, context):
+    from chalicelib.services import steps
+    return _run(steps.import_file, event)
+
+
+@bp.lambda_function(name="step_write_manifest")
+def step_write_manifest(event, context):
+    from chalicelib.services import steps
+    return _run(steps.write_manifest, event)
+
+
+@bp.lambda_function(name="step_delete_objects")
+def step_delete_objects(event, context):
+    from chalicelib.services import steps
+    return _run(steps.delete_objects, event)
+
+
+@bp.lambda_function(name="step_request_export")
+def step_request_export(event, context):
+    from chalicelib.services import steps
+    return _run(steps.request_export, event)
+
+
+@bp.lambda_function(name="step_ingest_upload")
+def step_ingest_upload(event, context):
+    from chalicelib.services import steps
+    return _run(steps.ingest_upload, event)
+
+
+@bp.lambda_function(name="step_finish")
+def step_finish(event, context):
+    from chalicelib.services import steps
+    return _run(steps.finish, event)
+
+
+@bp.lambda_function(name="step_rollback")
+def step_rollback(event, context):
+    from chalicelib.services import steps
+    return steps.rollback(event)
