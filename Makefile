@@ -21,6 +21,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/coldstart.py
 	$(VENV)/bin/python bench/transfer.py
+	$(VENV)/bin/python bench/api_budget.py
+
+# CloudFormation/SAM template + deployment.zip for AWS (SPEC §12), in build/package/.
+package: $(STAMP)
+	$(VENV)/bin/python -m infra.template --stage prod build/package
 
 clean:
 	rm -rf $(VENV) .pytest_cache
