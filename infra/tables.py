@@ -23,8 +23,9 @@ def table_properties(model: Any) -> dict[str, Any]:
         "AttributeDefinitions": [{"AttributeName": a["AttributeName"],
                                   "AttributeType": a["AttributeType"]}
                                  for a in schema["attribute_definitions"]],
-        "KeySchema": [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]}
-                      for k in schema["key_schema"]],
+        # DynamoDB wants HASH before RANGE; PynamoDB lists keys in attribute order
+        "KeySchema": sorted(({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]}
+                             for k in schema["key_schema"]), key=lambda k: k["KeyType"] != "HASH"),
     }
     indexes = []
     for gsi in schema["global_secondary_indexes"]:
