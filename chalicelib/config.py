@@ -81,7 +81,7 @@ def settings() -> Settings:
         manifest_max_bytes=_env_int("MANIFEST_MAX_BYTES", 8192),
         manifest_timeout=float(_env("MANIFEST_TIMEOUT_SECONDS", "5")),
         file_max_bytes=_env_int("IMAGE_FILE_MAX_BYTES", 1 << 40),
-        transfer_part_bytes=_env_int("TRANSFER_PART_BYTES", 16 << 20),
+        transfer_part_bytes=_env_int("TRANSFER_PART_BYTES", 8 << 20),
         auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "5")),
         cleanup_grace_seconds=_env_int("CLEANUP_GRACE_SECONDS", 24 * 3600),
         task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),

@@ -40,15 +40,19 @@ def put_manifest(uuid: str, manifest: dict[str, Any]) -> None:
                     Body=json.dumps(manifest, sort_keys=True).encode())
 
 
-def has_object(key: str) -> bool:
+def object_size(key: str) -> int | None:
+    """The object's size, or None when it does not exist."""
     from botocore.exceptions import ClientError
     try:
-        s3().head_object(Bucket=bucket(), Key=key)
-        return True
+        return int(s3().head_object(Bucket=bucket(), Key=key)["ContentLength"])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
+            return None
         raise
+
+
+def has_object(key: str) -> bool:
+    return object_size(key) is not None
 
 
 def delete_keys(keys: list[str]) -> None:

@@ -190,12 +190,15 @@ def ingest_upload(event: dict[str, Any]) -> dict[str, Any]:
     source = store.upload_key(task.task_id)
     jobs.record_progress(task.task_id, "ingest", 0, None)
     try:
-        if not store.has_object(source):
+        size = store.object_size(source)
+        if size is None:
             raise tr.StepError(tr.RC_SOURCE, "ERROR: The exported snapshot was not uploaded")
+        if size > settings().file_max_bytes:
+            raise tr.StepError(tr.RC_SPACE, "ERROR: Not enough free space on image server")
         result = stream_to_store(
             object_chunks(store.s3(), store.bucket(), source), s3=store.s3(),
             bucket=store.bucket(), key=store.file_key(image.uuid),
-            part_size=settings().transfer_part_bytes, max_bytes=settings().file_max_bytes,
+            part_size=settings().transfer_part_bytes, max_bytes=size,
             on_progress=_throttled_progress(task.task_id, "ingest", None), progress_interval=0)
         store.delete_keys([source])
         _still_running(task.task_id)
