@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError, DeleteError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.image_view import STATUS_OK

@@ -12,13 +12,23 @@ from chalicelib.config import settings
 from chalicelib.domain import errors
 from chalicelib.domain import image_form as form
 from chalicelib.domain.fields import image_name_error, to_int
-from chalicelib.domain.permissions import Principal
 from chalicelib.domain.image_view import STATUS_PENDING
+from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import new_task_id
 from chalicelib.models import Datacenter, Image, Snapshot, Vm
 from chalicelib.services import image_records as records
-from chalicelib.services.images import (Outcome, active_user_exists, check_order_by,
-                                        find_image, require_image_admin)
+from chalicelib.services.image_common import (
+    Outcome,
+    active_user_exists,
+    attach_log,
+    callback_spec,
+    check_order_by,
+    create_record,
+    find_image,
+    image_server,
+    require_image_admin,
+    start_task,
+)
 
 OPERATIONAL = frozenset(("running", "stopped", "stopping", "frozen"))
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -106,8 +116,6 @@ def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name:
     import uuid as uuidlib
 
     from chalicelib.services import jobs, manifests
-    from chalicelib.services.images import (_attach_log, _create, callback_spec, image_server,
-                                            start_task)
 
     p = plan(principal, vm_ref, snapname, name, data, params)
     errs = form.Errors()
@@ -145,8 +153,8 @@ def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name:
                   [Snapshot.status.set("pending")], condition=Snapshot.status == "ok")
 
     try:
-        _create(image, jobs.pending_log(task, detail), errs, also=lock_snapshot,
-                extra=[("task", task), ("attach", _attach_log(image, principal, task_id))])
+        create_record(image, jobs.pending_log(task, detail), errs, also=lock_snapshot,
+                extra=[("task", task), ("attach", attach_log(image, principal, task_id))])
     except errors.ValidationFailed:
         if errs:
             raise

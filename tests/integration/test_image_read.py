@@ -1,7 +1,6 @@
 """GET /image and GET /image/<name>: listing, details, visibility (SPEC §2, §4.1, §4.2)."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest

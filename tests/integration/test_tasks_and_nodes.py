@@ -107,7 +107,6 @@ class TestNodeSource:
 class TestReconciler:
     def test_task_whose_execution_never_started(self, server, admin, files):
         """A crash between writing the task and starting its execution is repaired."""
-        from chalicelib.services import images
         task_id, _ = start_import(admin, files, "img1", CONTENT)
         wait_task(admin, task_id)
         # forge the state a crash would leave: a pending task + image, no execution
@@ -127,7 +126,6 @@ class TestReconciler:
         assert Task.get("eu-lost").status == "FAILURE"
         assert Image.count("img1") == 0
         assert server.store_keys() == []
-        del images
 
     def test_pending_image_without_a_task_is_repaired(self, server, admin, ready):
         Image("img1").update(actions=[Image.status.set(2), Image.task_id.set("eu-gone")],
