@@ -110,11 +110,17 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
     return Reply(500, {"detail": "Internal server error"})
 
 
+THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException",
+                  "RequestLimitExceeded", "SlowDown")
+
+
 def _is_throttle(exc: Exception) -> bool:
-    code = getattr(exc, "cause_response_code", None) or \
-        getattr(getattr(exc, "response", None), "get", lambda *_: {})("Error", {}).get("Code")
-    return code in ("ProvisionedThroughputExceededException", "ThrottlingException",
-                    "RequestLimitExceeded")
+    """PynamoDB errors carry `cause_response_code`; botocore's carry `response["Error"]`."""
+    code = getattr(exc, "cause_response_code", None)
+    response = getattr(exc, "response", None)
+    if code is None and isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+    return code in THROTTLE_CODES
 
 
 View = Callable[..., Reply]

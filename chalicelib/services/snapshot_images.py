@@ -45,12 +45,16 @@ class SnapshotImagePlan:
 
 
 def find_vm(hostname_or_uuid: str) -> Vm | None:
+    """By uuid or hostname; a deleted VM's tombstone is not a VM."""
+    vm = None
     if UUID_RE.match(hostname_or_uuid):
         try:
-            return Vm.get(hostname_or_uuid.lower())
+            vm = Vm.get(hostname_or_uuid.lower())
         except DoesNotExist:
             pass
-    return next(iter(Vm.hostname_index.query(hostname_or_uuid, limit=1)), None)
+    if vm is None:
+        vm = next(iter(Vm.hostname_index.query(hostname_or_uuid, limit=1)), None)
+    return None if vm is None or vm.deleted else vm
 
 
 def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
@@ -68,6 +72,8 @@ def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
     try:
         snapshot = Snapshot.get(vm.uuid, Snapshot.key_for(disk_id, snapname))
     except DoesNotExist:
+        snapshot = None
+    if snapshot is None or snapshot.deleted:
         raise errors.NotFound(errors.SNAPSHOT_NOT_FOUND)
     if find_image(name) is not None:
         raise errors.AlreadyExists()

@@ -71,3 +71,14 @@ def test_permission(clean, vm):
     assert r.status_code == 403 and r.json() == {"detail": "Permission denied"}
     nobody = clean.user("nobody")
     assert post(nobody, vm).status_code == 403
+
+
+def test_deleted_vm_and_snapshot_are_not_found(admin, vm):
+    read_models.apply("Snapshot Deleted", {"vm_uuid": VM, "name": "daily", "disk_id": 1,
+                                           "version": 2})
+    r = post(admin, vm)
+    assert r.status_code == 404 and r.json() == {"detail": "Snapshot not found"}
+    read_models.apply("VM Deleted", {"uuid": VM, "version": 2})
+    for ref in (vm, "db01"):
+        r = post(admin, ref)
+        assert r.status_code == 404 and r.json() == {"detail": "VM not found"}
