@@ -121,7 +121,7 @@ def attach_log(image: Image, principal: Principal, task_id: str) -> Any:
 
 
 def create_record(image: Image, log: Any, errs: form.Errors, extra: list | None = None,
-            also: Any = None) -> None:
+                  also: Any = None) -> None:
     """Insert; a lost race maps back to the same answers the checks above give."""
     try:
         records.create(image, log, extra or [], also)

@@ -91,7 +91,7 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
                                       "manifest_url": fetched.manifest_url},
                              view=task_view("POST", name), callback=callback)
         create_record(image, jobs.pending_log(task, detail), errs,
-                extra=[("task", task), ("attach", attach_log(image, principal, task_id))])
+                      extra=[("task", task), ("attach", attach_log(image, principal, task_id))])
         start_task(task)
         return Outcome(None, image_dc(image), task_id, status=201, pending=True)
 

@@ -160,7 +160,7 @@ def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name:
 
     try:
         create_record(image, jobs.pending_log(task, detail), errs, also=lock_snapshot,
-                extra=[("task", task), ("attach", attach_log(image, principal, task_id))])
+                      extra=[("task", task), ("attach", attach_log(image, principal, task_id))])
     except errors.ValidationFailed:
         if errs:
             raise
