@@ -63,13 +63,7 @@ def test_import_streams_the_file_and_verifies_it(server, admin, files):
 
 
 def test_pending_image_is_locked_and_shows_progress(server, admin, files):
-    gate = Gate(CONTENT)
-    manifest = files.manifest(CONTENT)
-    url = files.publish(manifest)
-    files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
-    r = admin.post("/image/img1", {"manifest_url": url, "dc": "main"})
-    task_id = r.json()["task_id"]
-    assert gate.started.wait(20)
+    gate, _, task_id = gated_import(admin, files, CONTENT)
     assert admin.get("/image/img1").json()["result"]["status"] == 2
     assert admin.get(f"/task/{task_id}/status").status_code == 201
     assert admin.get(f"/task/{task_id}/done").json()["done"] is False
@@ -86,6 +80,17 @@ def test_pending_image_is_locked_and_shows_progress(server, admin, files):
 
 def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
+
+
+def gated_import(admin, files, content: bytes):
+    """Start an import whose file transfer stays in flight until `gate.release` is set."""
+    gate = Gate(content)
+    manifest = files.manifest(content)
+    url = files.publish(manifest)
+    files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
+    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
+    assert gate.started.wait(20)
+    return gate, manifest, task_id
 
 
 @pytest.mark.parametrize("status,reason", [(404, "404 Client Error: NOT FOUND"),
@@ -212,12 +217,7 @@ def test_file_url_under_the_source_policy(server, admin, files):
 
 
 def test_execution_stopped_from_outside(server, admin, files):
-    gate = Gate(CONTENT * 3)
-    manifest = files.manifest(CONTENT * 3)
-    url = files.publish(manifest)
-    files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
-    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
-    assert gate.started.wait(20)
+    gate, manifest, task_id = gated_import(admin, files, CONTENT * 3)
     from chalicelib import workflows
     boto3.client("stepfunctions").stop_execution(
         executionArn=workflows.execution_arn("import", task_id), error="Operator", cause="test")
@@ -228,12 +228,7 @@ def test_execution_stopped_from_outside(server, admin, files):
 
 
 def test_cancel_through_the_api(server, admin, files):
-    gate = Gate(CONTENT * 3)
-    manifest = files.manifest(CONTENT * 3)
-    url = files.publish(manifest)
-    files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
-    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
-    assert gate.started.wait(20)
+    gate, manifest, task_id = gated_import(admin, files, CONTENT * 3)
     r = admin.put(f"/task/{task_id}/cancel")
     assert r.status_code == 410 and r.json()["status"] == "REVOKED"
     assert admin.get(f"/task/{task_id}/status").status_code == 410
@@ -266,12 +261,7 @@ def test_duplicate_and_late_status_events_change_nothing(server, admin, files):
 
 def test_status_event_finishes_a_task_its_workflow_could_not(server, admin, files):
     """An execution that died outside its Catch: the status event alone rolls back."""
-    gate = Gate(CONTENT * 3)
-    manifest = files.manifest(CONTENT * 3)
-    url = files.publish(manifest)
-    files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
-    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
-    assert gate.started.wait(20)
+    gate, manifest, task_id = gated_import(admin, files, CONTENT * 3)
     put_status_event(task_id, "TIMED_OUT")
     r = wait_task(admin, task_id)
     assert r.status_code == 400 and r.json()["result"]["returncode"] == 4
