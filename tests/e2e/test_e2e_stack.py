@@ -21,8 +21,9 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from typing import Any
+
+import pytest
 import requests
 
 from tests.support import Api, Repository, wait_for
@@ -94,6 +95,15 @@ class RunningStack:
 
 @pytest.fixture(scope="module")
 def devstack(tmp_path_factory):
+    yield from run_stack(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def db_only_stack(tmp_path_factory):
+    yield from run_stack(tmp_path_factory, IMAGE_SERVER="off")
+
+
+def run_stack(tmp_path_factory, **extra_env: str):
     port, emulator_port = free_port(), free_port()
     while emulator_port == port:
         emulator_port = free_port()
@@ -102,7 +112,7 @@ def devstack(tmp_path_factory):
     env = clean_env(PORT=str(port), EMULATOR_PORT=str(emulator_port),
                     IMAGE_API_ADMIN_KEY=admin_key, DEVSTACK_STATE=str(state_file),
                     IMAGE_SOURCE_ALLOW_LOOPBACK="true", AUTH_CACHE_SECONDS="0",
-                    PYTHONUNBUFFERED="1")
+                    PYTHONUNBUFFERED="1", **extra_env)
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -499,3 +509,19 @@ def test_snapshot_image_through_the_node_agent_simulator(devstack, tmp_path):
     data = requests.get(location, timeout=30).content
     assert len(data) == manifest["files"][0]["size"]
     assert gzip.decompress(data)  # a real gzip stream of the exported snapshot
+
+
+# ---------------------------------------------------------------------------------------------
+# e) IMAGE_SERVER=off: the database-only service, synchronous like Danube without an image server
+# ---------------------------------------------------------------------------------------------
+def test_image_server_off_is_synchronous(db_only_stack, repo):
+    admin = db_only_stack.api(db_only_stack.admin_key)
+    assert "Image server: off" in db_only_stack.log()
+    manifest = repo.manifest()
+    r = admin.post("/image/dbonly", {"manifest_url": repo.publish(manifest), "dc": "main"})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["uuid"] == manifest["uuid"] and r.json()["result"]["status"] == 1
+    assert admin.put("/image/dbonly", {"desc": "x"}).status_code == 200
+    r = admin.post("/vm/x/snapshot/y/image/z", {})
+    assert r.status_code == 404  # lookups first; with a VM it would be 428 (no image server)
+    assert admin.delete("/image/dbonly").status_code == 200
