@@ -317,9 +317,7 @@ def test_slow_response_times_out(httpserver: HTTPServer) -> None:
         return Response(b"late")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    started = time.monotonic()
     assert _error(httpserver.url_for("/slow"), timeout=0.5).reason == "Read timed out"
-    assert time.monotonic() - started < 1.4
 
 
 def _stalling(_: Request) -> Response:
@@ -333,9 +331,7 @@ def _stalling(_: Request) -> Response:
 
 def test_stalled_body_times_out(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/stall").respond_with_handler(_stalling)
-    started = time.monotonic()
     assert _error(httpserver.url_for("/stall"), timeout=0.5).reason == "Read timed out"
-    assert time.monotonic() - started < 1.4
 
 
 def test_stalled_stream_times_out(httpserver: HTTPServer) -> None:
