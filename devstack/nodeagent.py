@@ -10,10 +10,11 @@ import gzip
 import hashlib
 import json
 import logging
-import threading
 
 import boto3
 import requests
+
+from devstack.background import BackgroundLoop
 
 log = logging.getLogger("devstack.nodeagent")
 
@@ -26,34 +27,22 @@ def export_bytes(request: dict, size: int) -> bytes:
     return gzip.compress(raw, compresslevel=6, mtime=0)
 
 
-class NodeAgent:
+class NodeAgent(BackgroundLoop):
+    interval = 0.05   # receive_message itself long-polls for a second
+
     def __init__(self, queue_url: str, export_size: int = 1 << 20) -> None:
+        super().__init__("node-agent")
         self.queue_url = queue_url
         self.export_size = export_size
         self.sqs = boto3.client("sqs")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="node-agent")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                messages = self.sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=1,
-                                                    MaxNumberOfMessages=1).get("Messages", [])
-            except Exception:
-                if self._stop.wait(0.5):
-                    return
-                continue
-            for message in messages:
-                self.handle(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url,
-                                        ReceiptHandle=message["ReceiptHandle"])
+    def tick(self) -> None:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=1,
+                                            MaxNumberOfMessages=1).get("Messages", [])
+        for message in messages:
+            self.handle(json.loads(message["Body"]))
+            self.sqs.delete_message(QueueUrl=self.queue_url,
+                                    ReceiptHandle=message["ReceiptHandle"])
 
     def handle(self, request: dict) -> None:
         data = export_bytes(request, self.export_size)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
 import boto3
+
+from devstack.background import BackgroundLoop
 
 log = logging.getLogger("devstack.watcher")
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -31,29 +32,17 @@ def status_event(execution: dict[str, Any]) -> dict[str, Any]:
             "Resources": [execution["executionArn"]], "Detail": json.dumps(detail)}
 
 
-class ExecutionWatcher:
+class ExecutionWatcher(BackgroundLoop):
     def __init__(self, machine_arns: list[str], interval: float = 0.25) -> None:
+        super().__init__("sfn-watcher")
         self.machine_arns = machine_arns
         self.interval = interval
         self.sfn = boto3.client("stepfunctions")
         self.events = boto3.client("events")
         self.reported: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="sfn-watcher")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:  # the emulator going away at shutdown
-                log.debug("watcher poll failed", exc_info=True)
+    def tick(self) -> None:
+        self.poll()
 
     def poll(self) -> None:
         for machine in self.machine_arns:

@@ -55,6 +55,18 @@ def admin(clean) -> Api:
     return Api(clean.api_url, clean.admin_key)
 
 
+@pytest.fixture(scope="module")
+def loopback_server():
+    """A threaded pytest-httpserver on 127.0.0.1 (the plugin's 'localhost' may be ::1), so a
+    handler that sleeps does not hold up the next request."""
+    from pytest_httpserver import HTTPServer
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
 @pytest.fixture
 def files(httpserver):
     """The local image repository (manifests and files) on 127.0.0.1."""

@@ -40,21 +40,11 @@ MIB = 1 << 20
 
 # --- fixtures: servers, connect guard, DNS-free resolver -------------------------------------------
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[HTTPServer]:
-    # Threaded, so a handler that sleeps does not hold up the next test's requests.
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 @pytest.fixture
-def httpserver(_server: HTTPServer) -> HTTPServer:
-    """pytest-httpserver's fixture, bound to 127.0.0.1 (its default 'localhost' may be ::1)."""
-    _server.clear()
-    return _server
+def httpserver(loopback_server: HTTPServer) -> HTTPServer:
+    """pytest-httpserver's fixture, replaced by the shared 127.0.0.1 server of conftest.py."""
+    loopback_server.clear()
+    return loopback_server
 
 
 @pytest.fixture(autouse=True)

@@ -501,19 +501,10 @@ def test_copy_into_place_while_hashing(s3: Any, bucket: str) -> None:
 
 # --- from an HTTP source --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def source_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 @pytest.fixture
-def source(source_server: HTTPServer) -> HTTPServer:
-    source_server.clear()
-    return source_server
+def source(loopback_server: HTTPServer) -> HTTPServer:
+    loopback_server.clear()
+    return loopback_server
 
 
 def test_streams_an_http_source_into_the_store(s3: Any, bucket: str, source: HTTPServer) -> None:
