@@ -21,7 +21,7 @@ class BackgroundLoop:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=0.5)  # a tick in a long poll ends when the emulator stops
 
     @property
     def stopping(self) -> bool:

@@ -35,6 +35,8 @@ def point_clients_at(url: str, port: int) -> None:
 def start_emulator(port: int = 0) -> Emulator:
     from moto.server import ThreadedMotoServer
 
+    from devstack import emulator_contract
+    emulator_contract.install()  # before the first request: moto alone takes no locks
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -19,6 +19,7 @@ from chalice.local import LambdaContext
 
 log = logging.getLogger("devstack.eventbus")
 MAX_RECEIVES = 5
+LONG_POLL_SECONDS = 20  # SQS's maximum: an idle pump costs one request per 20 s
 
 
 class EventBus:
@@ -75,20 +76,22 @@ class EventBus:
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for thread in self._threads:  # a pump in a long poll ends when the emulator stops
+            thread.join(timeout=0.2)
 
     def _pump(self, handler: str, queue: str) -> None:
         while not self._stop.is_set():
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                    QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=LONG_POLL_SECONDS,
                     AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
             except Exception:  # emulator shutting down
                 if self._stop.wait(0.5):
                     return
                 continue
             for message in messages:
+                if self._stop.is_set():
+                    return
                 self._deliver(handler, queue, message)
 
     def _deliver(self, handler: str, queue: str, message: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ def export_bytes(request: dict, size: int) -> bytes:
 
 
 class NodeAgent(BackgroundLoop):
-    interval = 0.05   # receive_message itself long-polls for a second
+    interval = 0   # receive_message itself long-polls
 
     def __init__(self, queue_url: str, export_size: int = 1 << 20) -> None:
         super().__init__("node-agent")
@@ -37,7 +37,7 @@ class NodeAgent(BackgroundLoop):
         self.sqs = boto3.client("sqs")
 
     def tick(self) -> None:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=1,
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=20,
                                             MaxNumberOfMessages=1).get("Messages", [])
         for message in messages:
             self.handle(json.loads(message["Body"]))

@@ -1,20 +1,25 @@
 """Emits EventBridge "Step Functions Execution Status Change" events, which moto does not.
 
-Polls the executions of the stack's state machines and, when one ends, puts the same event
-AWS would (source aws.states) on the emulator's default bus, where the app's rule picks it up.
+The emulator tells us when an execution of one of the stack's state machines ends (see
+`emulator_contract.on_execution_end`); a worker thread then puts the same event AWS would
+(source aws.states) on the emulator's default bus, where the app's rule picks it up. Nothing
+polls: an idle stack costs nothing here.
 """
 from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from typing import Any
 
 import boto3
 
-from devstack.background import BackgroundLoop
+from devstack import emulator_contract
 
 log = logging.getLogger("devstack.watcher")
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_STOP = object()
 
 
 def status_event(execution: dict[str, Any]) -> dict[str, Any]:
@@ -32,25 +37,40 @@ def status_event(execution: dict[str, Any]) -> dict[str, Any]:
             "Resources": [execution["executionArn"]], "Detail": json.dumps(detail)}
 
 
-class ExecutionWatcher(BackgroundLoop):
-    def __init__(self, machine_arns: list[str], interval: float = 0.25) -> None:
-        super().__init__("sfn-watcher")
-        self.machine_arns = machine_arns
-        self.interval = interval
+class ExecutionWatcher:
+    def __init__(self, machine_arns: list[str]) -> None:
+        self.machine_arns = set(machine_arns)
+        self._ended: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sfn-watcher")
+        self._unsubscribe = lambda: None
         self.sfn = boto3.client("stepfunctions")
         self.events = boto3.client("events")
-        self.reported: set[str] = set()
 
-    def tick(self) -> None:
-        self.poll()
+    def start(self) -> None:
+        self._unsubscribe = emulator_contract.on_execution_end(self._heard)
+        self._thread.start()
 
-    def poll(self) -> None:
-        for machine in self.machine_arns:
-            pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
-            for page in pages:
-                for summary in page["executions"]:
-                    arn = summary["executionArn"]
-                    if summary["status"] in ENDED and arn not in self.reported:
-                        self.reported.add(arn)
-                        execution = self.sfn.describe_execution(executionArn=arn)
-                        self.events.put_events(Entries=[status_event(execution)])
+    def stop(self) -> None:
+        self._unsubscribe()
+        self._ended.put(_STOP)
+        self._thread.join(timeout=5)
+
+    def _heard(self, execution: Any) -> None:
+        """Called by the emulator (possibly under its locks): only queue the ARN."""
+        if getattr(execution, "state_machine_arn", None) in self.machine_arns:
+            self._ended.put(execution.exec_arn)
+
+    def _run(self) -> None:
+        while True:
+            arn = self._ended.get()
+            if arn is _STOP:
+                return
+            try:
+                self.publish(arn)
+            except Exception:  # the emulator going away at shutdown, mostly
+                log.debug("status event for %s failed", arn, exc_info=True)
+
+    def publish(self, arn: str) -> None:
+        execution = self.sfn.describe_execution(executionArn=arn)
+        if execution["status"] in ENDED:
+            self.events.put_events(Entries=[status_event(execution)])

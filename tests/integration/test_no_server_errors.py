@@ -77,7 +77,9 @@ def test_raw_bodies_never_5xx(stack, method, path, raw, content_type):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=paths, key=st.one_of(st.none(), st.text(max_size=30)))
 def test_unauthenticated_requests_never_5xx(stack, path, key):
-    headers = {"ES-API-KEY": key} if key and key.isprintable() and key.isascii() else {}
+    # a value HTTP can carry (requests refuses leading/trailing whitespace before sending)
+    sendable = key and key.isprintable() and key.isascii() and key == key.strip()
+    headers = {"ES-API-KEY": key} if sendable else {}
     r = Api(stack.api_url, None).request("GET", path, headers=headers)
     assert r.status_code < 500
     if not path.startswith("/ping"):
