@@ -7,10 +7,15 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 .PHONY: run test bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+	  echo "make: Python 3.11 is required, but '$(PYTHON)' is $$("$(PYTHON)" --version 2>/dev/null | head -n1 | grep . || echo missing). Install python3.11, or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@echo "make: setting up .venv (Python 3.11 and the pinned packages; the first time takes a few minutes)"
+	@test -x $(VENV)/bin/python || "$(PYTHON)" -m venv $(VENV) || { \
+	  echo "make: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3.11-venv, then run make again" >&2; exit 1; }
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements-dev.txt || { \
+	  echo "make: installing the pinned packages into .venv failed (pip's message is above); check access to PyPI, then run make again" >&2; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
+	@echo "make: .venv is ready"
 
 run: $(STAMP)
 	$(VENV)/bin/python -m devstack

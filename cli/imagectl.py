@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_FILE = Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
+LOCAL_ONLY = ("admin-key", "reset")  # commands about the local stack's own files
 
 
 class CliError(Exception):
@@ -24,14 +23,16 @@ class CliError(Exception):
 
 def target_environment(use_aws: bool) -> None:
     """Point boto3/PynamoDB at the local stack (or leave AWS defaults) before models load."""
+    from devstack import layout
     if use_aws:
         if not os.environ.get("IMAGE_API_TABLE_PREFIX"):
             raise CliError("--aws needs IMAGE_API_TABLE_PREFIX (e.g. imageapi-prod)")
         return
-    if not STATE_FILE.exists():
+    state_file = layout.state_file()
+    if not state_file.exists():
         raise CliError("the local stack is not running (start it with `make run`), "
                        "or pass --aws to manage a deployment")
-    state = json.loads(STATE_FILE.read_text())
+    state = json.loads(state_file.read_text())
     from devstack.emulator import point_clients_at
     url = state["emulator_url"]
     point_clients_at(url, int(url.rsplit(":", 1)[1]))
@@ -72,6 +73,34 @@ def cmd_cleanup(args: argparse.Namespace) -> str:
     from chalicelib.services import cleanup
     report = cleanup.run(dry_run=args.dry_run)
     return json.dumps(report.as_dict(), indent=2)
+
+
+def cmd_admin_key(args: argparse.Namespace) -> str:
+    from devstack import layout
+    stored = layout.admin_key_file()
+    if not stored.exists():
+        raise CliError(f"no stored admin key ({layout.display(stored)}): the stack uses "
+                       "$IMAGE_API_ADMIN_KEY, or has not been started yet")
+    return stored.read_text().strip()
+
+
+def cmd_reset(args: argparse.Namespace) -> str:
+    """Forget the local stack's saved data (images, users, tasks, store objects)."""
+    from devstack import layout
+    from devstack.saved_state import SavedState
+    if layout.state_file().exists():
+        raise CliError("the local stack is running: stop `make run` first "
+                       "(or start it with IMAGE_API_FRESH=1)")
+    data = SavedState(layout.data_dir())
+    if not data.exists:
+        return "nothing to reset: no saved data"
+    if not args.yes:
+        answer = input(f"Delete every image, user, task and store object saved in "
+                       f"{layout.display(layout.data_dir())}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise CliError("reset cancelled")
+    data.erase()
+    return "local stack data deleted; the next `make run` starts empty"
 
 
 def load_event(path: Path) -> dict[str, Any]:
@@ -125,13 +154,24 @@ def parser() -> argparse.ArgumentParser:
                                               "uploads, delete orphaned store objects")
     clean.add_argument("--dry-run", action="store_true", help="report, change nothing")
     clean.set_defaults(func=cmd_cleanup)
+
+    key = groups.add_parser("admin-key", help="print the local stack's stored admin API key")
+    key.set_defaults(func=cmd_admin_key)
+    reset = groups.add_parser("reset", help="delete the local stack's saved data (the stack "
+                                            "must be stopped); asks first")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+    reset.set_defaults(func=cmd_reset)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        target_environment(args.aws)
+        if args.group in LOCAL_ONLY:
+            if args.aws:
+                raise CliError(f"`{args.group}` is about the local stack only")
+        else:
+            target_environment(args.aws)
         print(args.func(args))
         return 0
     except CliError as exc:

@@ -1,12 +1,23 @@
-"""`python -m devstack` (what `make run` runs): serve the API on the local stack until Ctrl-C."""
+"""`python -m devstack` (what `make run` runs): serve the API on the local stack until Ctrl-C.
+
+Data is kept under `.devstack/` between runs (`IMAGE_API_FRESH=1` starts empty). Problems a
+person can fix (a busy port, a bad setting) end with one line saying what to do, exit code 1.
+"""
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import sys
 import threading
 
+from devstack import layout
 from devstack.stack import Stack, StackOptions
+
+
+class StartupError(Exception):
+    """A problem the person starting the stack can fix; the message says how."""
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -16,28 +27,69 @@ def _flag(name: str, default: bool) -> bool:
     return raw in ("1", "true", "yes", "on", "t")
 
 
+def _number(name: str, default: str, kind: type = int) -> float:
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise StartupError(f"{name}={raw!r} is not a number; unset it or give a number")
+
+
 def options_from_env() -> StackOptions:
     return StackOptions(
-        port=int(os.environ.get("PORT", "8000")),
-        emulator_port=int(os.environ.get("EMULATOR_PORT", "0")),
-        admin_key=os.environ.get("IMAGE_API_ADMIN_KEY", ""),
+        port=int(_number("PORT", "8000")),
+        emulator_port=int(_number("EMULATOR_PORT", "0")),
+        admin_key=os.environ.get("IMAGE_API_ADMIN_KEY", "").strip(),
         image_server=os.environ.get("IMAGE_SERVER", "on").strip().lower() in ("on", "1", "true"),
-        cleanup_seconds=float(os.environ.get("CLEANUP_INTERVAL_SECONDS", "60")),
+        cleanup_seconds=float(_number("CLEANUP_INTERVAL_SECONDS", "60", float)),
         allow_loopback=_flag("IMAGE_SOURCE_ALLOW_LOOPBACK", True),
+        persist=True,
+        fresh=_flag("IMAGE_API_FRESH", False),
     )
 
 
+def check_port(port: int, variable: str) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {port} on 127.0.0.1 is in use (is another `make run` running?): "
+                    f"stop it, or choose another port with {variable}=<port> make run")
+            raise StartupError(f"cannot use port {port} ({exc.strerror}); choose another "
+                               f"with {variable}=<port>")
+
+
+def describe_admin_key(stack: Stack) -> str:
+    where = layout.display(layout.admin_key_file())
+    if stack.admin_key_origin == "given":
+        return "Admin API key: $IMAGE_API_ADMIN_KEY"
+    if stack.admin_key_origin == "generated":
+        return f"Admin API key (user 'admin'): {stack.admin_key}  (stored in {where})"
+    return f"Admin API key (user 'admin'): stored in {where} (`./imagectl admin-key` prints it)"
+
+
 def main() -> int:
-    options = options_from_env()
+    try:
+        options = options_from_env()
+        check_port(options.port, "PORT")
+        check_port(options.emulator_port, "EMULATOR_PORT")
+    except StartupError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
     stack = Stack(options).start()
+    data = layout.display(layout.data_dir())
     print(f"Image API:    {stack.api_url}/", flush=True)
     print(f"AWS emulator: {stack.emulator.url}", flush=True)
     print("Image server: " + (f"on (bucket {os.environ['IMAGE_STORE_BUCKET']})"
                               if options.image_server else "off (DB-only operations)"), flush=True)
-    if not options.admin_key:
-        print(f"Admin API key (user 'admin'): {stack.admin_key}", flush=True)
-    else:
-        print("Admin API key: $IMAGE_API_ADMIN_KEY", flush=True)
+    print(f"Data:         {data} " + ("(restored from the last run; IMAGE_API_FRESH=1 starts "
+                                      "empty)" if stack.restored else "(new)"), flush=True)
+    print(describe_admin_key(stack), flush=True)
     print("Ready. Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()
@@ -49,7 +101,7 @@ def main() -> int:
         pass
     finally:
         stack.stop()
-        print("Stopped.", flush=True)
+        print(f"Stopped. Data saved in {data}.", flush=True)
     return 0
 
 

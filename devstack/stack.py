@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -10,10 +11,10 @@ from typing import Any
 
 import boto3
 
+from devstack import layout
 from devstack.emulator import Emulator, start_emulator
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_FILE = Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
+log = logging.getLogger("devstack")
 
 
 OPERATIONS = ["import", "update", "delete", "snapshot"]
@@ -31,6 +32,8 @@ class StackOptions:
     allow_loopback: bool = True
     table_prefix: str = "imageapi-local"
     write_state: bool = True
+    persist: bool = False              # keep the emulator's data in .devstack/data across runs
+    fresh: bool = False                # with persist: forget the saved data first
     node_agent: bool = True            # the snapshot-export simulator
     cleanup_seconds: float = 0         # run the scheduled cleanup this often (0 = never)
     env: dict = field(default_factory=dict)  # extra settings for the app (timeouts, ...)
@@ -46,7 +49,9 @@ class Stack:
     watcher: Any = None
     node_agent: Any = None
     admin_key: str = ""
-    extra: dict = field(default_factory=dict)
+    admin_key_origin: str = ""         # "given", "generated" (new, printed once) or "stored"
+    restored: bool = False             # the emulator's data came from an earlier run
+    saver: Any = None
 
     @property
     def api_url(self) -> str:
@@ -56,6 +61,8 @@ class Stack:
         from devstack import statemachines
         opts = self.options
         self.emulator = start_emulator(opts.emulator_port)
+        if opts.persist:
+            self._restore()
         prefix = opts.table_prefix
         bucket = f"{prefix}-store" if opts.image_server else ""
         os.environ.update({
@@ -81,8 +88,7 @@ class Stack:
 
         from chalicelib.services import accounts
         accounts.ensure_dc(config.settings().default_dc)
-        self.admin_key = opts.admin_key or secrets.token_urlsafe(30)
-        accounts.ensure_admin("admin", self.admin_key)
+        self._ensure_admin()
 
         from devstack.eventbus import EventBus
         self.bus = EventBus(app, opts.table_prefix, schedule_seconds=opts.cleanup_seconds)
@@ -98,17 +104,60 @@ class Stack:
                 self.node_agent = NodeAgent(os.environ["NODE_AGENT_QUEUE_URL"])
                 self.node_agent.start()
 
+        if self.restored:
+            self._finish_interrupted_work()
         from devstack.gateway import ApiServer
         self.api = ApiServer(app, "127.0.0.1", opts.port)
         self.api.start()
+        if self.saver:
+            self.saver.start()
         if opts.write_state:
             self._write_state()
         return self
 
+    def _restore(self) -> None:
+        from devstack.saved_state import SavedState, Saver
+        saved = SavedState(layout.data_dir())
+        if self.options.fresh:
+            saved.erase()
+        self.restored = saved.restore()
+        self.saver = Saver(saved)
+
+    def _ensure_admin(self) -> None:
+        """`IMAGE_API_ADMIN_KEY` when given; else the key stored at the first start (with
+        persist), else a new one. A restored admin keeps whatever key it has now."""
+        from chalicelib.services import accounts
+        opts = self.options
+        if opts.admin_key:
+            self.admin_key, self.admin_key_origin = opts.admin_key, "given"
+            accounts.ensure_admin("admin", self.admin_key)
+            return
+        stored = layout.admin_key_file()
+        if opts.persist and stored.exists():
+            self.admin_key, self.admin_key_origin = stored.read_text().strip(), "stored"
+        else:
+            self.admin_key, self.admin_key_origin = secrets.token_urlsafe(30), "generated"
+            if opts.persist:
+                _write_private(stored, self.admin_key + "\n")
+        accounts.ensure_admin("admin", self.admin_key, replace_key=False)
+
+    def _finish_interrupted_work(self) -> None:
+        """Executions that ran when the stack stopped were restored as failed: end their
+        tasks and roll back now, as the status event and the reconciler do in AWS."""
+        from chalicelib.services import reconcile
+        finished = reconcile.reconcile_tasks().finished
+        repaired = reconcile.repair_images().repaired_images
+        if finished or repaired:
+            log.warning("finished %d task(s) interrupted by the last stop: %s; repaired: %s",
+                        len(finished), ", ".join(finished), ", ".join(repaired) or "none")
+
     def _create_image_server(self, app: Any, prefix: str, bucket: str) -> None:
         from devstack import lambdas, statemachines
         s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=bucket)
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass  # restored from an earlier run
         s3.put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
         boto3.client("sqs").create_queue(QueueName=f"{prefix}-node-agent")
@@ -125,22 +174,33 @@ class Stack:
                 part.stop()
         if self.bus:
             self.bus.stop()
+        if self.saver:
+            self.saver.stop()  # the last save, after everything that writes has stopped
         if self.emulator:
             self.emulator.stop()
-        if self.options.write_state and STATE_FILE.exists():
+        state_file = layout.state_file()
+        if self.options.write_state and state_file.exists():
             try:
-                if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
-                    STATE_FILE.unlink()
+                if json.loads(state_file.read_text()).get("pid") == os.getpid():
+                    state_file.unlink()
             except (OSError, ValueError):
                 pass
 
     def _write_state(self) -> None:
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        state_file = layout.state_file()
+        state_file.parent.mkdir(parents=True, exist_ok=True)
         app_env = {key: os.environ.get(key, "") for key in APP_ENV}
-        STATE_FILE.write_text(json.dumps({
+        state_file.write_text(json.dumps({
             "pid": os.getpid(), "api_url": self.api_url, "emulator_url": self.emulator.url,
             "table_prefix": self.options.table_prefix, "env": app_env,
         }))
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def create_tables() -> None:

@@ -74,10 +74,14 @@ def rotate_key(username: str, key: str | None = None) -> str:
     return key
 
 
-def ensure_admin(username: str, key: str) -> None:
-    """The local stack's SuperAdmin, with a known key."""
+def ensure_admin(username: str, key: str, *, replace_key: bool = True) -> bool:
+    """The local stack's SuperAdmin, with a known key (an existing user keeps its own key
+    unless `replace_key`). True when the user was created here."""
     try:
         User.get(username)
-        rotate_key(username, key)
     except DoesNotExist:
         create_user(username, super_admin=True, key=key)
+        return True
+    if replace_key:
+        rotate_key(username, key)
+    return False

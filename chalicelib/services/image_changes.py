@@ -24,6 +24,7 @@ from chalicelib.services.image_common import (
     image_server,
     load_image,
     require_image_admin,
+    retry_lost_races,
     sent_detail,
     start_task,
     task_view,
@@ -34,6 +35,7 @@ _MANIFEST_FIELDS = ("uuid", "alias", "version", "access", "ostype", "desc", "siz
                     "resize", "deploy", "created")
 
 
+@retry_lost_races
 def update_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
                  if_match: str | None = None) -> Outcome:
     from chalicelib.services import manifests
@@ -76,7 +78,7 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
         apply["manifest_active"] = apply["manifest"]
 
     if on_server and apply:
-        return _update_on_server(principal, image, apply, data, changes, callback)
+        return _update_on_server(principal, image, apply, data, changes, callback, if_match)
     task_id = dummy_task_id(principal.username)
     if apply:
         log = tasklog.entry(dc=image_dc(image), task_id=task_id, status="SUCCESS",
@@ -86,7 +88,7 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
         try:
             records.update(image, apply, expected_rev=image.rev, log=log)
         except records.Conflict as conflict:
-            explain_lost_update(name, conflict)
+            explain_lost_update(name, conflict, if_match)
         image = _with(image, apply)
         image.rev = (image.rev or 0) + 1
     return Outcome(render(image), image_dc(image), task_id, headers={"ETag": etag(image)})
@@ -94,7 +96,7 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
 
 def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
                       data: dict[str, Any], changes: dict[str, Any],
-                      callback: dict[str, str] | None) -> Outcome:
+                      callback: dict[str, str] | None, if_match: str | None) -> Outcome:
     """Back up the old values, lock the image and let the workflow rewrite the manifest."""
     from chalicelib.services import jobs
     task_id = new_task_id()
@@ -110,7 +112,7 @@ def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
                        log=jobs.pending_log(task, sent_detail(data, changes)),
                        extra=[("task", task)])
     except records.Conflict as conflict:
-        explain_lost_update(image.name, conflict)
+        explain_lost_update(image.name, conflict, if_match)
     start_task(task)
     return Outcome(None, image_dc(image), task_id, status=201, pending=True)
 
@@ -151,6 +153,7 @@ def _with(image: Image, changes: dict[str, Any]) -> Image:
     return image
 
 
+@retry_lost_races
 def delete_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
                  if_match: str | None = None) -> Outcome:
     require_image_admin(principal)
@@ -178,7 +181,7 @@ def delete_image(principal: Principal, name: str, data: dict[str, Any], params: 
                            expected_rev=image.rev, log=jobs.pending_log(task, {}),
                            extra=[("task", task)])
         except records.Conflict as conflict:
-            explain_lost_update(name, conflict)
+            explain_lost_update(name, conflict, if_match)
         start_task(task)
         return Outcome(None, image_dc(image), task_id, status=201, pending=True)
 
@@ -189,7 +192,7 @@ def delete_image(principal: Principal, name: str, data: dict[str, Any], params: 
     try:
         records.delete(image, expected_rev=image.rev, log=log)
     except records.Conflict as conflict:
-        explain_lost_update(name, conflict)
+        explain_lost_update(name, conflict, if_match)
     return Outcome(None, image_dc(image), task_id)
 
 

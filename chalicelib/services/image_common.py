@@ -2,9 +2,10 @@
 of an image-server task. Each operation lives in its own module (queries, import, changes)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -19,6 +20,9 @@ from chalicelib.services import image_records as records
 from chalicelib.services import tasklog
 
 IMAGE_ORDER = ("name", "created")
+ETAG_MISMATCH = "Precondition failed (ETag does not match)"
+LOST_RACE_ATTEMPTS = 5
+_Op = TypeVar("_Op", bound=Callable[..., Any])
 
 
 @dataclass
@@ -83,7 +87,7 @@ def active_user_exists(username: str) -> bool:
 def check_if_match(image: Image, if_match: str | None) -> None:
     if if_match and if_match.strip() != "*" and \
             etag(image) not in [tag.strip() for tag in if_match.split(",")]:
-        raise errors.PreconditionFailed("Precondition failed (ETag does not match)")
+        raise errors.PreconditionFailed(ETAG_MISMATCH)
 
 
 def now() -> datetime:
@@ -173,7 +177,14 @@ def start_task(task: Any, payload: dict[str, Any] | None = None) -> None:
         raise errors.ValidationFailed("Image operation could not be started; it was rolled back.")
 
 
-def explain_lost_update(name: str, conflict: records.Conflict) -> None:
+class LostRace(Exception):
+    """A write lost to a concurrent change of an image that is still ok: read it again."""
+
+
+def explain_lost_update(name: str, conflict: records.Conflict, if_match: str | None) -> None:
+    """The answer for a change whose transaction lost: the lock (417) when the winner left
+    the image pending, 412 only when the client's If-Match named the version that is gone;
+    otherwise LostRace, and `retry_lost_races` runs the request again on the new version."""
     if "alias" in conflict.reasons:
         raise errors.ValidationFailed({"alias": [form.ALIAS_IN_USE]})
     current = find_image(name)
@@ -181,7 +192,23 @@ def explain_lost_update(name: str, conflict: records.Conflict) -> None:
         raise errors.NotFound(errors.IMAGE_NOT_FOUND)
     if current.status != STATUS_OK:
         raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
-    raise errors.PreconditionFailed("Precondition failed (image was modified concurrently)")
+    if if_match:
+        raise errors.PreconditionFailed(ETAG_MISMATCH)
+    raise LostRace(name)
+
+
+def retry_lost_races(operation: _Op) -> _Op:
+    """Run a change again (from its first read) while it loses to concurrent synchronous
+    changes; an image changed that often is treated as locked."""
+    @functools.wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(LOST_RACE_ATTEMPTS):
+            try:
+                return operation(*args, **kwargs)
+            except LostRace:
+                continue
+        raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
+    return run  # type: ignore[return-value]
 
 
 def sent_detail(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -7,90 +7,28 @@ must exit promptly and free both of its ports. Everything stays on 127.0.0.1.
 """
 from __future__ import annotations
 
-import errno
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid as uuidlib
-from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 import pytest
 import requests
 
+from tests.e2e.stack_process import (
+    LOOPBACK,
+    RunningStack,
+    imagectl,
+    last_line,
+    start_stack,
+    stop_stack,
+    wait_raw,
+)
 from tests.support import Api, Repository, wait_for
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 60
-STOP_TIMEOUT = 15
-LOOPBACK = "127.0.0.1"
-
-
-# ---------------------------------------------------------------------------------------------
-# The stack, as `make run` runs it
-# ---------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    """Nobody listens on the port: connecting is refused and it can be bound again."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        if sock.connect_ex((LOOPBACK, port)) != errno.ECONNREFUSED:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without anything that points at some other AWS or stack."""
-    drop_prefixes = ("AWS_", "MOTO_", "IMAGE_")
-    drop = {"DEVSTACK_STATE", "AUTH_CACHE_SECONDS", "PORT", "EMULATOR_PORT",
-            "PLATFORM_EVENT_SOURCE", "LOG_LEVEL"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes) and k not in drop}
-    # Never route loopback traffic through a proxy configured in the environment.
-    for name in ("NO_PROXY", "no_proxy"):
-        env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
-    env.update(extra)
-    return env
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen
-    port: int
-    emulator_port: int
-    admin_key: str
-    state_file: Path
-    output: list[str]
-
-    @property
-    def api_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/api"
-
-    def api(self, key: str | None) -> Api:
-        return Api(self.api_url, key)
-
-    def log(self) -> str:
-        return "".join(self.output[-200:])
 
 
 @pytest.fixture(scope="module")
@@ -104,58 +42,15 @@ def db_only_stack(tmp_path_factory):
 
 
 def run_stack(tmp_path_factory, **extra_env: str):
-    port, emulator_port = free_port(), free_port()
-    while emulator_port == port:
-        emulator_port = free_port()
-    admin_key = secrets.token_urlsafe(30)
-    state_file = tmp_path_factory.mktemp("devstack") / "state.json"
-    env = clean_env(PORT=str(port), EMULATOR_PORT=str(emulator_port),
-                    IMAGE_API_ADMIN_KEY=admin_key, DEVSTACK_STATE=str(state_file),
-                    IMAGE_SOURCE_ALLOW_LOOPBACK="true", AUTH_CACHE_SECONDS="0",
-                    PYTHONUNBUFFERED="1", **extra_env)
-    process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith("Ready."):
-                ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    stack = RunningStack(process, port, emulator_port, admin_key, state_file, output)
+    stack = start_stack(tmp_path_factory.mktemp("devstack"),
+                        IMAGE_API_ADMIN_KEY=secrets.token_urlsafe(30), **extra_env)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not ready.wait(0.1):
-            if process.poll() is not None:
-                pytest.fail(f"the stack exited ({process.returncode}) before it was ready:\n"
-                            f"{stack.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack was not ready within {READY_TIMEOUT} s:\n{stack.log()}")
-        assert state_file.exists(), "the stack wrote no state file for imagectl"
+        assert stack.state_file.exists(), "the stack wrote no state file for imagectl"
         yield stack
     finally:
-        stopped_in_time = True
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # Ctrl-C
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                stopped_in_time = False
-                os.killpg(process.pid, signal.SIGKILL)  # the group of the process we started
-                process.wait(10)
-        reader.join(5)
+        problems = stop_stack(stack)
     # Checked after the tests (a failure here is reported as a teardown error).
-    assert stopped_in_time, f"Ctrl-C did not stop the stack within {STOP_TIMEOUT} s:\n{stack.log()}"
-    assert process.returncode == 0, stack.log()
-    assert "Stopped." in "".join(output), stack.log()
-    assert port_is_free(port), f"API port {port} still in use after Ctrl-C"
-    assert port_is_free(emulator_port), f"emulator port {emulator_port} still in use after Ctrl-C"
-    assert not state_file.exists(), "the state file was left behind after Ctrl-C"
+    assert not problems, f"{problems}:\n{stack.log()}"
 
 
 @pytest.fixture
@@ -168,17 +63,6 @@ def unique(prefix: str) -> str:
 
 
 CONTENT = b"e2e image file " * 70000
-
-
-def wait_raw(api: Api, task_id: str, timeout: float = 60) -> dict:
-    """Poll a task like a client until it ends; returns the final body."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = api.get(f"/task/{task_id}/status")
-        if r.status_code != 201:
-            return r.json()
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not end")
 
 
 def import_image(api: Api, repo: Repository, name: str, dc: str = "main") -> dict:
@@ -355,19 +239,6 @@ def test_raw_http_conventions(devstack):
 # ---------------------------------------------------------------------------------------------
 # c) The operator CLI against the same stack
 # ---------------------------------------------------------------------------------------------
-def imagectl(devstack: RunningStack, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(ROOT / "imagectl"), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60,
-                          env=clean_env(DEVSTACK_STATE=str(devstack.state_file)))
-    if ok:
-        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
-    return proc
-
-
-def last_line(text: str) -> str:
-    return text.strip().splitlines()[-1].strip()
-
-
 def put_event(devstack: RunningStack, tmp_path: Path, detail_type: str, detail: dict) -> None:
     path = tmp_path / f"{uuidlib.uuid4().hex}.json"
     path.write_text(json.dumps({"Source": "danube.platform", "DetailType": detail_type,
