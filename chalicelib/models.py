@@ -224,6 +224,7 @@ class Task(Model):
     request = JSONAttribute(null=True)             # what the operation needs (urls, snapshot, ...)
     failure = JSONAttribute(null=True)             # {"returncode", "message"} of the last step error
     token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
+    irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
     creator = UnicodeAttribute()
     owner = UnicodeAttribute()
     dc = UnicodeAttribute()

@@ -55,6 +55,14 @@ def has_object(key: str) -> bool:
     return object_size(key) is not None
 
 
+def has_image_objects(uuid: str) -> bool:
+    """Both the file and the manifest are there (a missing bucket raises, unlike HeadObject,
+    which cannot tell a missing bucket from a missing object)."""
+    listed = s3().list_objects_v2(Bucket=bucket(), Prefix=image_prefix(uuid))
+    keys = {item["Key"] for item in listed.get("Contents", ())}
+    return {file_key(uuid), manifest_key(uuid)} <= keys
+
+
 def delete_keys(keys: list[str]) -> None:
     """Idempotent: deleting what is not there is fine."""
     if keys:

@@ -89,8 +89,7 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
             records.update(image, apply, expected_rev=image.rev, log=log)
         except records.Conflict as conflict:
             explain_lost_update(name, conflict, if_match)
-        image = _with(image, apply)
-        image.rev = (image.rev or 0) + 1
+        image = _with(image, apply)  # the committed transaction already counted `rev` up
     return Outcome(render(image), image_dc(image), task_id, headers={"ETag": etag(image)})
 
 
@@ -110,7 +109,7 @@ def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
     try:
         records.update(image, apply, expected_rev=image.rev,
                        log=jobs.pending_log(task, sent_detail(data, changes)),
-                       extra=[("task", task)])
+                       extra=[("task", task)], alias_guards=records.HOLD)
     except records.Conflict as conflict:
         explain_lost_update(image.name, conflict, if_match)
     start_task(task)

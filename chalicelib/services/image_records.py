@@ -104,12 +104,20 @@ def add_create(tx: Tx, image: Image) -> None:
                       | (Datacenter.image_count < Datacenter.image_limit)))
 
 
+MOVE, HOLD, RETURN = "move", "hold", "return"
+
+
 def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
                require_status: int | None = STATUS_OK, expected_rev: int | None = None,
-               require_task: str | None = None) -> None:
+               require_task: str | None = None, alias_guards: str = MOVE) -> None:
     """Apply `changes`, moving guards and DC counts as the change requires.
 
-    `image` is the record as read; its alias/version/dc_bound are the "before" values.
+    `image` is the record as read; its alias/version/dc_bound are the "before" values. When the
+    alias+version changes, `alias_guards` says what happens to the guards:
+    - MOVE: release the current guard, claim the new one (a change that is final at once);
+    - HOLD: claim the new one and keep the current one (an update whose task may still roll
+      back: nobody can take the old alias meanwhile; `release_alias` frees it on success);
+    - RETURN: release the current guard; the target one is still held (that rollback).
     """
     actions = [getattr(Image, key).set(value) if value is not None else getattr(Image, key).remove()
                for key, value in changes.items()]
@@ -119,10 +127,11 @@ def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
     new_alias = changes.get("alias", image.alias)
     new_version = changes.get("version", image.version)
     if alias_guard(new_alias, new_version) != alias_guard(image.alias, image.version):
-        tx.delete("old-alias", Guard(alias_guard(image.alias, image.version)),
-                  condition=Guard.image_name == image.name)
-        tx.put("alias", Guard(alias_guard(new_alias, new_version), image_name=image.name),
-               condition=Guard.key.does_not_exist())
+        if alias_guards in (MOVE, RETURN):
+            release_alias(tx, image.alias, image.version, image.name)
+        if alias_guards in (MOVE, HOLD):
+            tx.put("alias", Guard(alias_guard(new_alias, new_version), image_name=image.name),
+                   condition=Guard.key.does_not_exist())
 
     if "dc_bound" in changes and changes["dc_bound"] != image.dc_bound:
         if image.dc_bound:
@@ -131,6 +140,11 @@ def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
         if changes["dc_bound"]:
             tx.update("new-dc", Datacenter(changes["dc_bound"]), [Datacenter.image_count.add(1)],
                       condition=Datacenter.name.exists())
+
+
+def release_alias(tx: Tx, alias: str, version: str, image_name: str) -> None:
+    tx.delete("old-alias", Guard(alias_guard(alias, version)),
+              condition=Guard.image_name == image_name)
 
 
 def add_delete(tx: Tx, image: Image, *, require_status: int | None = STATUS_OK,
@@ -166,9 +180,10 @@ def create(image: Image, log: TaskLogEntry | None, extra: Iterable[tuple[str, An
 
 def update(image: Image, changes: dict[str, Any], *, require_status: int | None = STATUS_OK,
            expected_rev: int | None = None, log: TaskLogEntry | None = None,
-           extra: Iterable[tuple[str, Any]] = ()) -> None:
+           extra: Iterable[tuple[str, Any]] = (), alias_guards: str = MOVE) -> None:
     tx = Tx()
-    add_update(tx, image, changes, require_status=require_status, expected_rev=expected_rev)
+    add_update(tx, image, changes, require_status=require_status, expected_rev=expected_rev,
+               alias_guards=alias_guards)
     _commit(tx, [("log", log), *extra])
 
 

@@ -156,6 +156,8 @@ def _commit_ops(tx: records.Tx, task: Task, image: Image | None, outcome: dict[s
         _release_snapshot(tx, task)
     records.add_update(tx, image, changes, require_status=STATUS_PENDING,
                        require_task=task.task_id)
+    if operation == "update":
+        _release_previous_alias(tx, image)
     transfer = outcome.get("transfer") or {}
     return tr.success_message(operation, image.name, transfer.get("size"),
                               transfer.get("seconds"))
@@ -164,12 +166,46 @@ def _commit_ops(tx: records.Tx, task: Task, image: Image | None, outcome: dict[s
 # ---------------------------------------------------------------------------------------------
 # Failure and cancellation
 # ---------------------------------------------------------------------------------------------
+def _release_previous_alias(tx: records.Tx, image: Image) -> None:
+    """An update held its previous alias+version while it could roll back; now it is free."""
+    backup = image.backup or {}
+    alias, version = backup.get("alias", image.alias), backup.get("version", image.version)
+    if records.alias_guard(alias, version) != records.alias_guard(image.alias, image.version):
+        records.release_alias(tx, alias, version, image.name)
+
+
+def mark_irrevocable(task_id: str) -> bool:
+    """The operation is about to do what cannot be undone (a delete removing store objects).
+    False when the task is no longer running: then nothing irreversible may start."""
+    return _update_if_running(task_id, [Task.irrevocable.set(True)])
+
+
+def _must_complete(task: Task, revoked: bool) -> bool:
+    """An irrevocable operation that may have removed store objects is completed, not undone:
+    always when it is revoked (its step may be deleting right now), and after a failure when
+    the image's objects are no longer all there. A store that cannot be asked after a failure
+    counts as untouched: the failing step could not have deleted anything through it."""
+    if not task.irrevocable:
+        return False
+    if revoked or not settings().image_server_enabled or not task.image_uuid:
+        return revoked
+    from chalicelib import store
+    try:
+        return not store.has_image_objects(task.image_uuid)
+    except Exception:
+        log.warning("task %s: store not reachable; the delete is undone", task.task_id)
+        return False
+
+
 def fail(task_id: str, *, revoked: bool = False, returncode: int | None = None,
          message: str | None = None) -> bool:
-    """Roll the operation back and end the task FAILURE (or REVOKED). Idempotent."""
+    """Roll the operation back and end the task FAILURE (or REVOKED). Idempotent. An
+    operation past its point of no return is completed instead (see `_must_complete`)."""
     task = _claim_rollback(task_id)
     if task is None:
         return False
+    if _must_complete(task, revoked):
+        return _roll_forward(task)
     if revoked:
         status, result = tr.REVOKED, tr.revoked_result()
     else:
@@ -179,11 +215,12 @@ def fail(task_id: str, *, revoked: bool = False, returncode: int | None = None,
         status, result = tr.FAILURE, tr.failure_result(rc, text)
 
     image = _image(task)
-    _clean_store(task, image)
+    ours = image if image is not None and image.task_id == task.task_id else None
+    clean_store(task.operation, ours, task.image_uuid, task.task_id)
     tx = records.Tx()
-    if image is not None and image.task_id == task.task_id:
-        _rollback_ops(tx, task, image)
-    elif task.operation == "snapshot":
+    if ours is not None:
+        undo(tx, ours, task.operation, require_task=task.task_id)
+    if task.operation == "snapshot":
         _release_snapshot(tx, task)
     tx.update("task", Task(task_id), _finished_actions(status, result),
               condition=Task.state == ROLLING_BACK)
@@ -208,32 +245,65 @@ def _claim_rollback(task_id: str) -> Task | None:
     return get(task_id)
 
 
-def _clean_store(task: Task, image: Image | None) -> None:
-    """Store side of a rollback; safe to repeat."""
+def _roll_forward(task: Task) -> bool:
+    """End a claimed task whose operation cannot be undone by completing it: the store objects
+    go (what a failing store leaves becomes an orphan that the cleanup removes), then the
+    record; the task ends SUCCESS."""
+    from chalicelib import store
+    image = _image(task)
+    if task.image_uuid and settings().image_server_enabled:
+        try:
+            store.delete_image_objects(task.image_uuid)
+        except Exception:
+            log.warning("task %s: store objects of %s left to the cleanup", task.task_id,
+                        task.image_uuid, exc_info=True)
+    tx = records.Tx()
+    if image is not None and image.task_id == task.task_id:
+        records.add_delete(tx, image, require_status=STATUS_PENDING, require_task=task.task_id)
+    result = tr.success_result(tr.success_message(task.operation, task.image_name))
+    tx.update("task", Task(task.task_id), _finished_actions(tr.SUCCESS, result),
+              condition=Task.state == ROLLING_BACK)
+    tx.put("log", _final_log(task, tr.SUCCESS, result))
+    try:
+        tx.commit()
+    except records.Conflict as conflict:
+        log.info("task %s not completed: %s", task.task_id, conflict)
+        return False
+    _after_finish(task, tr.SUCCESS, result)
+    return True
+
+
+def clean_store(operation: str, image: Image | None, image_uuid: str | None,
+                task_id: str | None) -> None:
+    """Store side of undoing `operation`; safe to repeat. `image` is the record the operation
+    holds (None when it is gone or belongs to someone else now)."""
     if not settings().image_server_enabled:
         return
     from chalicelib import store
-    if task.operation in ("import", "snapshot") and task.image_uuid:
-        store.delete_image_objects(task.image_uuid)
-    if task.operation == "snapshot":
-        store.delete_upload(task.task_id)
-    if task.operation == "update" and image is not None and image.manifest_active:
+    if operation in ("import", "snapshot") and image_uuid:
+        store.delete_image_objects(image_uuid)
+    if operation == "snapshot" and task_id:
+        store.delete_upload(task_id)
+    if operation == "update" and image is not None and image.manifest_active:
         if store.has_object(store.manifest_key(image.uuid)):
             store.put_manifest(image.uuid, image.manifest_active)
 
 
-def _rollback_ops(tx: records.Tx, task: Task, image: Image) -> None:
-    if task.operation in ("import", "snapshot"):
-        records.add_delete(tx, image, require_status=STATUS_PENDING, require_task=task.task_id)
-        if task.operation == "snapshot":
-            _release_snapshot(tx, task)
+def undo(tx: records.Tx, image: Image, operation: str, *, require_task: str | None,
+         expected_rev: int | None = None) -> None:
+    """Record side of undoing `operation` on the pending `image`: a new image goes, an
+    update gets every backed-up field (and its alias guard) back, a delete is called off."""
+    if operation in ("import", "snapshot"):
+        records.add_delete(tx, image, require_status=STATUS_PENDING, require_task=require_task,
+                           expected_rev=expected_rev)
         return
     changes: dict[str, Any] = {"status": STATUS_OK, "task_id": None, "backup": None}
-    if task.operation == "update":
+    if operation == "update":
         changes.update(image.backup or {})
         changes["manifest"] = image.manifest_active
     records.add_update(tx, image, changes, require_status=STATUS_PENDING,
-                       require_task=task.task_id)
+                       require_task=require_task, expected_rev=expected_rev,
+                       alias_guards=records.RETURN)
 
 
 def _release_snapshot(tx: records.Tx, task: Task) -> None:

@@ -101,20 +101,22 @@ def repair_images(*, dry_run: bool = False) -> Report:
 
 
 def _repair(image: Image) -> None:
-    """Never completed (no active manifest): remove it like a failed import; else restore."""
-    from chalicelib.config import settings
+    """Undo what left the image pending, the way a rollback does: never completed (no active
+    manifest) → removed like a failed import; an update → every backed-up field restored;
+    otherwise (a delete) → back to ok."""
+    from chalicelib.models import Snapshot
     from chalicelib.services import image_records as records
+    operation = ("import" if image.manifest_active is None
+                 else "update" if image.backup else "delete")
     try:
-        if image.manifest_active is None:
-            if settings().image_server_enabled:
-                from chalicelib import store
-                store.delete_image_objects(image.uuid)
-            records.delete(image, require_status=2, expected_rev=image.rev)
-            log.warning("image %s was pending and never completed; removed", image.name)
-            return
-        changes: dict[str, Any] = {"status": 1, "task_id": None, "backup": None}
-        changes.update(image.backup or {})
-        records.update(image, changes, require_status=2, expected_rev=image.rev)
-        log.warning("image %s was pending without a running task; set back to ok", image.name)
+        jobs.clean_store(operation, image, image.uuid, image.task_id)
+        tx = records.Tx()
+        jobs.undo(tx, image, operation, require_task=image.task_id, expected_rev=image.rev)
+        if operation == "import" and image.src_vm and image.src_snap:
+            tx.update("snapshot", Snapshot(image.src_vm, image.src_snap),
+                      [Snapshot.status.set("ok")], condition=Snapshot.vm_uuid.exists())
+        tx.commit()
+        log.warning("image %s was pending without a running task; %s undone", image.name,
+                    operation)
     except records.Conflict:
         pass  # it changed meanwhile: the next run looks again

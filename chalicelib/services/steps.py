@@ -149,6 +149,8 @@ def delete_objects(event: dict[str, Any]) -> dict[str, Any]:
     from chalicelib import store
 
     task, image = _load(event)
+    if not jobs.mark_irrevocable(task.task_id):
+        raise TaskEnded(task.task_id)  # canceled first: nothing is deleted
     try:
         store.delete_image_objects(image.uuid)  # nothing there is fine: the work is done
     except (BotoCoreError, ClientError) as exc:
