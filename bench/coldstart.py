@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 APP_IMPORT = "import app"
 BASELINE_IMPORT = "import chalice.app, pynamodb.models, pynamodb.attributes, requests, boto3"
+SAMPLE_TIMEOUT = 120  # seconds for one fresh interpreter (an import takes well under 1 s)
 
 CHILD = """\
 import time
@@ -54,8 +55,11 @@ def lambda_env() -> dict[str, str]:
 
 
 def sample(stmt: str, env: dict[str, str]) -> float:
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(stmt=stmt)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    try:
+        proc = subprocess.run([sys.executable, "-c", CHILD.format(stmt=stmt)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=SAMPLE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"child did not finish within {SAMPLE_TIMEOUT} s ({stmt!r})") from None
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({stmt!r}):\n{proc.stderr}")
     for line in proc.stdout.splitlines():

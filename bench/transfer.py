@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 BUCKET = "bench-transfer"
 PART_SIZE = 8 * MIB  # the import step's default (TRANSFER_PART_BYTES)
+SAMPLE_TIMEOUT = 900  # seconds for one child (1 GiB at a few MiB/s on a slow machine)
 
 # --- the generated files --------------------------------------------------------------------------
 
@@ -118,9 +119,9 @@ def start_moto(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         if proc.poll() is not None:
             raise SystemExit("moto server exited at start-up")
         try:
-            requests.get(f"{url}/moto-api/", timeout=1)
+            requests.get(f"{url}/moto-api/", timeout=5)
             return proc, url
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("moto server did not start")
@@ -186,14 +187,17 @@ def sample(kind: str, file_url: str, size: int, env: dict[str, str], args: argpa
            s3, emulator_pid: int) -> dict[str, float]:
     key = f"{kind}-{size}"
     emulator_before = process_cpu_seconds(emulator_pid)
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, file_url, key,
-                           str(args.chunk_size), str(args.workers)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     try:
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, file_url, key,
+                               str(args.chunk_size), str(args.workers)],
+                              cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=SAMPLE_TIMEOUT)
         if proc.returncode != 0:
             raise SystemExit(f"{kind} child failed:\n{proc.stderr}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         result["emulator_cpu_s"] = process_cpu_seconds(emulator_pid) - emulator_before
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"{kind} child did not finish within {SAMPLE_TIMEOUT} s") from None
     finally:
         s3.delete_object(Bucket=BUCKET, Key=key)
     if result["size"] != size:

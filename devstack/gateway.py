@@ -62,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
+    # The standard library's backlog of 5 makes a burst of new connections wait a second
+    # for the kernel's retry; API Gateway accepts bursts.
+    request_queue_size = 128
 
     def __init__(self, app: Any, host: str, port: int, stage_prefix: str = "/api") -> None:
         super().__init__((host, port), _Handler)

@@ -21,7 +21,7 @@ from chalicelib.services import tasklog
 
 IMAGE_ORDER = ("name", "created")
 ETAG_MISMATCH = "Precondition failed (ETag does not match)"
-LOST_RACE_ATTEMPTS = 5
+LOST_RACE_ATTEMPTS = 40   # far more than concurrent writers of one record ever need
 _Op = TypeVar("_Op", bound=Callable[..., Any])
 
 
@@ -199,14 +199,19 @@ def explain_lost_update(name: str, conflict: records.Conflict, if_match: str | N
 
 def retry_lost_races(operation: _Op) -> _Op:
     """Run a change again (from its first read) while it loses to concurrent synchronous
-    changes; an image changed that often is treated as locked."""
+    changes, after a short random pause that spreads the losers out (each round has a
+    winner, so N writers need at most N - 1 retries); an image changed that often for that
+    long is treated as locked."""
+    import random
+    import time
+
     @functools.wraps(operation)
     def run(*args: Any, **kwargs: Any) -> Any:
-        for _ in range(LOST_RACE_ATTEMPTS):
+        for attempt in range(LOST_RACE_ATTEMPTS):
             try:
                 return operation(*args, **kwargs)
             except LostRace:
-                continue
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2 ** attempt)))
         raise errors.ExpectationFailed(errors.IMAGE_STATUS_NOT_OK)
     return run  # type: ignore[return-value]
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 
-from chalicelib.models import Guard, Image, Task
+from chalicelib.models import Guard, Image
 from tests.integration.workflow_support import execution_status, start_import, wait_task
 from tests.support import Api
 
@@ -116,15 +115,3 @@ class TestDelete:
         image = Image.get("img1")
         assert image.status == 1 and image.task_id is None
         assert len(server.store_keys()) == 2
-
-    def test_concurrent_put_and_delete_exactly_one_is_accepted(self, server, admin, ready):
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [pool.submit(admin.put, "/image/img1", {"desc": f"d{i}"}) for i in range(3)]
-            futures.append(pool.submit(admin.delete, "/image/img1"))
-            results = [f.result() for f in futures]
-        codes = sorted(r.status_code for r in results)
-        assert codes.count(201) == 1, [r.text for r in results]
-        assert all(c == 417 for c in codes if c != 201), [r.text for r in results]
-        accepted = next(r for r in results if r.status_code == 201)
-        assert wait_task(admin, accepted.json()["task_id"]).status_code == 200
-        assert Task.count() == 2  # the import and the one accepted operation
