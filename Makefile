@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/coldstart.py
 	$(VENV)/bin/python bench/transfer.py
 	$(VENV)/bin/python bench/api_budget.py
+	$(VENV)/bin/python bench/idle.py
+	$(VENV)/bin/python bench/soak.py
 
 # CloudFormation/SAM template + deployment.zip for AWS (SPEC §12), in build/package/.
 package: $(STAMP)
