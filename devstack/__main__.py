@@ -93,12 +93,13 @@ def main() -> int:
     print("Ready. Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    # Ctrl-C and SIGTERM stop the stack. SIGINT gets an explicit handler: a process started
+    # from a non-interactive shell's background job inherits SIGINT ignored.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: done.set())
     try:
         while not done.wait(1):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         stack.stop()
         print(f"Stopped. Data saved in {data}.", flush=True)
