@@ -78,7 +78,7 @@ def seed_images(prefix: str, n: int) -> None:
     """Write n image records straight into the table (fast set-up, not what is measured)."""
     from datetime import datetime, timezone
 
-    from chalicelib.models import Image
+    from chalicelib.persistence.models import Image
     now = datetime.now(timezone.utc)
     with Image.batch_write() as batch:
         for i in range(n):

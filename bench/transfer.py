@@ -9,8 +9,8 @@ Every sample is a fresh child process that times only the transfer (imports and 
 excluded) and reports its peak RSS (ru_maxrss) and CPU time; the emulator's CPU time per sample
 is shown too (on a small machine the emulator is the bottleneck, so both kinds are bounded by it):
 
-  project   chalicelib.sources.open_stream + iter_body (SOURCE_CHUNK_SIZE) +
-            chalicelib.transfer.stream_to_store (loopback-allowing policy, 8 MiB parts, default
+  project   chalicelib.adapters.sources.open_stream + iter_body (SOURCE_CHUNK_SIZE) +
+            chalicelib.adapters.transfer.stream_to_store (loopback-allowing policy, 8 MiB parts, default
             max_workers) — the import step's transfer code
   baseline  requests.get(stream=True) + boto3 upload_fileobj(resp.raw), default TransferConfig
 
@@ -149,8 +149,8 @@ def child(kind: str, url: str, key: str, chunk_size: int, workers: int) -> None:
     cpu_before = usage.ru_utime + usage.ru_stime
     if kind == "project":
         from chalicelib.domain.urlpolicy import SourcePolicy
-        from chalicelib.sources import iter_body, open_stream
-        from chalicelib.transfer import SOURCE_CHUNK_SIZE, stream_to_store
+        from chalicelib.adapters.sources import iter_body, open_stream
+        from chalicelib.adapters.transfer import SOURCE_CHUNK_SIZE, stream_to_store
         policy = SourcePolicy(allow_loopback=True)
         started = time.perf_counter()
         response = open_stream(url, policy=policy, timeout=30)
@@ -214,7 +214,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="throughput file, MiB (256)")
     parser.add_argument("--chunk-size", type=int, default=0,
                         help="iter_body chunk size of the project code "
-                             "(default: chalicelib.transfer.SOURCE_CHUNK_SIZE)")
+                             "(default: chalicelib.adapters.transfer.SOURCE_CHUNK_SIZE)")
     parser.add_argument("--workers", type=int, default=0,
                         help="stream_to_store max_workers (default: its default)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
@@ -287,7 +287,7 @@ def main() -> int:
 def _default_workers() -> int:
     import inspect
     sys.path.insert(0, str(ROOT))
-    from chalicelib.transfer import stream_to_store
+    from chalicelib.adapters.transfer import stream_to_store
     return inspect.signature(stream_to_store).parameters["max_workers"].default
 
 

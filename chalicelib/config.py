@@ -11,6 +11,9 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
+from chalicelib.domain import names
+from chalicelib.domain.vocabulary import OPERATIONS
+
 SERVICE_VERSION = "1.0.0"
 
 
@@ -59,9 +62,6 @@ class Settings:
     def image_server_enabled(self) -> bool:
         return bool(self.image_store_bucket)
 
-    def table_name(self, suffix: str) -> str:
-        return f"{self.table_prefix}-{suffix}"
-
 
 def _networks(raw: str) -> tuple:
     return tuple(ipaddress.ip_network(part.strip(), strict=False)
@@ -71,9 +71,9 @@ def _networks(raw: str) -> tuple:
 @functools.lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings(
-        table_prefix=_env("IMAGE_API_TABLE_PREFIX", "imageapi"),
+        table_prefix=_env("IMAGE_API_TABLE_PREFIX") or names.DEFAULT_PREFIX,
         image_store_bucket=_env("IMAGE_STORE_BUCKET"),
-        upload_prefix=_env("IMAGE_STORE_UPLOAD_PREFIX", "uploads/"),
+        upload_prefix=_env("IMAGE_STORE_UPLOAD_PREFIX") or names.UPLOAD_PREFIX,
         default_dc=_env("IMAGE_API_DEFAULT_DC", "main"),
         platform_event_source=_env("PLATFORM_EVENT_SOURCE", "danube.platform"),
         source_allow_loopback=_env_bool("IMAGE_SOURCE_ALLOW_LOOPBACK", False),
@@ -91,10 +91,7 @@ def settings() -> Settings:
         export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 900),
         file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
         progress_interval_seconds=float(_env("PROGRESS_INTERVAL_SECONDS", "2")),
-        state_machine_arns={
-            op: _env(f"STATE_MACHINE_{op.upper()}_ARN")
-            for op in ("import", "update", "delete", "snapshot")
-        },
+        state_machine_arns={op: _env(names.state_machine_arn_variable(op)) for op in OPERATIONS},
         node_agent_queue_url=_env("NODE_AGENT_QUEUE_URL"),
     )
 

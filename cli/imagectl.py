@@ -41,21 +41,21 @@ def target_environment(use_aws: bool) -> None:
 
 
 def cmd_dc_create(args: argparse.Namespace) -> str:
-    from chalicelib.services import accounts
+    from chalicelib.services.identity import accounts
     dc = accounts.create_dc(args.name, args.image_limit)
     limit = "unlimited" if dc.image_limit is None else dc.image_limit
     return f"datacenter {dc.name} created (image limit: {limit})"
 
 
 def cmd_user_create(args: argparse.Namespace) -> str:
-    from chalicelib.services import accounts
+    from chalicelib.services.identity import accounts
     roles = accounts.parse_roles(args.role or [])
     key = accounts.create_user(args.name, super_admin=args.super_admin, roles=roles)
     return f"user {args.name} created\n{key}"
 
 
 def cmd_user_key(args: argparse.Namespace) -> str:
-    from chalicelib.services import accounts
+    from chalicelib.services.identity import accounts
     key = accounts.rotate_key(args.name)
     return f"new API key for {args.name} (the previous key no longer works)\n{key}"
 
@@ -70,7 +70,7 @@ def cmd_event_put(args: argparse.Namespace) -> str:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> str:
-    from chalicelib.services import cleanup
+    from chalicelib.services.maintenance import cleanup
     report = cleanup.run(dry_run=args.dry_run)
     return json.dumps(report.as_dict(), indent=2)
 

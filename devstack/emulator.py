@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
-REGION = "us-east-1"
+# The emulator's account and region: what AWS would fill into ARNs, URLs and event envelopes.
+ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
 @dataclass

@@ -17,6 +17,8 @@ import boto3
 from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 from chalice.local import LambdaContext
 
+from devstack.emulator import ACCOUNT, REGION
+
 log = logging.getLogger("devstack.eventbus")
 MAX_RECEIVES = 5
 LONG_POLL_SECONDS = 20  # SQS's maximum: an idle pump costs one request per 20 s
@@ -67,7 +69,7 @@ class EventBus:
         """Scheduled handlers get the same "Scheduled Event" EventBridge sends."""
         while not self._stop.wait(self.schedule_seconds):
             event = {"id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-                     "account": "123456789012", "time": "", "region": "us-east-1",
+                     "account": ACCOUNT, "time": "", "region": REGION,
                      "resources": [], "detail": {}, "version": "0"}
             try:
                 self.app.handler_map[handler](event, LambdaContext(handler, 256))
@@ -108,8 +110,8 @@ class EventBus:
 
 def _complete_envelope(event: dict[str, Any]) -> dict[str, Any]:
     """moto's SQS target leaves out some envelope keys that EventBridge always sends."""
-    event.setdefault("account", "123456789012")
-    event.setdefault("region", "us-east-1")
+    event.setdefault("account", ACCOUNT)
+    event.setdefault("region", REGION)
     event.setdefault("resources", [])
     event.setdefault("version", "0")
     return event

@@ -11,16 +11,16 @@ from typing import Any
 
 import boto3
 
+from chalicelib.domain import names
+from chalicelib.domain.vocabulary import OPERATIONS
 from devstack import layout
-from devstack.emulator import Emulator, start_emulator
+from devstack.emulator import ACCOUNT, Emulator, start_emulator
 
 log = logging.getLogger("devstack")
 
-
-OPERATIONS = ["import", "update", "delete", "snapshot"]
 # what the operator CLI needs to act like the app (recorded in the state file)
 APP_ENV = ["IMAGE_STORE_BUCKET", "NODE_AGENT_QUEUE_URL", "IMAGE_SOURCE_ALLOW_LOOPBACK",
-           *[f"STATE_MACHINE_{op.upper()}_ARN" for op in OPERATIONS]]
+           *names.STATE_MACHINE_ARN_VARIABLES]
 
 
 @dataclass
@@ -58,52 +58,23 @@ class Stack:
         return self.api.url
 
     def start(self) -> "Stack":
-        from devstack import statemachines
         opts = self.options
         self.emulator = start_emulator(opts.emulator_port)
         if opts.persist:
             self._restore()
-        prefix = opts.table_prefix
-        bucket = f"{prefix}-store" if opts.image_server else ""
-        os.environ.update({
-            "IMAGE_API_TABLE_PREFIX": prefix,
-            "IMAGE_SOURCE_ALLOW_LOOPBACK": "true" if opts.allow_loopback else "false",
-            "IMAGE_STORE_BUCKET": bucket,
-            "NODE_AGENT_QUEUE_URL": f"{self.emulator.url}/123456789012/{prefix}-node-agent",
-            **{f"STATE_MACHINE_{op.upper()}_ARN": statemachines.machine_arn(prefix, op)
-               if opts.image_server else "" for op in OPERATIONS},
-            **opts.env,
-        })
-        from chalicelib import aws, config
-        config.reload()
-        aws.reset()
-
+        self._configure_app()
         from app import app  # after the environment is set: models bind table names at import
         from devstack.threadsafe import make_thread_safe
         make_thread_safe(app)
         self.app = app
         create_tables()
         if opts.image_server:
-            self._create_image_server(app, prefix, bucket)
-
-        from chalicelib.services import accounts
+            self._create_image_server(app)
+        from chalicelib import config
+        from chalicelib.services.identity import accounts
         accounts.ensure_dc(config.settings().default_dc)
         self._ensure_admin()
-
-        from devstack.eventbus import EventBus
-        self.bus = EventBus(app, opts.table_prefix, schedule_seconds=opts.cleanup_seconds)
-        self.bus.install()
-        self.bus.start()
-        if opts.image_server:
-            from devstack.watcher import ExecutionWatcher
-            self.watcher = ExecutionWatcher([statemachines.machine_arn(prefix, op)
-                                             for op in OPERATIONS])
-            self.watcher.start()
-            if opts.node_agent:
-                from devstack.nodeagent import NodeAgent
-                self.node_agent = NodeAgent(os.environ["NODE_AGENT_QUEUE_URL"])
-                self.node_agent.start()
-
+        self._start_delivery(app)
         if self.restored:
             self._finish_interrupted_work()
         from devstack.gateway import ApiServer
@@ -114,6 +85,50 @@ class Stack:
         if opts.write_state:
             self._write_state()
         return self
+
+    @property
+    def bucket(self) -> str:
+        return names.local_bucket_name(self.options.table_prefix)
+
+    def machine_arns(self) -> dict[str, str]:
+        from devstack import statemachines
+        return {op: statemachines.machine_arn(self.options.table_prefix, op) for op in OPERATIONS}
+
+    def _configure_app(self) -> None:
+        """The environment the app reads its deployment from (as the template sets it)."""
+        opts = self.options
+        queue = names.node_agent_queue_name(opts.table_prefix)
+        arns = self.machine_arns()
+        os.environ.update({
+            "IMAGE_API_TABLE_PREFIX": opts.table_prefix,
+            "IMAGE_SOURCE_ALLOW_LOOPBACK": "true" if opts.allow_loopback else "false",
+            "IMAGE_STORE_BUCKET": self.bucket if opts.image_server else "",
+            "NODE_AGENT_QUEUE_URL": f"{self.emulator.url}/{ACCOUNT}/{queue}",
+            **{names.state_machine_arn_variable(op): arns[op] if opts.image_server else ""
+               for op in OPERATIONS},
+            **opts.env,
+        })
+        from chalicelib import config
+        from chalicelib.adapters import aws
+        config.reload()
+        aws.reset()
+
+    def _start_delivery(self, app: Any) -> None:
+        """Events to the handlers; with the image server, execution ends and the node agent."""
+        from devstack.eventbus import EventBus
+        opts = self.options
+        self.bus = EventBus(app, opts.table_prefix, schedule_seconds=opts.cleanup_seconds)
+        self.bus.install()
+        self.bus.start()
+        if not opts.image_server:
+            return
+        from devstack.watcher import ExecutionWatcher
+        self.watcher = ExecutionWatcher(list(self.machine_arns().values()))
+        self.watcher.start()
+        if opts.node_agent:
+            from devstack.nodeagent import NodeAgent
+            self.node_agent = NodeAgent(os.environ["NODE_AGENT_QUEUE_URL"])
+            self.node_agent.start()
 
     def _restore(self) -> None:
         from devstack.saved_state import SavedState, Saver
@@ -126,7 +141,7 @@ class Stack:
     def _ensure_admin(self) -> None:
         """`IMAGE_API_ADMIN_KEY` when given; else the key stored at the first start (with
         persist), else a new one. A restored admin keeps whatever key it has now."""
-        from chalicelib.services import accounts
+        from chalicelib.services.identity import accounts
         opts = self.options
         if opts.admin_key:
             self.admin_key, self.admin_key_origin = opts.admin_key, "given"
@@ -144,27 +159,28 @@ class Stack:
     def _finish_interrupted_work(self) -> None:
         """Executions that ran when the stack stopped were restored as failed: end their
         tasks and roll back now, as the status event and the reconciler do in AWS."""
-        from chalicelib.services import reconcile
+        from chalicelib.services.maintenance import reconcile
         finished = reconcile.reconcile_tasks().finished
         repaired = reconcile.repair_images().repaired_images
         if finished or repaired:
             log.warning("finished %d task(s) interrupted by the last stop: %s; repaired: %s",
                         len(finished), ", ".join(finished), ", ".join(repaired) or "none")
 
-    def _create_image_server(self, app: Any, prefix: str, bucket: str) -> None:
+    def _create_image_server(self, app: Any) -> None:
         from devstack import lambdas, statemachines
+        prefix = self.options.table_prefix
         s3 = boto3.client("s3")
         try:
-            s3.create_bucket(Bucket=bucket)
+            s3.create_bucket(Bucket=self.bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass  # restored from an earlier run
         s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-        boto3.client("sqs").create_queue(QueueName=f"{prefix}-node-agent")
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        boto3.client("sqs").create_queue(QueueName=names.node_agent_queue_name(prefix))
         function_prefix = f"{prefix}-"
         lambdas.install_dispatch(app, function_prefix)
         arns = lambdas.create_functions(app, function_prefix)
-        statemachines.create(prefix, OPERATIONS, arns)
+        statemachines.create(prefix, list(OPERATIONS), arns)
 
     def stop(self) -> None:
         if self.api:

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import boto3
 
+from chalicelib.domain.names import state_machine_name
+from devstack.emulator import ACCOUNT, REGION
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "statemachines"
-ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def machine_name(prefix: str, operation: str) -> str:
-    return f"{prefix}-{operation}"
 
 
 def machine_arn(prefix: str, operation: str) -> str:
-    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name(prefix, operation)}"
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{state_machine_name(prefix, operation)}"
 
 
 def render(operation: str, substitutions: dict[str, str]) -> str:
@@ -40,7 +38,7 @@ def create(prefix: str, operations: list[str], substitutions: dict[str, str]) ->
     for operation in operations:
         definition = render(operation, substitutions)
         json.loads(definition)  # a broken file should fail here, not at the first execution
-        name = machine_name(prefix, operation)
+        name = state_machine_name(prefix, operation)
         if name in existing:
             sfn.update_state_machine(stateMachineArn=existing[name], definition=definition)
             arns[operation] = existing[name]

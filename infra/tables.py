@@ -46,7 +46,7 @@ def table_properties(model: Any) -> dict[str, Any]:
 
 
 def table_resources() -> dict[str, dict[str, Any]]:
-    from chalicelib.models import ALL_MODELS
+    from chalicelib.persistence.models import ALL_MODELS
     return {_logical_id(model): {"Type": "AWS::DynamoDB::Table",
                                  "Properties": table_properties(model)}
             for model in ALL_MODELS}

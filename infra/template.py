@@ -29,9 +29,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain import names
+from chalicelib.domain.vocabulary import OPERATIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "statemachines"
-OPERATIONS = ["import", "update", "delete", "snapshot"]
 FUNCTION = "AWS::Serverless::Function"
 
 # SendTaskSuccess/Failure/Heartbeat support no resource-level permissions: the task token is
@@ -50,7 +52,7 @@ def stage_env(stage: str) -> dict[str, str]:
 
 
 def table_prefix(stage: str) -> str:
-    return stage_env(stage).get("IMAGE_API_TABLE_PREFIX", "").strip() or "imageapi"
+    return stage_env(stage).get("IMAGE_API_TABLE_PREFIX", "").strip() or names.DEFAULT_PREFIX
 
 
 def _camel(name: str) -> str:
@@ -62,15 +64,11 @@ def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
 
-def machine_name(prefix: str, operation: str) -> str:
-    return f"{prefix}-{operation}"  # the same names as the local stack (devstack/statemachines.py)
-
-
 def machine_arn(prefix: str, operation: str) -> dict[str, str]:
     # Built from the deterministic name, not {"Ref": machine}: every function gets the ARNs in
     # its environment and the machines reference the step functions, so a Ref would be a cycle.
     return _sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
-                + machine_name(prefix, operation))
+                + names.state_machine_name(prefix, operation))
 
 
 def machine_id(operation: str) -> str:
@@ -80,7 +78,7 @@ def machine_id(operation: str) -> str:
 def stage_tables(prefix: str) -> dict[str, dict[str, Any]]:
     """infra.tables.table_resources() as the stage's app sees it.
 
-    Models bind their table names when chalicelib.models is first imported, so the tables are
+    Models bind their table names when chalicelib.persistence.models is first imported, so the tables are
     generated in a child process with the stage's prefix (importing the models here could bind
     the wrong names for whoever imports the app later in this process, e.g. a test session).
     """
@@ -142,13 +140,13 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     queue_policy = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
     resources["NodeAgentDeadLetterQueue"] = {
         "Type": "AWS::SQS::Queue", **queue_policy,
-        "Properties": {"QueueName": f"{prefix}-node-agent-dlq", "SqsManagedSseEnabled": True,
+        "Properties": {"QueueName": names.node_agent_queue_name(prefix) + "-dlq", "SqsManagedSseEnabled": True,
                        "MessageRetentionPeriod": 14 * 24 * 3600},
     }
     resources["NodeAgentQueue"] = {
         "Type": "AWS::SQS::Queue", **queue_policy,
         "Properties": {
-            "QueueName": f"{prefix}-node-agent", "SqsManagedSseEnabled": True,
+            "QueueName": names.node_agent_queue_name(prefix), "SqsManagedSseEnabled": True,
             "MessageRetentionPeriod": 4 * 24 * 3600,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["NodeAgentDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": 5},
@@ -171,7 +169,7 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         resources[machine_id(op)] = {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
-                "StateMachineName": machine_name(prefix, op),
+                "StateMachineName": names.state_machine_name(prefix, op),
                 "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
                 # The file verbatim: the local stack and the tests load the same definitions.
                 "DefinitionString": (MACHINES / f"{op}.asl.json").read_text(),
@@ -200,7 +198,7 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         {"Sid": "WatchWorkflows", "Effect": "Allow",
          "Action": ["states:DescribeExecution", "states:StopExecution"],
          "Resource": [_sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
-                           f"{machine_name(prefix, op)}:*") for op in OPERATIONS]},
+                           f"{names.state_machine_name(prefix, op)}:*") for op in OPERATIONS]},
         {"Sid": "TaskTokens", "Effect": "Allow", "Action": UNSCOPED_ACTIONS, "Resource": "*"},
         {"Sid": "NodeAgentQueue", "Effect": "Allow", "Action": "sqs:SendMessage",
          "Resource": {"Fn::GetAtt": ["NodeAgentQueue", "Arn"]}},
@@ -220,7 +218,7 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "IMAGE_STORE_BUCKET": {"Ref": "ImageStoreBucket"},
         "NODE_AGENT_QUEUE_URL": {"Ref": "NodeAgentQueue"},
         "NODE_TOKEN": {"Ref": "NodeToken"},
-        **{f"STATE_MACHINE_{op.upper()}_ARN": machine_arn(prefix, op) for op in OPERATIONS},
+        **{names.state_machine_arn_variable(op): machine_arn(prefix, op) for op in OPERATIONS},
     }
     for logical_id in functions:
         patch: dict[str, Any] = {"Environment": {"Variables": env}}

@@ -67,7 +67,7 @@ class LocalStackHandle:
 
     @property
     def bucket(self) -> str:
-        return f"{self.stack.options.table_prefix}-store"
+        return self.stack.bucket
 
     def empty_store(self) -> None:
         s3 = boto3.client("s3")
@@ -90,11 +90,11 @@ class LocalStackHandle:
 
     def user(self, name: str, *, roles: dict[str, list[str]] | None = None,
              super_admin: bool = False) -> Api:
-        from chalicelib.services import accounts
+        from chalicelib.services.identity import accounts
         return self.api(accounts.create_user(name, super_admin=super_admin, roles=roles or {}))
 
     def dc(self, name: str, image_limit: int | None = None) -> None:
-        from chalicelib.services import accounts
+        from chalicelib.services.identity import accounts
         accounts.create_dc(name, image_limit)
 
     def put_event(self, detail_type: str, detail: dict[str, Any],
@@ -112,8 +112,8 @@ def image_admin_roles(*dcs: str, importer: bool = True) -> dict[str, list[str]]:
 
 def reset_data(stack: LocalStackHandle) -> None:
     """Empty every table, then recreate DC `main` and the SuperAdmin."""
-    from chalicelib.models import ALL_MODELS
-    from chalicelib.services import accounts, auth
+    from chalicelib.persistence.models import ALL_MODELS
+    from chalicelib.services.identity import accounts, authentication as auth
     for model in ALL_MODELS:
         with model.batch_write() as batch:
             for item in model.scan():

@@ -15,6 +15,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.config import SERVICE_VERSION, settings
 from chalicelib.domain import errors
+from chalicelib.domain import http_texts
 from chalicelib.domain.permissions import Principal
 
 log = logging.getLogger("imageapi.http")
@@ -104,23 +105,11 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
                      {"es_task_id": task_id})
     if isinstance(exc, errors.ApiError):
         return Reply(exc.status, {"detail": exc.detail})
-    if _is_throttle(exc):
-        return Reply(429, {"detail": "Request was throttled."})
+    from chalicelib.adapters.aws import throttled
+    if throttled(exc):
+        return Reply(errors.Throttled.status, {"detail": errors.Throttled.detail})
     log.exception("unhandled error")
-    return Reply(500, {"detail": "Internal server error"})
-
-
-THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException",
-                  "RequestLimitExceeded", "SlowDown")
-
-
-def _is_throttle(exc: Exception) -> bool:
-    """PynamoDB errors carry `cause_response_code`; botocore's carry `response["Error"]`."""
-    code = getattr(exc, "cause_response_code", None)
-    response = getattr(exc, "response", None)
-    if code is None and isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-    return code in THROTTLE_CODES
+    return Reply(500, {"detail": http_texts.INTERNAL_ERROR})
 
 
 View = Callable[..., Reply]
@@ -138,9 +127,9 @@ def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: b
                       body={}, headers=request.headers)
             view = views.get(method)
             if view is None:
-                raise errors.MethodNotAllowed(f'Method "{method}" not allowed.')
+                raise errors.MethodNotAllowed(http_texts.method_not_allowed(method))
             if authenticated:
-                from chalicelib.services.auth import authenticate
+                from chalicelib.services.identity.authentication import authenticate
                 ctx.principal = authenticate(ctx)
             if method != "GET":
                 ctx.body = _parse_body(request.raw_body)

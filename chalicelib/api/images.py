@@ -5,8 +5,8 @@ from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, pending, routes, success
 from chalicelib.domain.taskids import dummy_task_id
-from chalicelib.services import image_changes, image_import, image_queries
-from chalicelib.services.image_common import Outcome
+from chalicelib.services.images import changes, importing, queries
+from chalicelib.services.images.outcome import Outcome
 
 bp = Blueprint(__name__)
 
@@ -20,29 +20,29 @@ def reply(ctx: Ctx, outcome: Outcome) -> Reply:
 
 
 def list_images(ctx: Ctx) -> Reply:
-    return reply(ctx, image_queries.list_images(ctx.principal, ctx.params))
+    return reply(ctx, queries.list_images(ctx.principal, ctx.params))
 
 
 def get_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, image_queries.get_image(ctx.principal, name, ctx.params))
+    return reply(ctx, queries.get_image(ctx.principal, name, ctx.params))
 
 
 def import_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, image_import.import_image(ctx.principal, name, ctx.body, ctx.params))
+    return reply(ctx, importing.import_image(ctx.principal, name, ctx.body, ctx.params))
 
 
 def update_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, image_changes.update_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, changes.update_image(ctx.principal, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def delete_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, image_changes.delete_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, changes.delete_image(ctx.principal, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def image_vms(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, image_queries.image_vms(ctx.principal, name, ctx.params))
+    return reply(ctx, queries.image_vms(ctx.principal, name, ctx.params))
 
 
 routes(bp, "/image", {"GET": list_images})

@@ -4,24 +4,24 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes
-from chalicelib.services import node_images
+from chalicelib.services.images import node_source
 
 bp = Blueprint(__name__)
 
 
 def list_images(ctx: Ctx) -> Reply:
-    who = node_images.authenticate(ctx)
-    return Reply(200, node_images.list_manifests(who, ctx.params))
+    who = node_source.authenticate(ctx)
+    return Reply(200, node_source.list_manifests(who, ctx.params))
 
 
 def get_image(ctx: Ctx, uuid: str) -> Reply:
-    who = node_images.authenticate(ctx)
-    return Reply(200, node_images.find(who, uuid).manifest_active)
+    who = node_source.authenticate(ctx)
+    return Reply(200, node_source.find(who, uuid).manifest_active)
 
 
 def get_file(ctx: Ctx, uuid: str) -> Reply:
-    who = node_images.authenticate(ctx)
-    return Reply(302, None, {"Location": node_images.file_location(who, uuid)})
+    who = node_source.authenticate(ctx)
+    return Reply(302, None, {"Location": node_source.file_location(who, uuid)})
 
 
 routes(bp, "/images", {"GET": list_images}, authenticated=False)

@@ -5,13 +5,13 @@ from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes
 from chalicelib.api.images import reply
-from chalicelib.services import snapshot_images
+from chalicelib.services.images import from_snapshot
 
 bp = Blueprint(__name__)
 
 
 def create_image(ctx: Ctx, vm: str, snapname: str, name: str) -> Reply:
-    return reply(ctx, snapshot_images.create_from_snapshot(ctx.principal, vm, snapname, name,
+    return reply(ctx, from_snapshot.create_from_snapshot(ctx.principal, vm, snapname, name,
                                                            ctx.body, ctx.params))
 
 

@@ -6,7 +6,8 @@ from chalice import Blueprint
 from chalicelib.api.http import Ctx, Reply, plain, routes, success
 from chalicelib.config import settings
 from chalicelib.domain.taskids import dummy_task_id
-from chalicelib.services import task_views
+from chalicelib.domain.vocabulary import PENDING
+from chalicelib.services.tasks import views as task_views
 
 bp = Blueprint(__name__)
 
@@ -15,7 +16,7 @@ def _task_reply(ctx: Ctx, task) -> Reply:
     ctx.dc = task.dc
     status, body = task_views.status_body(task)
     headers = {"es_task_id": task.task_id}
-    if task.status == "PENDING":
+    if task.status == PENDING:
         headers["es_task_response"] = "true"
     return Reply(status, body, headers)
 
@@ -43,7 +44,7 @@ def task_status(ctx: Ctx, task_id: str) -> Reply:
 def task_done(ctx: Ctx, task_id: str) -> Reply:
     task = task_views.load(ctx.principal, task_id)
     ctx.dc = task.dc
-    done = task.state == "done"
+    done = task_views.is_done(task)
     return plain({"task_id": task.task_id, "done": done}, 200 if done else 201)
 
 

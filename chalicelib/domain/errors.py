@@ -1,12 +1,14 @@
 """Errors that end a request with a well-defined status code and Danube Cloud text."""
 from __future__ import annotations
 
+from chalicelib.domain import http_texts as texts
+
 
 class ApiError(Exception):
     """Rendered as `{"detail": <detail>}` with `status`."""
 
     status = 400
-    detail = "Bad request"
+    detail = texts.BAD_REQUEST
 
     def __init__(self, detail: str | None = None, status: int | None = None) -> None:
         if detail is not None:
@@ -18,36 +20,45 @@ class ApiError(Exception):
 
 class NotAuthenticated(ApiError):
     status = 401
-    detail = "Authentication credentials were not provided."
+    detail = texts.NOT_AUTHENTICATED
 
 
 class InvalidApiKey(ApiError):
     status = 401
-    detail = "Invalid API key."
+    detail = texts.INVALID_API_KEY
 
 
 class PermissionDenied(ApiError):
     """Decorator-level check: not an image admin anywhere / in this DC."""
 
     status = 403
-    detail = "Permission denied"
+    detail = texts.PERMISSION_DENIED
 
 
 class ObjectPermissionDenied(ApiError):
     """Object-level check (DC of the image, import rights)."""
 
     status = 403
-    detail = "You do not have permission to perform this action."
+    detail = texts.OBJECT_PERMISSION_DENIED
 
 
 class NotFound(ApiError):
     status = 404
-    detail = "Not found"
+    detail = texts.NOT_FOUND
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
 
 
 class AlreadyExists(ApiError):
     status = 406
-    detail = "Image already exists"
+    detail = texts.IMAGE_EXISTS
+
+
+class TaskFinished(ApiError):
+    status = 406
+    detail = texts.TASK_FINISHED
 
 
 class InvalidInput(ApiError):
@@ -56,7 +67,7 @@ class InvalidInput(ApiError):
 
 class PreconditionFailed(ApiError):
     status = 412
-    detail = "Precondition failed"
+    detail = texts.ETAG_MISMATCH
 
 
 class ExpectationFailed(ApiError):
@@ -71,13 +82,14 @@ class PreconditionRequired(ApiError):
     status = 428
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
+class Throttled(ApiError):
+    status = 429
+    detail = texts.THROTTLED
 
 
 class MalformedRequest(ApiError):
     status = 400
-    detail = "Malformed request"
+    detail = texts.MALFORMED_REQUEST
 
 
 class ValidationFailed(Exception):
@@ -89,15 +101,5 @@ class ValidationFailed(Exception):
         super().__init__(repr(errors))
 
 
-# Frequently used texts (SPEC §1.2)
-IMAGE_NOT_FOUND = "Image not found"
-VM_NOT_FOUND = "VM not found"
-SNAPSHOT_NOT_FOUND = "Snapshot not found"
-DC_NOT_FOUND = "Datacenter not found"
-TASK_NOT_FOUND = "Task does not exist (anymore)"
-IMAGE_STATUS_NOT_OK = "Image status is not OK"
-SNAPSHOT_STATUS_NOT_OK = "VM snapshot status is not OK"
-VM_NOT_OPERATIONAL = "VM is not operational"
-IMAGE_SERVER_NOT_AVAILABLE = "Image server is not available"
-IMAGE_USED_BY_VMS = "Image is used by some VMs"
-INVALID_DISK_ID = "Invalid disk_id"
+def field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed({field: [message]})

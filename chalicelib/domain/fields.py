@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable
 
-REQUIRED = "This field is required."
-INVALID = "Enter a valid value."
-NOT_NULL = "This field may not be null."
-WHOLE_NUMBER = "Enter a whole number."
-INVALID_URL = "Enter a valid URL."
-TAGS_INVALID = "Invalid value."
+from chalicelib.domain.field_texts import (
+    INVALID,
+    INVALID_VALUE,
+    REQUIRED,
+    WHOLE_NUMBER,
+    max_length,
+    not_a_choice,
+)
 
 TRUE_WORDS = frozenset(("true", "True", "TRUE", "t", "T", "1"))
 FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
@@ -23,6 +25,7 @@ FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
 SAFE_TEXT_RE = re.compile(r"^[^<>%$&;'\"]*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TAG_RE = re.compile(r"^[ :/A-Za-z0-9_-]+$")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Result = tuple[Any, "str | None"]
 Coercer = Callable[[Any], Result]
@@ -30,7 +33,7 @@ Coercer = Callable[[Any], Result]
 
 def max_length_error(value: str, limit: int) -> str | None:
     if len(value) > limit:
-        return f"Ensure this value has at most {limit} characters (it has {len(value)})."
+        return max_length(limit, len(value))
     return None
 
 
@@ -109,7 +112,7 @@ def choice(options: Iterable[int]) -> Coercer:
         if error:
             return None, error
         if value not in allowed:
-            return None, f"Select a valid choice. {value} is not one of the available choices."
+            return None, not_a_choice(value)
         return value, None
 
     return coerce
@@ -123,14 +126,19 @@ def to_tags(raw: Any) -> Result:
         items = [part.strip() for part in parts if part.strip()]
     elif isinstance(raw, list):
         if not all(isinstance(item, str) for item in raw):
-            return None, TAGS_INVALID
+            return None, INVALID_VALUE
         items = [item.strip() for item in raw if item.strip()]
     else:
-        return None, TAGS_INVALID
+        return None, INVALID_VALUE
     if not all(TAG_RE.match(item) and len(item) <= 100 for item in items):
-        return None, TAGS_INVALID
+        return None, INVALID_VALUE
     # keep the first occurrence of each tag, in order
     return list(dict.fromkeys(items)), None
+
+
+def is_uuid(text: Any) -> bool:
+    """A UUID in its canonical lower-case form (callers lower-case what may come upper-case)."""
+    return isinstance(text, str) and UUID_RE.fullmatch(text) is not None
 
 
 def image_name_error(name: str) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from chalicelib.domain import field_texts as texts
 from chalicelib.domain import fields as f
+from chalicelib.domain.vocabulary import ACCESS_CHOICES
 
-ACCESS_CHOICES = (1, 3, 4)
 UNSAFE_RE = re.compile(r"[<>%$&;'\"]")
 
 COERCERS: dict[str, f.Coercer] = {
@@ -25,14 +26,6 @@ UPDATABLE = ("alias", "version", "dc_bound", "owner", "access", "desc", "resize"
 # Changing only these never touches the manifest in the image store.
 DB_ONLY = frozenset(("dc_bound", "owner"))
 
-DC_REQUIRED = ('You have to specify to which datacenter shall the image be bound. '
-               'Either use the "dc" parameter or set the "dc_bound" parameter to false.')
-ALIAS_IN_USE = "This alias is already in use. Please supply a different alias or version."
-LIMIT_REACHED = "Maximum number of server disk images reached"
-DC_BOUND_FORBIDDEN = "You don't have permission to modify this attribute."
-ATTACHED_TO_MANY = "Image is attached into more than one datacenter."
-ATTACHED_TO_NONE = "Image is not attached into any datacenters."
-PENDING_TASKS = "Image has pending tasks."
 
 
 class Errors(dict):
@@ -50,7 +43,7 @@ def clean(data: dict[str, Any], names: Iterable[str], errors: Errors) -> dict[st
             continue
         raw = data[name]
         if raw is None:
-            errors.add(name, f.NOT_NULL)
+            errors.add(name, texts.NOT_NULL)
             continue
         value, error = COERCERS[name](raw)
         if error:
@@ -74,5 +67,6 @@ def manifest_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def owner_missing(username: str) -> str:
-    return f"Object with username={username} does not exist."
+def sent_fields(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The updatable fields a request sent, with their clean values (the task log's detail)."""
+    return {key: changes[key] for key in UPDATABLE if key in changes and key in data}

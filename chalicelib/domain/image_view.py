@@ -8,10 +8,6 @@ from typing import Any
 FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc",
           "ostype", "size", "resize", "deploy", "tags", "status", "created")
 
-ACCESS_PUBLIC, ACCESS_DISABLED, ACCESS_PRIVATE, ACCESS_DELETED, ACCESS_INTERNAL = 1, 2, 3, 4, 9
-STATUS_OK, STATUS_PENDING = 1, 2
-ZONE_OSTYPES = (5, 6)
-
 
 def iso(dt: datetime | None) -> str | None:
     if dt is None:

@@ -9,13 +9,18 @@ import json
 import re
 from typing import Any
 
-PARSE_ERROR = "Could not parse image manifest."
-INVALID = "Invalid image manifest."
-MULTIPLE_FILES = "Multiple files inside manifest are not supported."
+from chalicelib.domain.field_texts import (
+    MANIFEST_INVALID as INVALID,
+    MANIFEST_MULTIPLE_FILES as MULTIPLE_FILES,
+    MANIFEST_PARSE_ERROR as PARSE_ERROR,
+)
+from chalicelib.domain.fields import is_uuid
+from chalicelib.domain.image_view import iso
+from chalicelib.domain.vocabulary import Access
 
 OWNER_NOBODY = "00000000-0000-0000-0000-000000000000"
 ZONE_TYPES = {"zone-dataset": 5, "lx-dataset": 6}
-ZONE_OSTYPES = {5: "zone-dataset", 6: "lx-dataset"}
+ZONE_OSTYPES = {ostype: type_ for type_, ostype in ZONE_TYPES.items()}
 COMPRESSIONS = frozenset({"bzip2", "gzip", "xz", "none"})
 DEFAULT_IMAGE_SIZE = 1024  # MB; zone images normally carry no image_size
 DESC_MAX = 128
@@ -24,7 +29,6 @@ _OS_TO_OSTYPE = {"smartos": 2, "illumos": 2, "linux": 1, "bsd": 3, "windows": 4}
 _OSTYPE_TO_OS = {1: "linux", 2: "illumos", 3: "bsd", 4: "windows", 5: "smartos", 6: "linux"}
 _HVM_ONLY_KEYS = ("image_size", "nic_driver", "disk_driver", "cpu_type")
 
-_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SHA1_RE = re.compile(r"[0-9a-fA-F]{40}")
 
 
@@ -71,7 +75,7 @@ def _nonempty_str(value: Any) -> bool:
 def _valid_header(manifest: dict) -> bool:
     """Everything but `files`."""
     uuid = manifest.get("uuid")
-    if not (isinstance(uuid, str) and _UUID_RE.fullmatch(uuid)):
+    if not is_uuid(uuid):
         return False
     if not all(_nonempty_str(manifest.get(key)) for key in ("name", "version", "type")):
         return False
@@ -142,19 +146,28 @@ def build_manifest(base: dict, *, uuid: str, alias: str, version: str, access: i
         "name": alias,
         "version": version,
         "state": "active",
-        "disabled": access in (2, 9),
-        "public": access == 1,
+        "disabled": access in (Access.DISABLED, Access.INTERNAL),
+        "public": access == Access.PUBLIC,
         "os": _OSTYPE_TO_OS[ostype],
         "description": desc,
     })
     old_tags = manifest.get("tags")  # already a deep copy of base["tags"]
     manifest["tags"] = {**(old_tags if isinstance(old_tags, dict) else {}),
                         "erigones": list(tags), "resize": resize, "deploy": deploy,
-                        "internal": access == 9}
+                        "internal": access == Access.INTERNAL}
     _apply_virtualisation(manifest, ostype, size, base.get("type"))
     if not manifest.get("published_at"):
         manifest["published_at"] = published_at
     return manifest
+
+
+def record_manifest(record: Any, base: dict) -> dict:
+    """`build_manifest` for an image record (or anything with its fields)."""
+    return build_manifest(
+        base or {}, uuid=record.uuid, alias=record.alias, version=record.version,
+        access=int(record.access), ostype=int(record.ostype), desc=record.desc or "",
+        size=int(record.size), tags=list(record.tags or []), resize=bool(record.resize),
+        deploy=bool(record.deploy), published_at=iso(record.created) or "")
 
 
 def _apply_virtualisation(manifest: dict, ostype: int, size: int, base_type: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from chalicelib.domain import errors
+from chalicelib.domain.http_texts import invalid_order_by
 
 
 def parse_order_by(raw: Any, allowed: Sequence[str], default: str) -> list[tuple[str, bool]]:
@@ -23,8 +24,7 @@ def parse_order_by(raw: Any, allowed: Sequence[str], default: str) -> list[tuple
 
 
 def _invalid(allowed: Sequence[str]) -> errors.InvalidInput:
-    return errors.InvalidInput(
-        f"Invalid order_by; Possible sort fields are: {', '.join(allowed)}")
+    return errors.InvalidInput(invalid_order_by(allowed))
 
 
 def sort_records(items: Iterable[Any], order: list[tuple[str, bool]],

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from chalicelib.domain.fields import is_uuid
 from chalicelib.domain.permissions import ROLES
+from chalicelib.domain.vocabulary import SNAPSHOT_STATUSES
 
 VM_STATE = "VM State"
 VM_DELETED = "VM Deleted"
@@ -17,8 +19,6 @@ SNAPSHOT_DELETED = "Snapshot Deleted"
 USER_STATE = "User State"
 DC_STATE = "DC State"
 
-SNAPSHOT_STATUSES = {1: "ok", 2: "pending", 3: "rollback", 4: "lost"}
-UUID_RE = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,253}$")
 
 
@@ -34,7 +34,7 @@ def _req(detail: dict, key: str) -> Any:
 
 def _uuid(detail: dict, key: str) -> str:
     value = _req(detail, key)
-    if not isinstance(value, str) or not UUID_RE.match(value.lower()):
+    if not isinstance(value, str) or not is_uuid(value.lower()):
         raise MalformedEvent(f"{key} is not a uuid")
     return value.lower()
 
@@ -71,7 +71,7 @@ def _disks(raw: Any) -> list[dict[str, Any]]:
             raise MalformedEvent("disk must be an object")
         image_uuid = disk.get("image_uuid")
         if image_uuid is not None and (not isinstance(image_uuid, str)
-                                       or not UUID_RE.match(image_uuid.lower())):
+                                       or not is_uuid(image_uuid.lower())):
             raise MalformedEvent("disk image_uuid is not a uuid")
         zfs = disk.get("zfs_filesystem")
         if zfs is not None and not isinstance(zfs, str):

@@ -10,11 +10,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from chalicelib.domain.field_texts import INVALID_URL, max_length
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 URL_MAX_LENGTH = 1024
-INVALID_URL = "Enter a valid URL."
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 # IANA special-purpose ranges that are never a public image repository. Listed explicitly because
@@ -108,8 +109,7 @@ def check_url_syntax(url: str) -> str | None:
     Leading/trailing whitespace is not stripped here (the serializer trims input first).
     """
     if len(url) > URL_MAX_LENGTH:
-        return (f"Ensure this value has at most {URL_MAX_LENGTH} characters "
-                f"(it has {len(url)}).")
+        return max_length(URL_MAX_LENGTH, len(url))
     return None if _url_syntax_ok(url) else INVALID_URL
 
 

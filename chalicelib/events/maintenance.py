@@ -11,5 +11,5 @@ SCHEDULE = os.environ.get("CLEANUP_SCHEDULE", "rate(15 minutes)").strip() or "ra
 
 @bp.schedule(SCHEDULE, name="on_cleanup")
 def on_cleanup(event) -> dict:
-    from chalicelib.services import cleanup
+    from chalicelib.services.maintenance import cleanup
     return cleanup.run().as_dict()

@@ -19,7 +19,7 @@ PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").str
 @bp.on_cw_event({"source": [PLATFORM_SOURCE]}, name="on_platform_event")
 def on_platform_event(event) -> None:
     """Never raises: a malformed event is logged and dropped instead of retried for ever."""
-    from chalicelib.services import read_models
+    from chalicelib.services.platform import read_models
     try:
         applied = read_models.apply(event.detail_type, event.detail)
         log.info("platform event %s %s", event.detail_type, "applied" if applied else "stale")

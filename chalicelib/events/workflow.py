@@ -20,9 +20,9 @@ ENDED = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
                  "detail": {"status": ENDED}}, name="on_execution_status")
 def on_execution_status(event) -> None:
     """The fast path for executions that died outside their own Catch. Idempotent."""
-    from chalicelib.services import reconcile
+    from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
-    reconcile.execution_ended(detail.get("name"), detail.get("status"),
+    workflow_events.execution_ended(detail.get("name"), detail.get("status"),
                               detail.get("error"), detail.get("cause"))
 
 
@@ -32,8 +32,8 @@ def on_execution_status(event) -> None:
                 name="on_upload_created")
 def on_upload_created(event) -> None:
     """A compute node finished uploading a snapshot export: resume the waiting execution."""
-    from chalicelib.services import reconcile
+    from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
     key = (detail.get("object") or {}).get("key", "")
     if key.startswith(_UPLOAD_PREFIX):
-        reconcile.upload_arrived(key[len(_UPLOAD_PREFIX):], (detail.get("object") or {}))
+        workflow_events.upload_arrived(key[len(_UPLOAD_PREFIX):], (detail.get("object") or {}))

@@ -1,4 +1,5 @@
-"""The Lambda functions the state machines call. Each is a thin wrapper over `services.steps`.
+"""The Lambda functions the state machines call, each a thin wrapper over a step of
+`chalicelib.services.image_server`.
 
 A step's permanent error is recorded on the task (esimg return code and message) and raised,
 so the state machine's Catch rolls back; a `TransientError` is raised for its Retry. The
@@ -17,8 +18,8 @@ log = logging.getLogger("imageapi.steps")
 
 def _run(step: Callable[[dict[str, Any]], Any], event: dict[str, Any]) -> Any:
     from chalicelib.domain.task_results import StepError
-    from chalicelib.services import jobs
-    from chalicelib.services.steps import TaskEnded
+    from chalicelib.services.image_server.context import TaskEnded
+    from chalicelib.services.tasks import lifecycle
     try:
         return step(event)
     except TaskEnded:
@@ -26,47 +27,47 @@ def _run(step: Callable[[dict[str, Any]], Any], event: dict[str, Any]) -> Any:
         return {"skipped": True}
     except StepError as exc:
         log.warning("step %s of task %s: %s", step.__name__, event.get("task_id"), exc.message)
-        jobs.record_failure(event["task_id"], exc.returncode, exc.message)
+        lifecycle.record_failure(event["task_id"], exc.returncode, exc.message)
         raise
 
 
 @bp.lambda_function(name="step_import_file")
 def step_import_file(event, context):
-    from chalicelib.services import steps
-    return _run(steps.import_file, event)
+    from chalicelib.services.image_server import importing
+    return _run(importing.import_file, event)
 
 
 @bp.lambda_function(name="step_write_manifest")
 def step_write_manifest(event, context):
-    from chalicelib.services import steps
-    return _run(steps.write_manifest, event)
+    from chalicelib.services.image_server import store_steps
+    return _run(store_steps.write_manifest, event)
 
 
 @bp.lambda_function(name="step_delete_objects")
 def step_delete_objects(event, context):
-    from chalicelib.services import steps
-    return _run(steps.delete_objects, event)
+    from chalicelib.services.image_server import store_steps
+    return _run(store_steps.delete_objects, event)
 
 
 @bp.lambda_function(name="step_request_export")
 def step_request_export(event, context):
-    from chalicelib.services import steps
-    return _run(steps.request_export, event)
+    from chalicelib.services.image_server import exporting
+    return _run(exporting.request_export, event)
 
 
 @bp.lambda_function(name="step_ingest_upload")
 def step_ingest_upload(event, context):
-    from chalicelib.services import steps
-    return _run(steps.ingest_upload, event)
+    from chalicelib.services.image_server import exporting
+    return _run(exporting.ingest_upload, event)
 
 
 @bp.lambda_function(name="step_finish")
 def step_finish(event, context):
-    from chalicelib.services import steps
-    return _run(steps.finish, event)
+    from chalicelib.services.image_server import outcome
+    return _run(outcome.finish, event)
 
 
 @bp.lambda_function(name="step_rollback")
 def step_rollback(event, context):
-    from chalicelib.services import steps
-    return steps.rollback(event)
+    from chalicelib.services.image_server import outcome
+    return outcome.rollback(event)

@@ -20,19 +20,6 @@ def not_a_choice(value) -> str:
     return f"Select a valid choice. {value} is not one of the available choices."
 
 
-# --------------------------------------------------------------------------- message constants
-@pytest.mark.parametrize("constant, text", [
-    (f.REQUIRED, "This field is required."),
-    (f.INVALID, "Enter a valid value."),
-    (f.WHOLE_NUMBER, "Enter a whole number."),
-    (f.INVALID_URL, "Enter a valid URL."),
-    (f.TAGS_INVALID, "Invalid value."),
-    (f.NOT_NULL, "This field may not be null."),
-])
-def test_message_texts(constant, text):
-    assert constant == text
-
-
 @pytest.mark.parametrize("value, limit, expected", [
     ("abc", 3, None),
     ("", 0, None),

@@ -22,32 +22,13 @@ def run(data, names=form.UPDATABLE):
     return cleaned, dict(errors)
 
 
-# --------------------------------------------------------------------------- constants
-@pytest.mark.parametrize("constant, text", [
-    (form.DC_REQUIRED, 'You have to specify to which datacenter shall the image be bound. '
-                       'Either use the "dc" parameter or set the "dc_bound" parameter to false.'),
-    (form.ALIAS_IN_USE, "This alias is already in use. Please supply a different alias or version."),
-    (form.LIMIT_REACHED, "Maximum number of server disk images reached"),
-    (form.DC_BOUND_FORBIDDEN, "You don't have permission to modify this attribute."),
-    (form.ATTACHED_TO_MANY, "Image is attached into more than one datacenter."),
-    (form.ATTACHED_TO_NONE, "Image is not attached into any datacenters."),
-    (form.PENDING_TASKS, "Image has pending tasks."),
-])
-def test_constant_texts(constant, text):
-    assert constant == text
-
-
-@pytest.mark.parametrize("username", ["bob", "alice@example.com", "x"])
-def test_owner_missing_text(username):
-    assert form.owner_missing(username) == f"Object with username={username} does not exist."
-
-
 def test_updatable_fields_and_db_only():
     assert form.UPDATABLE == ("alias", "version", "dc_bound", "owner", "access", "desc",
                               "resize", "deploy", "tags")
     assert form.DB_ONLY == frozenset({"dc_bound", "owner"})
     assert set(form.COERCERS) == set(form.UPDATABLE)
-    assert form.ACCESS_CHOICES == (1, 3, 4)
+    assert form.COERCERS["access"]("2") == (None, "Select a valid choice. 2 is not one of the "
+                                                  "available choices.")
 
 
 def test_errors_add_appends_in_order():

@@ -108,13 +108,6 @@ def test_iso_none():
     assert view.render(record(created=None))["created"] is None
 
 
-def test_constants():
-    assert (view.ACCESS_PUBLIC, view.ACCESS_DISABLED, view.ACCESS_PRIVATE, view.ACCESS_DELETED,
-            view.ACCESS_INTERNAL) == (1, 2, 3, 4, 9)
-    assert (view.STATUS_OK, view.STATUS_PENDING) == (1, 2)
-    assert view.ZONE_OSTYPES == (5, 6)
-
-
 # --------------------------------------------------------------------------- ETag
 def test_etag_format():
     tag = view.etag(record())

@@ -5,13 +5,13 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
 from chalicelib.api.http import _error_reply
-from chalicelib.domain import errors
+from chalicelib.domain import errors, http_texts
 
 
 def test_api_errors_keep_their_status_and_text():
-    reply = _error_reply(errors.NotFound(errors.IMAGE_NOT_FOUND), None)
+    reply = _error_reply(errors.NotFound(http_texts.IMAGE_NOT_FOUND), None)
     assert (reply.status, reply.body) == (404, {"detail": "Image not found"})
-    reply = _error_reply(errors.PreconditionRequired(errors.IMAGE_USED_BY_VMS), None)
+    reply = _error_reply(errors.PreconditionRequired(http_texts.IMAGE_USED_BY_VMS), None)
     assert (reply.status, reply.body) == (428, {"detail": "Image is used by some VMs"})
 
 

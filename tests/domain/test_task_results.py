@@ -1,14 +1,19 @@
-"""esimg-style task results (SPEC §4.8) and how step errors are classified."""
+"""esimg-style task results (SPEC §4.8), how step errors are classified, and the one rule
+for what a failed task says."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from chalicelib.domain import task_results as tr
-from chalicelib.services.steps import _download_error, _status_code
+from chalicelib.domain import task_texts as texts
+from chalicelib.domain.vocabulary import HTTP_STATUS_OF_TASK
 
 
 def test_http_status_of_each_task_state():
-    assert tr.HTTP_STATUS == {"PENDING": 201, "SUCCESS": 200, "FAILURE": 400, "REVOKED": 410}
+    assert HTTP_STATUS_OF_TASK == {"PENDING": 201, "SUCCESS": 200, "FAILURE": 400,
+                                   "REVOKED": 410}
 
 
 @pytest.mark.parametrize("operation,size,seconds,text", [
@@ -18,7 +23,7 @@ def test_http_status_of_each_task_state():
     ("delete", None, None, "Successfully deleted image foo"),
 ])
 def test_success_messages(operation, size, seconds, text):
-    assert tr.success_message(operation, "foo", size, seconds) == text
+    assert texts.success(operation, "foo", size, seconds) == text
 
 
 def test_failure_result_shape():
@@ -34,41 +39,42 @@ def test_step_errors_carry_esimg_prefix():
 
 
 def test_texts():
-    assert tr.download_failed("404 Client Error: NOT FOUND") == \
+    assert texts.download_failed("404 Client Error: NOT FOUND") == \
         "ERROR: Could not download image file (404 Client Error: NOT FOUND)"
-    assert tr.checksum_mismatch("a", "b") == "ERROR: Image file checksum mismatch (a != b)"
-    assert tr.size_mismatch(1, 2) == "ERROR: Image file size mismatch (1 != 2)"
+    assert texts.checksum_mismatch("a", "b") == "ERROR: Image file checksum mismatch (a != b)"
+    assert texts.size_mismatch(1, 2) == "ERROR: Image file size mismatch (1 != 2)"
 
 
-@pytest.mark.parametrize("error,cause,rc,prefix", [
-    ("States.Timeout", None, 4, "ERROR: The operation did not finish in time"),
-    ("States.HeartbeatTimeout", None, 4, "ERROR: The operation did not finish in time"),
-    ("ExportFailed", "zfs busy", 5, "ERROR: Snapshot export failed (zfs busy)"),
-    ("ExportFailed", None, 5, "ERROR: Snapshot export failed (no reason given)"),
-    ("States.Runtime", None, 1, "ERROR: Image operation failed (States.Runtime)"),
-    (None, None, 1, "ERROR: Image operation failed (unknown error)"),
+def test_a_reason_ending_in_a_full_stop_is_not_doubled():
+    assert texts.download_failed("Exceeded 5 redirects.") == \
+        "ERROR: Could not download image file (Exceeded 5 redirects)"
+
+
+RECORDED = {"returncode": 8, "message": "ERROR: Image file checksum mismatch (a != b)"}
+
+
+@pytest.mark.parametrize("recorded,error,cause,expected", [
+    (None, "States.Timeout", None, (4, "ERROR: The operation did not finish in time")),
+    (RECORDED, "States.HeartbeatTimeout", None, (4, "ERROR: The operation did not finish in time")),
+    (None, "ExportFailed", "zfs busy", (5, "ERROR: Snapshot export failed (zfs busy)")),
+    (RECORDED, "ExportFailed", None, (5, "ERROR: Snapshot export failed (no reason given)")),
+    (None, "ExportFailed", json.dumps({"errorMessage": "exit 1"}),
+     (5, "ERROR: Snapshot export failed (exit 1)")),
+    (RECORDED, "StepError", "...", (8, RECORDED["message"])),
+    (RECORDED, "States.Runtime", None, (1, "ERROR: Image operation failed (States.Runtime)")),
+    (None, "Unhandled", None, (1, "ERROR: Image operation failed (Unhandled)")),
+    (None, None, None, (1, "ERROR: Image operation failed (unknown error)")),
 ])
-def test_failure_from_execution(error, cause, rc, prefix):
-    assert tr.failure_from_execution(error, cause) == (rc, prefix)
-
-
-@pytest.mark.parametrize("reason,code", [("404 Client Error: NOT FOUND", 404),
-                                         ("503 Server Error: BUSY", 503),
-                                         ("Read timed out", None), ("1234 odd", None)])
-def test_status_code_of_a_reason(reason, code):
-    assert _status_code(reason) == code
+def test_failure_reason(recorded, error, cause, expected):
+    assert tr.failure_reason(recorded, error, cause) == expected
 
 
 @pytest.mark.parametrize("reason,transient", [
     ("404 Client Error: NOT FOUND", False), ("403 Client Error: FORBIDDEN", False),
     ("429 Client Error: TOO MANY", True), ("500 Server Error: X", True),
-    ("Read timed out", True), ("Connection broken", True),
+    ("Read timed out", True), ("Connection broken", True), ("1234 odd", True),
 ])
 def test_which_download_errors_are_retried(reason, transient):
-    class Failure(Exception):
-        pass
-    exc = Failure()
-    exc.reason = reason
-    error = _download_error(exc)
+    error = tr.download_error(reason)
     assert isinstance(error, tr.TransientError) is transient
-    assert error.returncode == 6 and error.message == tr.download_failed(reason)
+    assert error.returncode == 6 and error.message == texts.download_failed(reason)

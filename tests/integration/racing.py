@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.models import Datacenter, Guard, Image, Task, TaskLogEntry
+from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLogEntry
 from tests.support import DEFAULT_HEADERS, Api
 
 HANG_SECONDS = 60.0
@@ -186,8 +186,8 @@ def assert_tables_consistent() -> dict[str, Image]:
 def final_log_entries(task_id: str) -> list[TaskLogEntry]:
     """The task-log entries that end `task_id`: its operation's entry with a final status
     (not the PENDING entry written at the start, nor an import's attach-to-DC entry)."""
-    from chalicelib.services.jobs import LOG_MESSAGES
-    msg = LOG_MESSAGES[Task.get(task_id, consistent_read=True).operation]
+    from chalicelib.domain.operations import rules
+    msg = rules(Task.get(task_id, consistent_read=True).operation).log_text
     return [entry for entry in TaskLogEntry.scan(TaskLogEntry.task_id == task_id,
                                                  consistent_read=True)
             if entry.status != "PENDING" and entry.msg == msg]
@@ -223,16 +223,23 @@ def assert_api_matches_tables(api: Any, records: dict[str, Image] | None = None)
 
 # --- holding a workflow step ---------------------------------------------------------------------
 
+def _step_modules() -> dict[str, Any]:
+    """Where each workflow step lives (the step Lambdas look it up there at call time)."""
+    from chalicelib.services.image_server import exporting, importing, outcome, store_steps
+    return {"import_file": importing, "write_manifest": store_steps,
+            "delete_objects": store_steps, "request_export": exporting,
+            "ingest_upload": exporting, "finish": outcome}
+
+
 class StepHold:
-    """Holds the named workflow steps (`chalicelib.services.steps.<name>`, which the step
-    Lambdas look up at call time) of every task at their start until the test releases that
+    """Holds the named workflow steps (see `_step_modules`) of every task at their start until the test releases that
     task. A held step waits in the execution's own thread, so the task stays pending for as
     long as the test needs: a race's outcome then does not depend on how fast the winner's
     workflow runs. Every hold ends by itself after `timeout` so a failed test cannot block
     the workflows of later tests."""
 
     def __init__(self, monkeypatch: Any, *names: str, timeout: float = HANG_SECONDS) -> None:
-        from chalicelib.services import steps
+        modules = _step_modules()
         self._timeout = timeout
         self._lock = threading.Condition()
         self._gates: dict[str, threading.Event] = {}
@@ -240,7 +247,8 @@ class StepHold:
         self._resumed: dict[str, threading.Event] = {}
         self._open = False
         for name in names:
-            monkeypatch.setattr(steps, name, self._held(getattr(steps, name)))
+            module = modules[name]
+            monkeypatch.setattr(module, name, self._held(getattr(module, name)))
 
     def _gate(self, task_id: str) -> threading.Event:
         with self._lock:

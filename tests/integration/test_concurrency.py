@@ -17,10 +17,10 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
-from chalicelib.domain.image_form import ALIAS_IN_USE, LIMIT_REACHED
+from chalicelib.domain.field_texts import ALIAS_IN_USE, LIMIT_REACHED
 from chalicelib.domain.image_view import etag
-from chalicelib.models import Datacenter, Guard, Image, Task, TaskLogEntry
-from chalicelib.services import tasklog
+from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLogEntry
+from chalicelib.domain import task_texts
 from tests.integration import racing
 from tests.integration.racing import race
 from tests.integration.workflow_support import start_import, wait_task
@@ -205,7 +205,7 @@ def test_racing_sync_updates_last_writer_wins(admin, racer, files):
         assert record.rev == before.rev + len(accepted)
         last = [i for i in accepted if results[i].headers["ETag"] == etag(record)]
         assert len(last) == 1 and record.alias == aliases[last[0]]
-        assert logged_changes(name, tasklog.UPDATE_IMAGE) == {
+        assert logged_changes(name, task_texts.LOG_UPDATE) == {
             results[i].headers["es_task_id"] for i in accepted}
         shown = admin.get(f"/image/{name}")
         assert shown.json()["result"]["alias"] == record.alias
@@ -232,8 +232,8 @@ def test_racing_sync_updates_and_delete(admin, racer, files):
         assert all(r.json() == {"detail": "Image not found"}
                    for r in puts if r.status_code == 404)
         accepted = {r.headers["es_task_id"] for r in puts if r.status_code == 200}
-        assert logged_changes(name, tasklog.UPDATE_IMAGE) == accepted
-        assert len(logged_changes(name, tasklog.DELETE_IMAGE)) == (deleted.status_code == 200)
+        assert logged_changes(name, task_texts.LOG_UPDATE) == accepted
+        assert len(logged_changes(name, task_texts.LOG_DELETE)) == (deleted.status_code == 200)
         if deleted.status_code == 200:
             assert admin.get(f"/image/{name}").status_code == 404
             assert Image.count(name, consistent_read=True) == 0
@@ -292,14 +292,14 @@ def test_put_and_delete_with_image_server_exactly_one_is_accepted(server, admin,
 def test_cancel_racing_the_finish_ends_the_task_once(server, admin, racer, files, hold,
                                                      monkeypatch):
     """Cancels racing the workflow's own Finish step: the step is held until the first cancel
-    reaches its rollback (`jobs.fail`), then the step and every cancel go at once. The
+    reaches its rollback (`ending.revoke`), then the step and every cancel go at once. The
     cancels read the task 0, 2 or 3 more times first (it varies by round), so their claims
     meet the Finish's transaction at different points and both outcomes occur. The task ends
     once: one final log entry, SUCCESS or REVOKED, every cancel answering accordingly, and
     the image, its guards and the store as that outcome leaves them. Rounds cycle through an
     update (new alias and description), an import and a delete (past its point of no return
     at Finish: completed whoever ends it)."""
-    from chalicelib.services import jobs
+    from chalicelib.services.tasks import ending, lifecycle
     kinds = [("update", "import", "delete")[rnd % 3] for rnd in range(ROUNDS)]
     ready = {"c-base": start_import(admin, files, "c-base", CONTENT, alias="cbase")[0]}
     ready |= {f"c{rnd}": start_import(admin, files, f"c{rnd}", CONTENT, alias=f"c{rnd}")[0]
@@ -308,8 +308,8 @@ def test_cancel_racing_the_finish_ends_the_task_once(server, admin, racer, files
         assert wait_task(admin, task_id).status_code == 200
     held = hold("finish")
     reads = [0]
-    held.release_on_call(monkeypatch, jobs, "fail",
-                         then=lambda task_id: [jobs.get(task_id) for _ in range(reads[0])])
+    held.release_on_call(monkeypatch, ending, "revoke",
+                         then=lambda task_id: [lifecycle.get(task_id) for _ in range(reads[0])])
     outcomes = []
     for rnd, kind in enumerate(kinds):
         reads[0] = (0, 2, 3, 3)[rnd % 4]

@@ -5,7 +5,7 @@ import uuid as uuidlib
 
 import pytest
 
-from chalicelib.models import Datacenter, Guard, Image, TaskLogEntry
+from chalicelib.persistence.models import Datacenter, Guard, Image, TaskLogEntry
 from tests.support import image_admin_roles, wait_for
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from chalicelib.models import Datacenter, Image, TaskLogEntry
+from chalicelib.persistence.models import Datacenter, Image, TaskLogEntry
 from tests.support import image_admin_roles
 
 DC_REQUIRED = ('You have to specify to which datacenter shall the image be bound. '

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.models import Image
+from chalicelib.persistence.models import Image
 from tests.support import image_admin_roles
 
 

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.template import OPERATIONS, UNSCOPED_ACTIONS, machine_name, stage_tables
+from chalicelib.domain.names import STATE_MACHINE_ARN_VARIABLES
+from chalicelib.domain.names import state_machine_name as machine_name
+from chalicelib.domain.vocabulary import OPERATIONS
+from infra.template import UNSCOPED_ACTIONS, stage_tables
 
 pytestmark = pytest.mark.package
 
@@ -26,7 +29,7 @@ DATA_SERVICES = ("dynamodb", "s3", "states", "sqs")
 # Every setting whose value only the deployment knows (chalicelib/config.py).
 DEPLOYMENT_ENV = {"IMAGE_API_TABLE_PREFIX", "IMAGE_STORE_BUCKET", "NODE_AGENT_QUEUE_URL",
                   "PLATFORM_EVENT_SOURCE", "NODE_TOKEN",
-                  *(f"STATE_MACHINE_{op.upper()}_ARN" for op in OPERATIONS)}
+                  *STATE_MACHINE_ARN_VARIABLES}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import uuid as uuidlib
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.models import Datacenter, Snapshot, User, Vm
+from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm
 from tests.support import wait_for
 
 VM = "8b0b0f2e-1c7d-4c56-9a53-1d6f1b0c0a01"
@@ -84,7 +84,7 @@ def test_snapshot_state_and_deleted(clean):
 
 def test_user_state_grants_and_revokes_roles(clean):
     key = None
-    from chalicelib.services import accounts
+    from chalicelib.services.identity import accounts
     key = accounts.create_user("carol")
     carol = clean.api(key)
     assert carol.get("/image").status_code == 403

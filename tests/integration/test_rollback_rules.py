@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.models import Guard, Image
+from chalicelib.persistence.models import Guard, Image
 from tests.integration import racing
 from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api

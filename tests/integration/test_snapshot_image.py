@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.models import Image
-from chalicelib.services import read_models
+from chalicelib.persistence.models import Image
+from chalicelib.services.platform import read_models
 from tests.support import image_admin_roles
 
 VM = "5c7e8a7e-0f5e-4a3c-8d3e-1a2b3c4d5e6f"

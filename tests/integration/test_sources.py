@@ -21,9 +21,9 @@ import urllib3
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from chalicelib import sources
+from chalicelib.adapters import sources
 from chalicelib.domain.urlpolicy import SourcePolicy
-from chalicelib.sources import (
+from chalicelib.adapters.sources import (
     SourceError,
     SourceNotAllowed,
     fetch_bytes,

@@ -7,8 +7,8 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.models import Image, Task
-from chalicelib.services import cleanup
+from chalicelib.persistence.models import Image, Task
+from chalicelib.services.maintenance import cleanup
 from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api, image_admin_roles
 
@@ -114,8 +114,8 @@ class TestReconciler:
         Image("img1").update(actions=[Image.status.set(2), Image.task_id.set("eu-lost"),
                                       Image.manifest_active.remove()],
                              add_version_condition=False)
-        from chalicelib.services import jobs
-        lost = jobs.new_task(task_id="eu-lost", operation="import", image=image,
+        from chalicelib.services.tasks import lifecycle
+        lost = lifecycle.new_task(task_id="eu-lost", operation="import", image=image,
                              creator="admin", dc="main", request={}, view={})
         lost.created = datetime.now(timezone.utc) - timedelta(hours=1)
         lost.save()

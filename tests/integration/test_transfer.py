@@ -24,8 +24,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from chalicelib.domain.urlpolicy import SourcePolicy
-from chalicelib.sources import SourceError, iter_body, open_stream
-from chalicelib.transfer import (
+from chalicelib.adapters.sources import SourceError, iter_body, open_stream
+from chalicelib.adapters.transfer import (
     SOURCE_CHUNK_SIZE,
     TransferResult,
     TransferTooLarge,

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from werkzeug import Response
 
-from chalicelib.models import Datacenter, Guard, Image, Task, TaskLogEntry
+from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLogEntry
 from tests.integration.workflow_support import (FlakyFile, Gate, execution_status,
                                                 put_status_event, start_import, wait_task)
 from tests.support import Api, wait_for
@@ -218,7 +218,7 @@ def test_file_url_under_the_source_policy(server, admin, files):
 
 def test_execution_stopped_from_outside(server, admin, files):
     gate, manifest, task_id = gated_import(admin, files, CONTENT * 3)
-    from chalicelib import workflows
+    from chalicelib.adapters import workflows
     boto3.client("stepfunctions").stop_execution(
         executionArn=workflows.execution_arn("import", task_id), error="Operator", cause="test")
     r = wait_task(admin, task_id)
@@ -270,8 +270,8 @@ def test_status_event_finishes_a_task_its_workflow_could_not(server, admin, file
 
 
 def test_callback_is_sent_once_and_signed(server, admin, files, httpserver):
-    from chalicelib.models import User
-    from chalicelib.services.callbacks import sign
+    from chalicelib.persistence.models import User
+    from chalicelib.domain.callbacks import sign
     received = []
 
     def receiver(request):

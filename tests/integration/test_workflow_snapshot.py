@@ -11,8 +11,8 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.models import Datacenter, Image, Snapshot
-from chalicelib.services import read_models
+from chalicelib.persistence.models import Datacenter, Image, Snapshot
+from chalicelib.services.platform import read_models
 from tests.integration.workflow_support import execution_status, wait_task
 from tests.support import Api, wait_for
 

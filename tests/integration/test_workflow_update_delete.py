@@ -7,7 +7,7 @@ import os
 import boto3
 import pytest
 
-from chalicelib.models import Guard, Image
+from chalicelib.persistence.models import Guard, Image
 from tests.integration.workflow_support import execution_status, start_import, wait_task
 from tests.support import Api
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from werkzeug import Response
 
-from chalicelib.models import Task
+from chalicelib.persistence.models import Task
 
 TERMINAL = {200, 400, 410}
 
@@ -31,7 +31,7 @@ def execution_status(task_id: str, timeout: float = 30.0) -> str:
     """The Step Functions execution's own final status."""
     sfn = boto3.client("stepfunctions")
     task = Task.get(task_id)
-    from chalicelib import workflows
+    from chalicelib.adapters import workflows
     arn = workflows.execution_arn(task.operation, task_id)
     deadline = time.monotonic() + timeout
     while True:
@@ -93,7 +93,7 @@ class FlakyFile:
 
 def put_status_event(task_id: str, status: str, error: str | None = None) -> None:
     """A Step Functions status-change event as AWS would publish it (duplicate or late)."""
-    from chalicelib import workflows
+    from chalicelib.adapters import workflows
     task = Task.get(task_id)
     arn = workflows.execution_arn(task.operation, task_id)
     detail = {"executionArn": arn, "name": task_id, "status": status, "error": error,

@@ -1,0 +1,40 @@
+"""AWS access shared by every adapter: lazily created boto3 clients (a Lambda cold start pays
+only for what it uses), and what an AWS error means."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+THROTTLE_CODES = frozenset(("ProvisionedThroughputExceededException", "ThrottlingException",
+                            "RequestLimitExceeded", "SlowDown"))
+
+
+@functools.lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    import boto3  # imported here: most API calls never need a boto3 client
+    return boto3.session.Session().client(service)
+
+
+def reset() -> None:
+    client.cache_clear()
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError or a PynamoDB error, else None."""
+    code = getattr(exc, "cause_response_code", None)  # PynamoDB
+    if code:
+        return str(code)
+    response = getattr(exc, "response", None)          # botocore
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None
+
+
+def condition_failed(exc: BaseException) -> bool:
+    """A conditional write lost: the item was not in the state the condition named."""
+    return error_code(exc) == CONDITION_FAILED
+
+
+def throttled(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLE_CODES

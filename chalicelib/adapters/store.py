@@ -1,0 +1,92 @@
+"""The image store: an S3 bucket holding, per image, `images/<uuid>/file` and `.../manifest`.
+
+Snapshot exports land first under the upload prefix as `uploads/<task id>`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.config import settings
+
+
+def s3() -> Any:
+    return aws.client("s3")
+
+
+def bucket() -> str:
+    return settings().image_store_bucket
+
+
+def image_prefix(uuid: str) -> str:
+    return f"images/{uuid}/"
+
+
+def file_key(uuid: str) -> str:
+    return image_prefix(uuid) + "file"
+
+
+def manifest_key(uuid: str) -> str:
+    return image_prefix(uuid) + "manifest"
+
+
+def upload_key(task_id: str) -> str:
+    return settings().upload_prefix + task_id
+
+
+def put_manifest(uuid: str, manifest: dict[str, Any]) -> None:
+    s3().put_object(Bucket=bucket(), Key=manifest_key(uuid), ContentType="application/json",
+                    Body=json.dumps(manifest, sort_keys=True).encode())
+
+
+def object_size(key: str) -> int | None:
+    """The object's size, or None when it does not exist."""
+    from botocore.exceptions import ClientError
+    try:
+        return int(s3().head_object(Bucket=bucket(), Key=key)["ContentLength"])
+    except ClientError as exc:
+        if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def has_object(key: str) -> bool:
+    return object_size(key) is not None
+
+
+def has_image_objects(uuid: str) -> bool:
+    """Both the file and the manifest are there (a missing bucket raises, unlike HeadObject,
+    which cannot tell a missing bucket from a missing object)."""
+    listed = s3().list_objects_v2(Bucket=bucket(), Prefix=image_prefix(uuid))
+    keys = {item["Key"] for item in listed.get("Contents", ())}
+    return {file_key(uuid), manifest_key(uuid)} <= keys
+
+
+def delete_keys(keys: list[str]) -> None:
+    """Idempotent: deleting what is not there is fine."""
+    if keys:
+        s3().delete_objects(Bucket=bucket(), Delete={"Objects": [{"Key": k} for k in keys],
+                                                    "Quiet": True})
+
+
+def delete_image_objects(uuid: str) -> None:
+    from chalicelib.adapters.transfer import abort_incomplete_uploads
+    abort_incomplete_uploads(s3(), bucket(), image_prefix(uuid))
+    delete_keys([file_key(uuid), manifest_key(uuid)])
+
+
+def delete_upload(task_id: str) -> None:
+    from chalicelib.adapters.transfer import abort_incomplete_uploads
+    abort_incomplete_uploads(s3(), bucket(), upload_key(task_id))
+    delete_keys([upload_key(task_id)])
+
+
+def presign_upload(task_id: str, expires: int) -> str:
+    return s3().generate_presigned_url("put_object", ExpiresIn=expires,
+                                       Params={"Bucket": bucket(), "Key": upload_key(task_id)})
+
+
+def presign_download(uuid: str, expires: int = 300) -> str:
+    return s3().generate_presigned_url("get_object", ExpiresIn=expires,
+                                       Params={"Bucket": bucket(), "Key": file_key(uuid)})

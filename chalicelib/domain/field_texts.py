@@ -1,0 +1,45 @@
+"""Every validation text shown under a field of a 400 FAILURE answer (SPEC §1.2, §3, §4):
+Django REST framework's words where Danube Cloud uses them, its own texts elsewhere."""
+from __future__ import annotations
+
+REQUIRED = "This field is required."
+INVALID = "Enter a valid value."
+NOT_NULL = "This field may not be null."
+WHOLE_NUMBER = "Enter a whole number."
+INVALID_URL = "Enter a valid URL."
+INVALID_VALUE = "Invalid value."          # tags, cursors
+DC_REQUIRED = ('You have to specify to which datacenter shall the image be bound. '
+               'Either use the "dc" parameter or set the "dc_bound" parameter to false.')
+ALIAS_IN_USE = "This alias is already in use. Please supply a different alias or version."
+LIMIT_REACHED = "Maximum number of server disk images reached"
+DC_BOUND_FORBIDDEN = "You don't have permission to modify this attribute."
+ATTACHED_TO_MANY = "Image is attached into more than one datacenter."
+ATTACHED_TO_NONE = "Image is not attached into any datacenters."
+PENDING_TASKS = "Image has pending tasks."
+MANIFEST_PARSE_ERROR = "Could not parse image manifest."
+MANIFEST_INVALID = "Invalid image manifest."
+MANIFEST_MULTIPLE_FILES = "Multiple files inside manifest are not supported."
+
+
+def max_length(limit: int, length: int) -> str:
+    return f"Ensure this value has at most {limit} characters (it has {length})."
+
+
+def between(low: int, high: int) -> str:
+    return f"Ensure this value is between {low} and {high}."
+
+
+def not_a_choice(value: object) -> str:
+    return f"Select a valid choice. {value} is not one of the available choices."
+
+
+def owner_missing(username: str) -> str:
+    return f"Object with username={username} does not exist."
+
+
+def manifest_unreachable(reason: str) -> str:
+    return f"Image manifest URL is unreachable ({reason.rstrip('.')})."
+
+
+def uuid_registered(holder: str) -> str:
+    return f'Image UUID is already registered by image "{holder}".'

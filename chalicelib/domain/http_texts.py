@@ -1,0 +1,35 @@
+"""Every `detail` text a request can end with (SPEC §1.2), in Danube Cloud's words."""
+from __future__ import annotations
+
+NOT_AUTHENTICATED = "Authentication credentials were not provided."
+INVALID_API_KEY = "Invalid API key."
+PERMISSION_DENIED = "Permission denied"
+OBJECT_PERMISSION_DENIED = "You do not have permission to perform this action."
+NOT_FOUND = "Not found"
+IMAGE_NOT_FOUND = "Image not found"
+VM_NOT_FOUND = "VM not found"
+SNAPSHOT_NOT_FOUND = "Snapshot not found"
+DC_NOT_FOUND = "Datacenter not found"
+TASK_NOT_FOUND = "Task does not exist (anymore)"
+IMAGE_EXISTS = "Image already exists"
+TASK_FINISHED = "Task has already finished"
+INVALID_DISK_ID = "Invalid disk_id"
+ETAG_MISMATCH = "Precondition failed (ETag does not match)"
+IMAGE_STATUS_NOT_OK = "Image status is not OK"
+SNAPSHOT_STATUS_NOT_OK = "VM snapshot status is not OK"
+VM_NOT_OPERATIONAL = "VM is not operational"
+IMAGE_SERVER_NOT_AVAILABLE = "Image server is not available"
+IMAGE_USED_BY_VMS = "Image is used by some VMs"
+MALFORMED_REQUEST = "Malformed request"
+THROTTLED = "Request was throttled."
+INTERNAL_ERROR = "Internal server error"
+BAD_REQUEST = "Bad request"
+NOT_STARTED = "Image operation could not be started; it was rolled back."
+
+
+def invalid_order_by(allowed: tuple[str, ...] | list[str]) -> str:
+    return f"Invalid order_by; Possible sort fields are: {', '.join(allowed)}"
+
+
+def method_not_allowed(method: str) -> str:
+    return f'Method "{method}" not allowed.'

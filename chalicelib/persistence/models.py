@@ -1,0 +1,285 @@
+"""PynamoDB models: the only place that knows how records are laid out in DynamoDB.
+
+Table names are `<IMAGE_API_TABLE_PREFIX>-<table>` (chalicelib.domain.names), bound when this
+module is imported. `infra/tables.py` turns these same classes into the CloudFormation tables
+and the local stack creates its tables from that output, so there is one definition of every
+table and index.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, TypeVar
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.config import settings
+from chalicelib.domain import names
+from chalicelib.domain.vocabulary import PENDING, RUNNING, Access, ImageStatus
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+def _table(table: str) -> str:
+    return names.table_name(settings().table_prefix, table)
+
+
+class _Meta:
+    billing_mode = "PAY_PER_REQUEST"
+    # host=None lets botocore resolve the endpoint (AWS_ENDPOINT_URL_DYNAMODB in the local stack)
+    host = None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------------------------
+class ImageUuidIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "uuid-index"
+        projection = AllProjection()
+
+    uuid = UnicodeAttribute(hash_key=True)
+
+
+class Image(Model):
+    """A server disk image record; `name` is the URL key."""
+
+    class Meta(_Meta):
+        table_name = _table("images")
+
+    name = UnicodeAttribute(hash_key=True)
+    uuid = UnicodeAttribute()
+    alias = UnicodeAttribute()
+    version = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    access = NumberAttribute(default=int(Access.PRIVATE))
+    desc = UnicodeAttribute(default="")
+    ostype = NumberAttribute(default=1)
+    size = NumberAttribute(default=1024)
+    resize = BooleanAttribute(default=False)
+    deploy = BooleanAttribute(default=False)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    status = NumberAttribute(default=int(ImageStatus.OK))
+    created = UTCDateTimeAttribute()
+    dc_bound = UnicodeAttribute(null=True)          # name of the DC owning the image
+    dcs = ListAttribute(of=UnicodeAttribute, default=list)  # DCs the image is attached to
+    manifest = JSONAttribute(null=True)             # desired manifest
+    manifest_active = JSONAttribute(null=True)      # last manifest applied to the image store
+    backup = JSONAttribute(null=True)               # previous values during an update
+    src_vm = UnicodeAttribute(null=True)
+    src_snap = UnicodeAttribute(null=True)
+    task_id = UnicodeAttribute(null=True)           # the task holding the status lock
+    rev = VersionAttribute()                        # ETag source
+
+    uuid_index = ImageUuidIndex()
+
+
+class Guard(Model):
+    """Uniqueness guard: `uuid#<uuid>` and `alias#<alias lower>#<version>` point at an image.
+
+    Guards are written in the same transaction as the image, so two concurrent requests can
+    never both claim a uuid or an alias+version.
+    """
+
+    class Meta(_Meta):
+        table_name = _table("guards")
+
+    key = UnicodeAttribute(hash_key=True)
+    image_name = UnicodeAttribute()
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity
+# ---------------------------------------------------------------------------------------------
+class KeyHashIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "key-hash-index"
+        projection = AllProjection()
+
+    api_key_hash = UnicodeAttribute(hash_key=True)
+
+
+class User(Model):
+    class Meta(_Meta):
+        table_name = _table("users")
+
+    username = UnicodeAttribute(hash_key=True)
+    is_super_admin = BooleanAttribute(default=False)
+    is_active = BooleanAttribute(default=True)
+    dc_roles = MapAttribute(default=dict)          # {dc name: [role, ...]}
+    api_key_hash = UnicodeAttribute(null=True)     # sha256 of the key; the key itself is never stored
+    callback_key = UnicodeAttribute(null=True)
+    event_version = NumberAttribute(default=0)
+
+    key_hash_index = KeyHashIndex()
+
+
+class Datacenter(Model):
+    class Meta(_Meta):
+        table_name = _table("dcs")
+
+    name = UnicodeAttribute(hash_key=True)
+    image_limit = NumberAttribute(null=True)
+    image_count = NumberAttribute(default=0)       # images bound to this DC (kept in transactions)
+    event_version = NumberAttribute(default=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Read model of the platform's VMs and snapshots (fed by platform events)
+# ---------------------------------------------------------------------------------------------
+class VmHostnameIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "hostname-index"
+        projection = AllProjection()
+
+    hostname = UnicodeAttribute(hash_key=True)
+
+
+class VmDisk(MapAttribute):
+    image_uuid = UnicodeAttribute(null=True)
+    size = NumberAttribute(default=0)
+    zfs_filesystem = UnicodeAttribute(null=True)
+
+
+class Vm(Model):
+    class Meta(_Meta):
+        table_name = _table("vms")
+
+    uuid = UnicodeAttribute(hash_key=True)
+    hostname = UnicodeAttribute()
+    dc = UnicodeAttribute()
+    owner = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="unknown")
+    ostype = NumberAttribute(default=1)
+    disks = ListAttribute(of=VmDisk, default=list)
+    image_uuids = ListAttribute(of=UnicodeAttribute, default=list)  # for "is this image used?"
+    deleted = BooleanAttribute(default=False)      # tombstone: a late "VM State" cannot revive it
+    event_version = NumberAttribute(default=0)
+
+    hostname_index = VmHostnameIndex()
+
+
+class Snapshot(Model):
+    class Meta(_Meta):
+        table_name = _table("snapshots")
+
+    vm_uuid = UnicodeAttribute(hash_key=True)
+    snap_key = UnicodeAttribute(range_key=True)    # "<disk_id>#<name>"
+    name = UnicodeAttribute()
+    disk_id = NumberAttribute()
+    zfs_name = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="ok")
+    deleted = BooleanAttribute(default=False)      # tombstone, as for VMs
+    event_version = NumberAttribute(default=0)
+
+    @staticmethod
+    def key_for(disk_id: int, name: str) -> str:
+        return f"{disk_id}#{name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks and the task log
+# ---------------------------------------------------------------------------------------------
+class PendingUserIndex(GlobalSecondaryIndex):
+    """Sparse: only tasks that are still pending carry `pending_user`."""
+
+    class Meta:
+        index_name = "pending-user-index"
+        projection = KeysOnlyProjection()
+
+    pending_user = UnicodeAttribute(hash_key=True)
+
+
+class PendingIndex(GlobalSecondaryIndex):
+    """Sparse: every pending task, for the reconciler."""
+
+    class Meta:
+        index_name = "pending-index"
+        projection = AllProjection()
+
+    pending = UnicodeAttribute(hash_key=True)
+
+
+class Task(Model):
+    class Meta(_Meta):
+        table_name = _table("tasks")
+
+    task_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute(default=PENDING)     # vocabulary.TASK_STATUSES
+    # running -> (rolling_back ->) done; every transition is a conditional write, so whoever
+    # finishes the task first (last step, Catch, status event, reconciler, cancel) wins
+    state = UnicodeAttribute(default=RUNNING)
+    operation = UnicodeAttribute()                 # import, update, delete, snapshot
+    image_uuid = UnicodeAttribute(null=True)
+    request = JSONAttribute(null=True)             # what the operation needs (urls, snapshot, ...)
+    failure = JSONAttribute(null=True)             # {"returncode", "message"} of the last step error
+    token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
+    irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
+    creator = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    dc = UnicodeAttribute()
+    image_name = UnicodeAttribute()
+    image_alias = UnicodeAttribute(null=True)      # as the task log shows it
+    view = JSONAttribute(null=True)                # the apiview shown by GET /task/<id>
+    progress = JSONAttribute(null=True)
+    result = JSONAttribute(null=True)
+    callback = JSONAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    deadline = UTCDateTimeAttribute(null=True)
+    finished = UTCDateTimeAttribute(null=True)
+    pending_user = UnicodeAttribute(null=True)
+    pending = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    pending_user_index = PendingUserIndex()
+    pending_index = PendingIndex()
+
+
+class TaskLogEntry(Model):
+    """Audit log, one partition per DC, newest first by sort key."""
+
+    class Meta(_Meta):
+        table_name = _table("tasklog")
+
+    dc = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)          # "<iso time>#<task id>"
+    time = UTCDateTimeAttribute()
+    task_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    username = UnicodeAttribute()
+    owner = UnicodeAttribute(null=True)
+    object_type = UnicodeAttribute(default="image")
+    object_name = UnicodeAttribute(null=True)
+    object_alias = UnicodeAttribute(null=True)
+    msg = UnicodeAttribute()
+    detail = UnicodeAttribute(default="")
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Image, Guard, User, Datacenter, Vm, Snapshot, Task, TaskLogEntry,
+)
+
+
+def get_or_none(model: type[_M], hash_key: Any, range_key: Any = None) -> _M | None:
+    """The item, or None when there is none (one GetItem)."""
+    try:
+        return model.get(hash_key, range_key)
+    except model.DoesNotExist:
+        return None

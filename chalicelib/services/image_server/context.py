@@ -1,0 +1,61 @@
+"""What every workflow step shares: its task and image, the check that the task still runs,
+throttled progress, and the retryable error a storage fault becomes.
+
+Steps are idempotent: a retried step redoes its work (overwriting the same keys) or finds it
+done. None of them ends the task except through `chalicelib.services.tasks.ending`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.domain import task_texts
+from chalicelib.domain.task_results import TransientError
+from chalicelib.domain.vocabulary import RUNNING
+from chalicelib.persistence.models import Image, Task, get_or_none
+from chalicelib.services.tasks import lifecycle
+
+
+class TaskEnded(Exception):
+    """The task was ended meanwhile (e.g. canceled): the step has nothing left to do."""
+
+
+def load(event: dict[str, Any]) -> tuple[Task, Image]:
+    """The running task of the step's event and the image it holds."""
+    task = lifecycle.get(event["task_id"])
+    if task is None or task.state != RUNNING:
+        raise TaskEnded(event.get("task_id"))
+    image = get_or_none(Image, task.image_name)
+    if image is None:
+        raise TaskEnded(event.get("task_id"))
+    return task, image
+
+
+def still_running(task_id: str) -> None:
+    """A rollback may have run while the step was busy; its leftovers must not survive."""
+    task = lifecycle.get(task_id)
+    if task is None or task.state != RUNNING:
+        raise TaskEnded(task_id)
+
+
+def progress_reporter(task_id: str, step: str, total: int | None) -> Callable[[int], None]:
+    """`report(bytes_done)`, written at most every PROGRESS_INTERVAL_SECONDS; raises
+    TaskEnded once the task was canceled, so the transfer stops and aborts its upload."""
+    interval = settings().progress_interval_seconds
+    last = [0.0]
+
+    def report(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= interval:
+            last[0] = now
+            if not lifecycle.record_progress(task_id, step, done, total):
+                raise TaskEnded(task_id)
+
+    return report
+
+
+def store_unavailable(exc: Exception) -> TransientError:
+    """S3/DynamoDB trouble is worth a retry; the state machine decides how often."""
+    return TransientError(task_texts.RC_INPUT, task_texts.store_unavailable(type(exc).__name__))

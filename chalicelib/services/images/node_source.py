@@ -1,0 +1,66 @@
+"""The compute-node image source (SPEC §4.10): IMGAPI-style, read-only, from the image store."""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.domain import errors
+from chalicelib.domain import http_texts
+from chalicelib.domain.fields import is_uuid
+from chalicelib.domain.permissions import Principal
+from chalicelib.domain.vocabulary import ImageStatus
+from chalicelib.persistence.models import Image
+
+STATUS_OK = int(ImageStatus.OK)
+
+FILTERS = ("name", "version", "os", "type")
+
+
+def authenticate(ctx: Any) -> Principal | None:
+    """A node token (ES-NODE-TOKEN or `Authorization: Token`) or a user API key.
+
+    Returns None for the node, whose view is every ready image; a user sees what SPEC §2 lets
+    them see.
+    """
+    from chalicelib.services.identity.authentication import authenticate as user_auth
+    from chalicelib.services.identity.authentication import presented_key
+    token = settings().node_token
+    presented = ctx.header("ES-NODE-TOKEN") or presented_key(ctx)
+    if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+        return None
+    principal = user_auth(ctx)
+    if not principal.is_any_image_admin:
+        raise errors.PermissionDenied()
+    return principal
+
+
+def _servable(image: Image, principal: Principal | None) -> bool:
+    ready = image.status == STATUS_OK and bool((image.manifest_active or {}).get("files"))
+    return ready and (principal is None or principal.can_see_image(image.dc_bound))
+
+
+def list_manifests(principal: Principal | None, params: dict[str, str]) -> list[dict[str, Any]]:
+    wanted = {key: params[key] for key in FILTERS if params.get(key)}
+    result = []
+    for image in Image.scan(Image.status == STATUS_OK):
+        manifest = image.manifest_active or {}
+        if _servable(image, principal) and all(str(manifest.get(k)) == v
+                                               for k, v in wanted.items()):
+            result.append(manifest)
+    return sorted(result, key=lambda m: (m.get("published_at") or "", m.get("uuid")))
+
+
+def find(principal: Principal | None, uuid: str) -> Image:
+    uuid = uuid.lower()
+    image = next(iter(Image.uuid_index.query(uuid, limit=1)), None) if is_uuid(uuid) else None
+    if image is None or not _servable(image, principal):
+        raise errors.NotFound(http_texts.IMAGE_NOT_FOUND)
+    return image
+
+
+def file_location(principal: Principal | None, uuid: str) -> str:
+    from chalicelib.adapters import store
+    if not settings().image_server_enabled:
+        raise errors.PreconditionRequired(http_texts.IMAGE_SERVER_NOT_AVAILABLE)
+    return store.presign_download(find(principal, uuid).uuid)

@@ -1,0 +1,109 @@
+"""The scheduled cleanup (SPEC §9). Every job is idempotent, logs what it did, can dry-run,
+and computes its cut-off time on every run."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.config import settings
+
+log = logging.getLogger("imageapi.cleanup")
+
+
+@dataclass
+class CleanupReport:
+    dry_run: bool
+    tasks_finished: list[str] = field(default_factory=list)
+    images_repaired: list[str] = field(default_factory=list)
+    uploads_aborted: list[str] = field(default_factory=list)
+    orphans_deleted: list[str] = field(default_factory=list)
+    records_expired: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
+    from chalicelib.services.maintenance import reconcile
+    now = now or datetime.now(timezone.utc)
+    cfg = settings()
+    cutoff = now - timedelta(seconds=cfg.cleanup_grace_seconds)
+    report = CleanupReport(dry_run)
+    report.tasks_finished = reconcile.reconcile_tasks(dry_run=dry_run, now=now).finished
+    report.images_repaired = reconcile.repair_images(dry_run=dry_run).repaired_images
+    if cfg.image_server_enabled:
+        report.uploads_aborted = _abort_stale_uploads(cutoff, dry_run)
+        report.orphans_deleted = _delete_orphans(cutoff, dry_run)
+    report.records_expired = _expire(now, dry_run)
+    log.info("cleanup%s: %s", " (dry run)" if dry_run else "", report.as_dict())
+    return report
+
+
+def _abort_stale_uploads(cutoff: datetime, dry_run: bool) -> list[str]:
+    """Incomplete multipart uploads past the grace period that no running task owns."""
+    from chalicelib.adapters import store
+    busy = _busy_prefixes()
+    s3, bucket = store.s3(), store.bucket()
+    aborted = []
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            key = upload["Key"]
+            if upload["Initiated"] >= cutoff or any(key.startswith(p) for p in busy):
+                continue
+            aborted.append(key)
+            if not dry_run:
+                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+    return aborted
+
+
+def _busy_prefixes() -> list[str]:
+    """Store prefixes that running tasks are writing to."""
+    from chalicelib.adapters import store
+    from chalicelib.persistence.models import Task
+    prefixes = []
+    for task in Task.pending_index.query("1"):
+        if task.image_uuid:
+            prefixes.append(store.image_prefix(task.image_uuid))
+        prefixes.append(store.upload_key(task.task_id))
+    return prefixes
+
+
+def _delete_orphans(cutoff: datetime, dry_run: bool) -> list[str]:
+    """Store objects that belong to no image record (or no running task), past the grace."""
+    from chalicelib.adapters import store
+    from chalicelib.persistence.models import Image, Task
+    known = {image.uuid for image in Image.scan(attributes_to_get=["name", "uuid"])}
+    running = {task.task_id for task in Task.pending_index.query("1")}
+    orphans = []
+    pages = store.s3().get_paginator("list_objects_v2").paginate(Bucket=store.bucket())
+    for page in pages:
+        for obj in page.get("Contents", []):
+            key, modified = obj["Key"], obj["LastModified"]
+            if modified >= cutoff:
+                continue
+            if key.startswith("images/") and key.split("/")[1] in known:
+                continue
+            upload_prefix = settings().upload_prefix
+            if key.startswith(upload_prefix) and key[len(upload_prefix):] in running:
+                continue
+            orphans.append(key)
+    if orphans and not dry_run:
+        for start in range(0, len(orphans), 1000):
+            store.delete_keys(orphans[start:start + 1000])
+    return orphans
+
+
+def _expire(now: datetime, dry_run: bool) -> int:
+    """DynamoDB's TTL deletes lazily (and the emulator never): finish the job here."""
+    from chalicelib.persistence.models import Task, TaskLogEntry
+    count = 0
+    for model in (Task, TaskLogEntry):
+        expired = list(model.scan(model.expires_at < now))
+        count += len(expired)
+        if expired and not dry_run:
+            with model.batch_write() as batch:
+                for item in expired:
+                    batch.delete(item)
+    return count

@@ -1,0 +1,93 @@
+"""Apply platform events to the read models (VMs, snapshots, users, DCs).
+
+Every write is an UpdateItem conditioned on the stored `event_version` being older than the
+event's, so duplicates and out-of-order deliveries change nothing. Deletions leave a tombstone
+with the deleting version so that a late state event cannot bring the object back.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.adapters.aws import condition_failed
+from chalicelib.domain import platform_events as ev
+from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm
+
+
+def _newer(model: Any, version: int) -> Any:
+    return model.event_version.does_not_exist() | (model.event_version < version)
+
+
+def _apply(item: Any, actions: list, version: int) -> bool:
+    """True when applied, False when the event was stale."""
+    model = type(item)
+    try:
+        item.update(actions=actions + [model.event_version.set(version)],
+                    condition=_newer(model, version))
+        return True
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+
+
+def apply_vm_state(e: dict[str, Any]) -> bool:
+    disks = [{k: v for k, v in d.items() if v is not None} for d in e["disks"]]
+    images = sorted({d["image_uuid"] for d in e["disks"] if d["image_uuid"]})
+    return _apply(Vm(e["uuid"]), [
+        Vm.hostname.set(e["hostname"]), Vm.dc.set(e["dc"]),
+        Vm.owner.set(e["owner"]) if e["owner"] else Vm.owner.remove(),
+        Vm.status.set(e["status"]), Vm.ostype.set(e["ostype"]),
+        Vm.disks.set(disks), Vm.image_uuids.set(images), Vm.deleted.set(False),
+    ], e["version"])
+
+
+def apply_vm_deleted(e: dict[str, Any]) -> bool:
+    return _apply(Vm(e["uuid"]), [
+        Vm.deleted.set(True), Vm.image_uuids.set([]), Vm.disks.set([]),
+        Vm.status.set("deleted"), Vm.hostname.set(f"deleted-{e['uuid']}"), Vm.dc.set(""),
+    ], e["version"])
+
+
+def apply_snapshot_state(e: dict[str, Any]) -> bool:
+    return _apply(Snapshot(e["vm_uuid"], Snapshot.key_for(e["disk_id"], e["name"])), [
+        Snapshot.name.set(e["name"]), Snapshot.disk_id.set(e["disk_id"]),
+        Snapshot.zfs_name.set(e["zfs_name"]) if e["zfs_name"] else Snapshot.zfs_name.remove(),
+        Snapshot.status.set(e["status"]), Snapshot.deleted.set(False),
+    ], e["version"])
+
+
+def apply_snapshot_deleted(e: dict[str, Any]) -> bool:
+    return _apply(Snapshot(e["vm_uuid"], Snapshot.key_for(e["disk_id"], e["name"])), [
+        Snapshot.name.set(e["name"]), Snapshot.disk_id.set(e["disk_id"]),
+        Snapshot.deleted.set(True), Snapshot.status.set("deleted"),
+    ], e["version"])
+
+
+def apply_user_state(e: dict[str, Any]) -> bool:
+    # API keys are not part of the event: they stay as the operator CLI set them.
+    return _apply(User(e["username"]), [
+        User.is_super_admin.set(e["is_super_admin"]), User.is_active.set(e["is_active"]),
+        User.dc_roles.set(e["dc_roles"]),
+    ], e["version"])
+
+
+def apply_dc_state(e: dict[str, Any]) -> bool:
+    limit = e["image_limit"]
+    return _apply(Datacenter(e["name"]), [
+        Datacenter.image_limit.set(limit) if limit is not None else Datacenter.image_limit.remove(),
+    ], e["version"])
+
+
+APPLIERS = {
+    ev.VM_STATE: apply_vm_state, ev.VM_DELETED: apply_vm_deleted,
+    ev.SNAPSHOT_STATE: apply_snapshot_state, ev.SNAPSHOT_DELETED: apply_snapshot_deleted,
+    ev.USER_STATE: apply_user_state, ev.DC_STATE: apply_dc_state,
+}
+
+
+def apply(detail_type: str, detail: Any) -> bool:
+    """Parse and apply one event; raises MalformedEvent for bad input."""
+    kind, clean = ev.parse(detail_type, detail)
+    return APPLIERS[kind](clean)

@@ -1,0 +1,106 @@
+"""The start of an asynchronous image operation and what its steps record on the way: the task
+record, its execution (named by the task id), progress, a step's failure, the task token."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.domain import errors
+from chalicelib.domain import http_texts
+from chalicelib.domain import task_texts
+from chalicelib.domain.operations import rules
+from chalicelib.domain.vocabulary import PENDING, RUNNING
+from chalicelib.persistence import audit
+from chalicelib.persistence.models import Image, Task, TaskLogEntry, get_or_none
+
+log = logging.getLogger("imageapi.tasks")
+
+
+def runs_on_image_server(operation: str) -> bool:
+    """True when the operation runs as a workflow; 428 when an image server is configured but
+    its workflow is not (False: a database-only service, as Danube without an image server)."""
+    cfg = settings()
+    if not cfg.image_server_enabled:
+        return False
+    if not cfg.state_machine_arns.get(operation):
+        raise errors.PreconditionRequired(http_texts.IMAGE_SERVER_NOT_AVAILABLE)
+    return True
+
+
+def image_task_view(method: str, name: str, **extra: Any) -> dict[str, Any]:
+    """The API view a task reports (GET /task/<id>): Danube's `image_manage` view."""
+    return {"view": "image_manage", "method": method, "name": name, **extra}
+
+
+def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: str,
+             request: dict[str, Any], view: dict[str, Any],
+             callback: dict[str, Any] | None = None) -> Task:
+    created = datetime.now(timezone.utc)
+    return Task(task_id, status=PENDING, state=RUNNING, operation=operation,
+                image_name=image.name, image_uuid=image.uuid, image_alias=image.alias,
+                creator=creator, owner=image.owner, dc=dc, request=request, view=view,
+                callback=callback, created=created,
+                deadline=created + timedelta(seconds=settings().task_deadline_seconds),
+                pending_user=creator, pending="1",
+                progress={"step": "queued", "bytes_done": 0, "bytes_total": None, "percent": 0})
+
+
+def pending_log(task: Task, detail: dict[str, Any]) -> TaskLogEntry:
+    return audit.entry(dc=task.dc, task_id=task.task_id, status=PENDING, username=task.creator,
+                       owner=task.owner, name=task.image_name, alias=task.image_alias,
+                       msg=rules(task.operation).log_text, detail=detail)
+
+
+def start(task: Task, payload: dict[str, Any] | None = None) -> None:
+    """Start the workflow of a task whose records are written; if that fails, the operation
+    is rolled back before the request is answered."""
+    from chalicelib.adapters import workflows
+    from chalicelib.services.tasks import ending
+    try:
+        workflows.start(task.operation, task.task_id, payload or {})
+    except Exception as exc:
+        log.exception("could not start %s for task %s", task.operation, task.task_id)
+        ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.not_started(type(exc).__name__))
+        raise errors.ValidationFailed(http_texts.NOT_STARTED)
+
+
+def get(task_id: str) -> Task | None:
+    return get_or_none(Task, task_id)
+
+
+def record_progress(task_id: str, step: str, done: int, total: int | None) -> bool:
+    """False when the task is no longer running (the caller should stop)."""
+    percent = int(done * 100 / total) if total else None
+    return _update_if_running(task_id, [Task.progress.set(
+        {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent})])
+
+
+def record_failure(task_id: str, returncode: int, message: str) -> None:
+    """A step's own esimg error, for whoever ends the task (see failure_reason)."""
+    _update_if_running(task_id, [Task.failure.set({"returncode": returncode,
+                                                   "message": message})])
+
+
+def record_token(task_id: str, token: str) -> bool:
+    return _update_if_running(task_id, [Task.token.set(token)])
+
+
+def mark_irrevocable(task_id: str) -> bool:
+    """The operation is about to do what cannot be undone (a delete removing store objects).
+    False when the task is no longer running: then nothing irreversible may start."""
+    return _update_if_running(task_id, [Task.irrevocable.set(True)])
+
+
+def _update_if_running(task_id: str, actions: list[Any]) -> bool:
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.adapters.aws import condition_failed
+    try:
+        Task(task_id).update(actions=actions, condition=Task.state == RUNNING)
+        return True
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise

@@ -1,0 +1,84 @@
+"""What clients see of tasks (SPEC §4.8): status, done, view, cancel, pending list, task log."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import cursor, errors
+from chalicelib.domain import field_texts
+from chalicelib.domain import http_texts
+from chalicelib.domain.fields import to_int
+from chalicelib.domain.image_view import iso
+from chalicelib.domain.permissions import Principal
+from chalicelib.domain.vocabulary import DONE, HTTP_STATUS_OF_TASK, PENDING
+from chalicelib.persistence import audit
+from chalicelib.persistence.models import Task, TaskLogEntry
+from chalicelib.services.tasks import ending
+from chalicelib.services.tasks.lifecycle import get
+
+LOG_PAGE = (1, 1000)
+
+
+def load(principal: Principal, task_id: str) -> Task:
+    """Readable by its creator, the image owner, admins of its DC and SuperAdmins."""
+    task = get(task_id)
+    if task is None:
+        raise errors.NotFound(http_texts.TASK_NOT_FOUND)
+    if not (principal.is_super_admin or principal.username in (task.creator, task.owner)
+            or principal.is_dc_admin(task.dc)):
+        raise errors.PermissionDenied()
+    return task
+
+
+def status_body(task: Task) -> tuple[int, dict[str, Any]]:
+    result = None if task.status == PENDING else task.result
+    return HTTP_STATUS_OF_TASK[task.status], {"task_id": task.task_id, "status": task.status,
+                                              "result": result}
+
+
+def is_done(task: Task) -> bool:
+    return task.state == DONE
+
+
+def view(task: Task) -> dict[str, Any]:
+    return {**(task.view or {}), "task_id": task.task_id, "status": task.status,
+            "time": iso(task.created), "dc": task.dc, "progress": task.progress or {}}
+
+
+def cancel(principal: Principal, task_id: str) -> Task:
+    from chalicelib.adapters import workflows
+    task = load(principal, task_id)
+    if task.state == DONE:
+        raise errors.TaskFinished()
+    workflows.stop(workflows.execution_arn(task.operation, task.task_id),
+                   "canceled by " + principal.username)
+    ending.revoke(task.task_id)
+    return get(task.task_id) or task
+
+
+def pending_ids(principal: Principal) -> list[str]:
+    return sorted(t.task_id for t in Task.pending_user_index.query(principal.username))
+
+
+def log_page(principal: Principal, params: dict[str, str], default_dc: str
+             ) -> tuple[list[dict[str, Any]], str | None]:
+    dc = params.get("dc") or default_dc
+    if not principal.is_dc_admin(dc):
+        raise errors.PermissionDenied()
+    limit, error = to_int(params.get("limit", 100))
+    if error or not LOG_PAGE[0] <= limit <= LOG_PAGE[1]:
+        raise errors.field_error("limit", field_texts.between(*LOG_PAGE))
+    start = cursor.decode(params["cursor"], _log_key_of(dc)) if params.get("cursor") else None
+    query = TaskLogEntry.query(dc, scan_index_forward=False, limit=limit,
+                               last_evaluated_key=start, page_size=limit)
+    items = [audit.render(item) for item in query]
+    last = query.last_evaluated_key
+    return items, cursor.encode(last) if last else None
+
+
+def _log_key_of(dc: str):  # type: ignore[no-untyped-def]
+    """A task-log page key: exactly DynamoDB's last evaluated key of this DC's partition."""
+    def valid(key: Any) -> bool:
+        return (isinstance(key, dict) and set(key) == {"dc", "sk"} and key["dc"] == {"S": dc}
+                and isinstance(key["sk"], dict) and set(key["sk"]) == {"S"}
+                and isinstance(key["sk"]["S"], str) and 0 < len(key["sk"]["S"]) <= 200)
+    return valid

@@ -1,0 +1,120 @@
+"""Every user-facing text, listed once: HTTP `detail` texts, field texts and esimg task texts.
+
+Danube Cloud's clients and people's scripts match these words, so none may change by
+accident: each catalogue module must hold exactly the texts listed here (a new text is added
+here too, deliberately), and the templates render as shown.
+"""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain import field_texts, http_texts, task_texts
+
+HTTP = {
+    "NOT_AUTHENTICATED": "Authentication credentials were not provided.",
+    "INVALID_API_KEY": "Invalid API key.",
+    "PERMISSION_DENIED": "Permission denied",
+    "OBJECT_PERMISSION_DENIED": "You do not have permission to perform this action.",
+    "NOT_FOUND": "Not found",
+    "IMAGE_NOT_FOUND": "Image not found",
+    "VM_NOT_FOUND": "VM not found",
+    "SNAPSHOT_NOT_FOUND": "Snapshot not found",
+    "DC_NOT_FOUND": "Datacenter not found",
+    "TASK_NOT_FOUND": "Task does not exist (anymore)",
+    "IMAGE_EXISTS": "Image already exists",
+    "TASK_FINISHED": "Task has already finished",
+    "INVALID_DISK_ID": "Invalid disk_id",
+    "ETAG_MISMATCH": "Precondition failed (ETag does not match)",
+    "IMAGE_STATUS_NOT_OK": "Image status is not OK",
+    "SNAPSHOT_STATUS_NOT_OK": "VM snapshot status is not OK",
+    "VM_NOT_OPERATIONAL": "VM is not operational",
+    "IMAGE_SERVER_NOT_AVAILABLE": "Image server is not available",
+    "IMAGE_USED_BY_VMS": "Image is used by some VMs",
+    "MALFORMED_REQUEST": "Malformed request",
+    "THROTTLED": "Request was throttled.",
+    "INTERNAL_ERROR": "Internal server error",
+    "BAD_REQUEST": "Bad request",
+    "NOT_STARTED": "Image operation could not be started; it was rolled back.",
+}
+FIELDS = {
+    "REQUIRED": "This field is required.",
+    "INVALID": "Enter a valid value.",
+    "NOT_NULL": "This field may not be null.",
+    "WHOLE_NUMBER": "Enter a whole number.",
+    "INVALID_URL": "Enter a valid URL.",
+    "INVALID_VALUE": "Invalid value.",
+    "DC_REQUIRED": 'You have to specify to which datacenter shall the image be bound. '
+                   'Either use the "dc" parameter or set the "dc_bound" parameter to false.',
+    "ALIAS_IN_USE": "This alias is already in use. Please supply a different alias or version.",
+    "LIMIT_REACHED": "Maximum number of server disk images reached",
+    "DC_BOUND_FORBIDDEN": "You don't have permission to modify this attribute.",
+    "ATTACHED_TO_MANY": "Image is attached into more than one datacenter.",
+    "ATTACHED_TO_NONE": "Image is not attached into any datacenters.",
+    "PENDING_TASKS": "Image has pending tasks.",
+    "MANIFEST_PARSE_ERROR": "Could not parse image manifest.",
+    "MANIFEST_INVALID": "Invalid image manifest.",
+    "MANIFEST_MULTIPLE_FILES": "Multiple files inside manifest are not supported.",
+}
+TASKS = {
+    "REVOKED": "ERROR: Task was revoked",
+    "REVOKED_DETAIL": "The operation was canceled and rolled back.",
+    "TIMED_OUT": "ERROR: The operation did not finish in time",
+    "NEVER_STARTED": "ERROR: The operation never started",
+    "NOT_COMMITTED": "ERROR: The operation ended without committing",
+    "IMAGE_DIR_MISSING": "ERROR: Target image directory does not exist",
+    "EXPORT_NOT_UPLOADED": "ERROR: The exported snapshot was not uploaded",
+    "EXPORT_EMPTY": "ERROR: The exported snapshot is empty",
+    "NO_SPACE": "ERROR: Not enough free space on image server",
+    "OPERATION_FAILED": "ERROR: Image operation failed",
+    "LOG_IMPORT": "Import image",
+    "LOG_CREATE": "Create image",
+    "LOG_UPDATE": "Update image",
+    "LOG_DELETE": "Delete image",
+    "LOG_ATTACH": "Add server image to datacenter",
+}
+TEMPLATES = [
+    (http_texts.invalid_order_by(("name", "created")),
+     "Invalid order_by; Possible sort fields are: name, created"),
+    (http_texts.method_not_allowed("PATCH"), 'Method "PATCH" not allowed.'),
+    (field_texts.max_length(32, 33), "Ensure this value has at most 32 characters (it has 33)."),
+    (field_texts.between(1, 1000), "Ensure this value is between 1 and 1000."),
+    (field_texts.not_a_choice(7), "Select a valid choice. 7 is not one of the available choices."),
+    (field_texts.owner_missing("bob"), "Object with username=bob does not exist."),
+    (field_texts.manifest_unreachable("Read timed out"),
+     "Image manifest URL is unreachable (Read timed out)."),
+    (field_texts.manifest_unreachable("Exceeded 5 redirects."),
+     "Image manifest URL is unreachable (Exceeded 5 redirects)."),
+    (field_texts.uuid_registered("img"), 'Image UUID is already registered by image "img".'),
+    (task_texts.success("import", "a", 5, 1.4),
+     "Successfully imported image a (transferred 5 bytes in 1 seconds)"),
+    (task_texts.download_failed("Read timed out"),
+     "ERROR: Could not download image file (Read timed out)"),
+    (task_texts.checksum_mismatch("a", "b"), "ERROR: Image file checksum mismatch (a != b)"),
+    (task_texts.size_mismatch(1, 2), "ERROR: Image file size mismatch (1 != 2)"),
+    (task_texts.larger_than_announced(9), "ERROR: Image file is larger than announced (9 bytes)"),
+    (task_texts.store_unavailable("EndpointConnectionError"),
+     "ERROR: Image store is not available (EndpointConnectionError)"),
+    (task_texts.not_started("ClientError"),
+     "ERROR: Could not start the image operation (ClientError)"),
+    (task_texts.export_failed(None), "ERROR: Snapshot export failed (no reason given)"),
+    (task_texts.operation_failed("States.Runtime"),
+     "ERROR: Image operation failed (States.Runtime)"),
+    (task_texts.failure_detail(8, "ERROR: x"), "Got bad return code (8). Error: ERROR: x"),
+]
+
+
+def constants(module) -> dict[str, str]:
+    return {name: value for name, value in vars(module).items()
+            if name.isupper() and isinstance(value, str)}
+
+
+@pytest.mark.parametrize("module,expected", [(http_texts, HTTP), (field_texts, FIELDS),
+                                             (task_texts, TASKS)],
+                         ids=["http", "fields", "tasks"])
+def test_every_text_of_the_catalogue(module, expected):
+    assert constants(module) == expected
+
+
+@pytest.mark.parametrize("rendered,text", TEMPLATES)
+def test_templates(rendered, text):
+    assert rendered == text
