@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench package clean
+.PHONY: run test check bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -20,8 +20,15 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 run: $(STAMP)
 	$(VENV)/bin/python -m devstack
 
-test: $(STAMP)
+test: check
 	$(VENV)/bin/python -m pytest
+
+# Static checks (settings in pyproject.toml): ruff's rule set, mypy (strict on the domain),
+# and import-linter's layer contracts.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/coldstart.py

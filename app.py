@@ -1,5 +1,5 @@
 """The Chalice app: wiring only. Routes, event handlers and steps live in chalicelib/."""
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib.api import images, node_images, ping, snapshots, tasks
 from chalicelib.events import maintenance, platform, workflow

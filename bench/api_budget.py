@@ -17,12 +17,14 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DEVSTACK_STATE", "/tmp/imageapi-bench-state.json")
+
+from datetime import UTC
 
 import boto3  # noqa: E402
 import requests  # noqa: E402
@@ -76,10 +78,10 @@ def measure(label: str, call: Callable[[], requests.Response]) -> int | str:
 
 def seed_images(prefix: str, n: int) -> None:
     """Write n image records straight into the table (fast set-up, not what is measured)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib.persistence.models import Image
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Image.batch_write() as batch:
         for i in range(n):
             batch.save(Image(f"bulk-{i:05d}", uuid=f"00000000-0000-4000-8000-{i:012d}",

@@ -38,17 +38,17 @@ import tempfile
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-
 from localstack import LOOPBACK, ROOT, StackError, start_stack, stop_stack
 
 sys.path.insert(0, str(ROOT))

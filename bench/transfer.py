@@ -10,8 +10,8 @@ excluded) and reports its peak RSS (ru_maxrss) and CPU time; the emulator's CPU 
 is shown too (on a small machine the emulator is the bottleneck, so both kinds are bounded by it):
 
   project   chalicelib.adapters.sources.open_stream + iter_body (SOURCE_CHUNK_SIZE) +
-            chalicelib.adapters.transfer.stream_to_store (loopback-allowing policy, 8 MiB parts, default
-            max_workers) — the import step's transfer code
+            chalicelib.adapters.transfer.stream_to_store (loopback-allowing policy, 8 MiB parts,
+            default max_workers) — the import step's transfer code
   baseline  requests.get(stream=True) + boto3 upload_fileobj(resp.raw), default TransferConfig
 
 Throughput: median of --runs interleaved samples of each on a --size MiB file. Memory: peak RSS of
@@ -45,7 +45,7 @@ BUCKET = "bench-transfer"
 PART_SIZE = 8 * MIB  # the import step's default (TRANSFER_PART_BYTES)
 SAMPLE_TIMEOUT = 900  # seconds for one child (1 GiB at a few MiB/s on a slow machine)
 
-# --- the generated files --------------------------------------------------------------------------
+# --- the generated files -------------------------------------------------------------------------
 
 _POOL_SIZE = 8 * MIB + 4093
 _POOL = memoryview(random.Random(20240601).randbytes(_POOL_SIZE))
@@ -84,7 +84,7 @@ class _FileHandler(BaseHTTPRequestHandler):
         pass
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expected_sha1(size: int) -> str:
     digest = hashlib.sha1()
     for index in range(-(-size // MIB)):
@@ -99,7 +99,7 @@ def serve_files() -> ThreadingHTTPServer:
     return server
 
 
-# --- the emulator -----------------------------------------------------------------------------------
+# --- the emulator --------------------------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -139,7 +139,7 @@ def child_env(endpoint: str) -> dict[str, str]:
     return env
 
 
-# --- one sample (in a child process) ----------------------------------------------------------------
+# --- one sample (in a child process) -------------------------------------------------------------
 
 def child(kind: str, url: str, key: str, chunk_size: int, workers: int) -> None:
     import boto3
@@ -148,9 +148,9 @@ def child(kind: str, url: str, key: str, chunk_size: int, workers: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     if kind == "project":
-        from chalicelib.domain.urlpolicy import SourcePolicy
         from chalicelib.adapters.sources import iter_body, open_stream
         from chalicelib.adapters.transfer import SOURCE_CHUNK_SIZE, stream_to_store
+        from chalicelib.domain.urlpolicy import SourcePolicy
         policy = SourcePolicy(allow_loopback=True)
         started = time.perf_counter()
         response = open_stream(url, policy=policy, timeout=30)
@@ -263,7 +263,8 @@ def main() -> int:
     project_tp = statistics.median(r["mib_per_s"] for r in project)
     baseline_tp = statistics.median(r["mib_per_s"] for r in baseline)
     # each run's pair ran back to back; the median of their ratios cancels the emulator's drift
-    paired = statistics.median(p["mib_per_s"] / b["mib_per_s"] for p, b in zip(project, baseline))
+    paired = statistics.median(p["mib_per_s"] / b["mib_per_s"]
+                               for p, b in zip(project, baseline, strict=True))
     workers = args.workers or _default_workers()
     chunk = args.chunk_size or "SOURCE_CHUNK_SIZE"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, part size "

@@ -63,7 +63,7 @@ class Settings:
         return bool(self.image_store_bucket)
 
 
-def _networks(raw: str) -> tuple:
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False)
                  for part in raw.split(",") if part.strip())
 
@@ -74,7 +74,7 @@ def settings() -> Settings:
         table_prefix=_env("IMAGE_API_TABLE_PREFIX") or names.DEFAULT_PREFIX,
         image_store_bucket=_env("IMAGE_STORE_BUCKET"),
         upload_prefix=_env("IMAGE_STORE_UPLOAD_PREFIX") or names.UPLOAD_PREFIX,
-        default_dc=_env("IMAGE_API_DEFAULT_DC", "main"),
+        default_dc=_env("IMAGE_API_DEFAULT_DC") or names.DEFAULT_DC,
         platform_event_source=_env("PLATFORM_EVENT_SOURCE", "danube.platform"),
         source_allow_loopback=_env_bool("IMAGE_SOURCE_ALLOW_LOOPBACK", False),
         source_allow_networks=_networks(_env("IMAGE_SOURCE_ALLOW_NETWORKS")),

@@ -11,8 +11,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 LOCAL_ONLY = ("admin-key", "reset")  # commands about the local stack's own files
 
@@ -107,7 +108,7 @@ def load_event(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read event file {path}: {exc}")
+        raise CliError(f"cannot read event file {path}: {exc}") from exc
     if not isinstance(data, dict) or not {"Source", "DetailType", "Detail"} <= set(data):
         raise CliError('the event file must hold {"Source", "DetailType", "Detail"}')
     detail = data["Detail"]

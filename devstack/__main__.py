@@ -32,7 +32,7 @@ def _number(name: str, default: str, kind: type = int) -> float:
     try:
         return kind(raw)
     except ValueError:
-        raise StartupError(f"{name}={raw!r} is not a number; unset it or give a number")
+        raise StartupError(f"{name}={raw!r} is not a number; unset it or give a number") from None
 
 
 def options_from_env() -> StackOptions:
@@ -59,9 +59,9 @@ def check_port(port: int, variable: str) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise StartupError(
                     f"port {port} on 127.0.0.1 is in use (is another `make run` running?): "
-                    f"stop it, or choose another port with {variable}=<port> make run")
+                    f"stop it, or choose another port with {variable}=<port> make run") from exc
             raise StartupError(f"cannot use port {port} ({exc.strerror}); choose another "
-                               f"with {variable}=<port>")
+                               f"with {variable}=<port>") from exc
 
 
 def describe_admin_key(stack: Stack) -> str:

@@ -39,6 +39,9 @@ def start_emulator(port: int = 0) -> Emulator:
     from devstack import emulator_contract
     emulator_contract.install()  # before the first request: moto alone takes no locks
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
+    # A failed execution is the workflow's business (its task says why), not a stack trace of
+    # the interpreter's internals on the console.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, real_port = server.get_host_and_port()

@@ -13,12 +13,14 @@ from typing import Any
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
-NOT_FOUND = json.dumps({"detail": "Not found"}).encode()
+from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
+
+NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "ApiServer"
+    server: ApiServer
 
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet; the app logs what matters
         pass
@@ -29,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = self.server.stage_prefix
         path = self.path
         if not (path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?")):
-            return self._send(404, {"Content-Type": "application/json"}, NOT_FOUND)
+            return self._send(404, envelope_headers(), NOT_FOUND)
         path = path[len(prefix):] or "/"
         if path.startswith("?"):
             path = "/" + path
@@ -39,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         except LocalGatewayException as exc:
             if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b"") \
                     or b"Authorization header requires" in (exc.body or b""):
-                return self._send(404, {"Content-Type": "application/json"}, NOT_FOUND)
+                return self._send(404, envelope_headers(), NOT_FOUND)
             return self._send(exc.CODE, exc.headers, exc.body or b"")
         headers = dict(response.get("headers") or {})
         payload = response.get("body") or b""
@@ -71,6 +73,12 @@ class ApiServer(ThreadingHTTPServer):
         self.gateway = LocalGateway(app, Config(chalice_stage="local"))
         self.stage_prefix = stage_prefix
         self._thread: threading.Thread | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is not an error of the stack (the default prints a trace)."""
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -232,7 +232,8 @@ def _write_blob(key: Any, path: Path) -> None:
 
 def _set_key_state(key: Any, state: dict[str, Any]) -> None:
     key.__dict__.update(state)
-    key._value_buffer = tempfile.SpooledTemporaryFile(max_size=key._max_buffer_size)
+    key._value_buffer = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (the key owns it)
+        max_size=key._max_buffer_size)
     with open(_BLOBS_DIR.get() / state["_devstack_blob"], "rb") as source:
         shutil.copyfileobj(source, key._value_buffer, _COPY_CHUNK)
     key.contentsize = key._value_buffer.tell()
@@ -250,7 +251,7 @@ def _execution_state(execution: Any) -> dict[str, Any]:
         import datetime
         state.update(exec_status=ExecutionStatus.FAILED, error=STOPPED_ERROR,
                      cause=STOPPED_CAUSE,
-                     stop_date=datetime.datetime.now(tz=datetime.timezone.utc))
+                     stop_date=datetime.datetime.now(tz=datetime.UTC))
     return state
 
 

@@ -57,7 +57,7 @@ class Stack:
     def api_url(self) -> str:
         return self.api.url
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         opts = self.options
         self.emulator = start_emulator(opts.emulator_port)
         if opts.persist:

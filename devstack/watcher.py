@@ -15,10 +15,10 @@ from typing import Any
 
 import boto3
 
+from chalicelib.domain.vocabulary import EXECUTION_ENDED
 from devstack import emulator_contract
 
 log = logging.getLogger("devstack.watcher")
-ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _STOP = object()
 
 
@@ -72,5 +72,5 @@ class ExecutionWatcher:
 
     def publish(self, arn: str) -> None:
         execution = self.sfn.describe_execution(executionArn=arn)
-        if execution["status"] in ENDED:
+        if execution["status"] in EXECUTION_ENDED:
             self.events.put_events(Entries=[status_event(execution)])

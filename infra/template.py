@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from chalicelib.api.http import NOT_FOUND_BODY
 from chalicelib.domain import names
 from chalicelib.domain.vocabulary import OPERATIONS
 
@@ -51,12 +52,19 @@ def stage_env(stage: str) -> dict[str, str]:
     return env
 
 
+def not_found_headers(stage: str) -> dict[str, str]:
+    """The envelope headers of the gateway's own 404 (no user: it answers before the app)."""
+    from chalicelib.config import SERVICE_VERSION
+    dc = stage_env(stage).get("IMAGE_API_DEFAULT_DC", "").strip() or names.DEFAULT_DC
+    return {"es_version": SERVICE_VERSION, "es_dc": dc, "es_username": ""}
+
+
 def table_prefix(stage: str) -> str:
     return stage_env(stage).get("IMAGE_API_TABLE_PREFIX", "").strip() or names.DEFAULT_PREFIX
 
 
 def _camel(name: str) -> str:
-    """Chalice's CloudFormation logical ID for a handler name (step_import_file → StepImportFile)."""
+    """Chalice's CloudFormation logical ID of a handler (step_import_file → StepImportFile)."""
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
@@ -78,11 +86,13 @@ def machine_id(operation: str) -> str:
 def stage_tables(prefix: str) -> dict[str, dict[str, Any]]:
     """infra.tables.table_resources() as the stage's app sees it.
 
-    Models bind their table names when chalicelib.persistence.models is first imported, so the tables are
+    Models bind their table names when chalicelib.persistence.models is first imported, so the
+    tables are
     generated in a child process with the stage's prefix (importing the models here could bind
     the wrong names for whoever imports the app later in this process, e.g. a test session).
     """
-    code = "import json; from infra.tables import table_resources; print(json.dumps(table_resources()))"
+    code = ("import json; from infra.tables import table_resources; "
+            "print(json.dumps(table_resources()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
                          text=True, env={**os.environ, "IMAGE_API_TABLE_PREFIX": prefix})
     return json.loads(out.stdout)
@@ -140,7 +150,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     queue_policy = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
     resources["NodeAgentDeadLetterQueue"] = {
         "Type": "AWS::SQS::Queue", **queue_policy,
-        "Properties": {"QueueName": names.node_agent_queue_name(prefix) + "-dlq", "SqsManagedSseEnabled": True,
+        "Properties": {"QueueName": names.node_agent_queue_name(prefix) + "-dlq",
+                       "SqsManagedSseEnabled": True,
                        "MessageRetentionPeriod": 14 * 24 * 3600},
     }
     resources["NodeAgentQueue"] = {
@@ -148,7 +159,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "Properties": {
             "QueueName": names.node_agent_queue_name(prefix), "SqsManagedSseEnabled": True,
             "MessageRetentionPeriod": 4 * 24 * 3600,
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["NodeAgentDeadLetterQueue", "Arn"]},
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["NodeAgentDeadLetterQueue",
+                                                                     "Arn"]},
                               "maxReceiveCount": 5},
         },
     }
@@ -162,7 +174,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                 "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "invoke-steps", "PolicyDocument": {
                 "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": step_arns}]}}],
+                    "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                    "Resource": step_arns}]}}],
         },
     }
     for op in OPERATIONS:
@@ -191,13 +204,15 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         {"Sid": "StoreObjects", "Effect": "Allow", "Resource": _sub("${ImageStoreBucket.Arn}/*"),
          "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
                     "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]},
-        {"Sid": "StoreBucket", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["ImageStoreBucket", "Arn"]},
+        {"Sid": "StoreBucket", "Effect": "Allow",
+         "Resource": {"Fn::GetAtt": ["ImageStoreBucket", "Arn"]},
          "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"]},
         {"Sid": "StartWorkflows", "Effect": "Allow", "Action": "states:StartExecution",
          "Resource": [{"Ref": machine_id(op)} for op in OPERATIONS]},
         {"Sid": "WatchWorkflows", "Effect": "Allow",
          "Action": ["states:DescribeExecution", "states:StopExecution"],
-         "Resource": [_sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+         "Resource": [_sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+                           ":execution:"
                            f"{names.state_machine_name(prefix, op)}:*") for op in OPERATIONS]},
         {"Sid": "TaskTokens", "Effect": "Allow", "Action": UNSCOPED_ACTIONS, "Resource": "*"},
         {"Sid": "NodeAgentQueue", "Effect": "Allow", "Action": "sqs:SendMessage",
@@ -241,7 +256,10 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     # 403 "Missing Authentication Token".
     resources["RestAPI"] = {"Properties": {"GatewayResponses": {"MISSING_AUTHENTICATION_TOKEN": {
         "StatusCode": "404",
-        "ResponseTemplates": {"application/json": json.dumps({"detail": "Not found"})}}}}}
+        # static values are quoted in API Gateway's mapping syntax
+        "ResponseParameters": {"Headers": {
+            name: f"'{value}'" for name, value in not_found_headers(stage).items()}},
+        "ResponseTemplates": {"application/json": json.dumps(NOT_FOUND_BODY)}}}}}
 
     outputs = {
         "ImageStoreBucketName": {"Value": {"Ref": "ImageStoreBucket"}},

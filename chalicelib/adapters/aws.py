@@ -10,7 +10,7 @@ THROTTLE_CODES = frozenset(("ProvisionedThroughputExceededException", "Throttlin
                             "RequestLimitExceeded", "SlowDown"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def client(service: str) -> Any:
     import boto3  # imported here: most API calls never need a boto3 client
     return boto3.session.Session().client(service)
@@ -27,7 +27,8 @@ def error_code(exc: BaseException) -> str | None:
         return str(code)
     response = getattr(exc, "response", None)          # botocore
     if isinstance(response, dict):
-        return response.get("Error", {}).get("Code")
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
     return None
 
 

@@ -1,158 +1,34 @@
-"""Fetching manifests and image files from image repositories under the source URL policy (SPEC §7).
-
-The address check runs when a socket is about to connect, on the addresses the host actually
-resolved to, for every connection (each redirect hop included). Checking the URL beforehand and
-letting the HTTP library resolve the name again would let a DNS answer that changes between the
-two lookups (DNS rebinding) reach internal services such as the cloud metadata endpoint.
+"""Fetching manifests and image files from image repositories under the source URL policy
+(SPEC §7): redirects followed and re-checked one by one, bodies capped or streamed, transport
+failures turned into short reasons a client can read. The address check itself is in
+`guarded_http`, at connect time.
 """
 from __future__ import annotations
 
-import functools
 import http
-import os
 import socket
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util.connection import allowed_gai_family
+from urllib3.exceptions import NameResolutionError
 
-from chalicelib.config import settings
+from chalicelib.adapters.guarded_http import (  # noqa: F401 (part of this module's interface)
+    NOT_ALLOWED,
+    PolicyAdapter,
+    SourceError,
+    SourceNotAllowed,
+    configured_policy,
+    new_session,
+)
 from chalicelib.domain.urlpolicy import ALLOWED_SCHEMES, SourcePolicy, check_url_syntax
 
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
-NOT_ALLOWED = "Access to this address is not allowed"
 TOO_LARGE = "Response is too large"
 # Ask for the bytes as stored: a file's SHA-1 is over the raw bytes, and nothing is decompressed.
 _HEADERS = {"Accept-Encoding": "identity"}
-
-
-class SourceError(Exception):
-    """A source could not be fetched; `reason` is the short text shown to the client."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class SourceNotAllowed(SourceError):
-    """The URL resolves to an address the policy refuses (refused before connecting)."""
-
-    def __init__(self, reason: str = NOT_ALLOWED) -> None:
-        super().__init__(reason)
-
-
-# --- connections that enforce the policy -------------------------------------------------------
-
-class _PolicyHTTPConnection(HTTPConnection):
-    """Replaces urllib3's connect: resolve, refuse unless every address is allowed, connect."""
-
-    source_policy: SourcePolicy  # set on the per-policy subclasses made by _pool_classes()
-
-    def _new_conn(self) -> socket.socket:
-        addresses = self._resolve()
-        # Every address must pass: a host mixing public and internal answers is refused outright.
-        if not all(self.source_policy.address_allowed(sa[0]) for *_, sa in addresses):
-            raise SourceNotAllowed()
-        return self._connect_first(addresses)
-
-    def _resolve(self) -> list:
-        host = self._dns_host.strip("[]")  # keeps a trailing dot, as urllib3 does for lookups
-        try:
-            addresses = socket.getaddrinfo(host, self.port, allowed_gai_family(),
-                                           socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise NameResolutionError(self.host, self, socket.gaierror(str(exc))) from exc
-        if not addresses:
-            raise NameResolutionError(self.host, self, socket.gaierror("no addresses"))
-        return addresses
-
-    def _connect_first(self, addresses: list) -> socket.socket:
-        """Like socket.create_connection, but only to the already vetted addresses."""
-        last_error: OSError | None = None
-        for family, socktype, proto, _, sockaddr in addresses:
-            sock = socket.socket(family, socktype, proto)
-            try:
-                self._prepare(sock)
-                sock.connect(sockaddr)
-                return sock
-            except socket.timeout as exc:
-                sock.close()
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
-            except OSError as exc:
-                sock.close()
-                last_error = exc
-        raise NewConnectionError(
-            self, f"Failed to establish a new connection: {last_error}") from last_error
-
-    def _prepare(self, sock: socket.socket) -> None:
-        for option in self.socket_options or ():
-            sock.setsockopt(*option)
-        if self.timeout is None or isinstance(self.timeout, (int, float)):  # else: a sentinel
-            sock.settimeout(self.timeout)
-        if self.source_address:
-            sock.bind(self.source_address)
-
-
-class _PolicyHTTPSConnection(_PolicyHTTPConnection, HTTPSConnection):
-    """TLS is layered on the vetted socket by HTTPSConnection.connect, with SNI and hostname
-    verification against the URL's host (not the address)."""
-
-
-@functools.lru_cache(maxsize=16)
-def _pool_classes(policy: SourcePolicy) -> dict[str, type]:
-    """urllib3 pool classes whose connections enforce `policy` (cached: policies are few)."""
-    attrs = {"source_policy": policy}
-    http_conn = type("PolicyHTTPConnection", (_PolicyHTTPConnection,), attrs)
-    https_conn = type("PolicyHTTPSConnection", (_PolicyHTTPSConnection,), attrs)
-    return {
-        "http": type("PolicyHTTPConnectionPool", (HTTPConnectionPool,),
-                     {"ConnectionCls": http_conn}),
-        "https": type("PolicyHTTPSConnectionPool", (HTTPSConnectionPool,),
-                      {"ConnectionCls": https_conn}),
-    }
-
-
-class PolicyAdapter(HTTPAdapter):
-    """A requests transport adapter whose every connection is checked against a SourcePolicy."""
-
-    def __init__(self, policy: SourcePolicy) -> None:
-        self.source_policy = policy  # needed by init_poolmanager, which __init__ calls
-        super().__init__()  # requests' default: no retries; redirects are ours
-
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_pool_classes(self.source_policy))
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):  # type: ignore[no-untyped-def]
-        # Through a proxy only the proxy's address would be checked, never the target's.
-        raise SourceError("Proxies are not supported")
-
-
-def configured_policy() -> SourcePolicy:
-    """The deployment's policy: public addresses, plus what the operator allowed."""
-    cfg = settings()
-    return SourcePolicy(allow_loopback=cfg.source_allow_loopback,
-                        allowed_networks=cfg.source_allow_networks)
-
-
-def new_session(policy: SourcePolicy, ca_bundle: str | None = None) -> requests.Session:
-    """A requests session whose every connection is checked against `policy`."""
-    session = requests.Session()
-    # No proxies or .netrc from the environment: a proxy would be the only address checked.
-    session.trust_env = False
-    # ...but keep honouring a CA bundle configured the usual way (trust_env=False drops it).
-    session.verify = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True
-    adapter = PolicyAdapter(policy)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -270,7 +146,10 @@ def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
 def _status_reason(response: requests.Response) -> str:
     """Like requests' raise_for_status text, minus the URL: `404 Client Error: NOT FOUND`."""
     code = response.status_code
-    kind = "Client Error" if 400 <= code < 500 else "Server Error" if code >= 500 else "Unexpected Status"
+    if 400 <= code < 500:
+        kind = "Client Error"
+    else:
+        kind = "Server Error" if code >= 500 else "Unexpected Status"
     phrase = _printable(response.reason or "")[:100] or _standard_phrase(code)
     return f"{code} {kind}: {phrase}".rstrip(": ")
 

@@ -83,10 +83,10 @@ def delete_upload(task_id: str) -> None:
 
 
 def presign_upload(task_id: str, expires: int) -> str:
-    return s3().generate_presigned_url("put_object", ExpiresIn=expires,
-                                       Params={"Bucket": bucket(), "Key": upload_key(task_id)})
+    return str(s3().generate_presigned_url("put_object", ExpiresIn=expires,
+                                           Params={"Bucket": bucket(), "Key": upload_key(task_id)}))
 
 
 def presign_download(uuid: str, expires: int = 300) -> str:
-    return s3().generate_presigned_url("get_object", ExpiresIn=expires,
-                                       Params={"Bucket": bucket(), "Key": file_key(uuid)})
+    return str(s3().generate_presigned_url("get_object", ExpiresIn=expires,
+                                           Params={"Bucket": bucket(), "Key": file_key(uuid)}))

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.aws import error_code
@@ -44,7 +44,8 @@ class TransferTooLarge(Exception):
         self.limit = limit
 
 
-def stream_to_store(chunks: Iterable[bytes], *, s3: Any, bucket: str, key: str, part_size: int,
+def stream_to_store(  # noqa: C901, PLR0915 (split up by the checkpointed transfer)
+        chunks: Iterable[bytes], *, s3: Any, bucket: str, key: str, part_size: int,
                     max_bytes: int | None = None,
                     on_progress: Callable[[int], None] | None = None,
                     progress_interval: float = 2.0,
@@ -124,7 +125,7 @@ def abort_incomplete_uploads(s3: Any, bucket: str, prefix: str,
     if given; a naive datetime is taken as UTC). Returns the key of every upload aborted here
     (a key appears once per aborted upload); uploads that vanish meanwhile are skipped."""
     if older_than is not None and older_than.tzinfo is None:
-        older_than = older_than.replace(tzinfo=timezone.utc)
+        older_than = older_than.replace(tzinfo=UTC)
     aborted: list[str] = []
     pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
@@ -167,7 +168,7 @@ def _initiated_before(item: dict[str, Any], cutoff: datetime) -> bool:
     if not isinstance(initiated, datetime):
         return False  # unknown age: leave it for a later run
     if initiated.tzinfo is None:
-        initiated = initiated.replace(tzinfo=timezone.utc)
+        initiated = initiated.replace(tzinfo=UTC)
     return initiated < cutoff
 
 

@@ -24,7 +24,7 @@ def start(operation: str, task_id: str, payload: dict[str, Any]) -> str:
         stateMachineArn=state_machine_arn(operation), name=task_id,
         input=json.dumps({"task_id": task_id, "operation": operation, **payload},
                          sort_keys=True))
-    return response["executionArn"]
+    return str(response["executionArn"])
 
 
 def stop(arn: str, cause: str) -> None:
@@ -39,7 +39,9 @@ def stop(arn: str, cause: str) -> None:
 def describe(arn: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
     try:
-        return aws.client("stepfunctions").describe_execution(executionArn=arn)
+        execution: dict[str, Any] = aws.client("stepfunctions").describe_execution(
+            executionArn=arn)
+        return execution
     except ClientError as exc:
         if aws.error_code(exc) == "ExecutionDoesNotExist":
             return None

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.config import SERVICE_VERSION, settings
-from chalicelib.domain import errors
-from chalicelib.domain import http_texts
+from chalicelib.domain import errors, http_texts
 from chalicelib.domain.permissions import Principal
+from chalicelib.domain.vocabulary import FAILURE, PENDING, SUCCESS
 
 log = logging.getLogger("imageapi.http")
 
@@ -41,6 +42,13 @@ class Ctx:
         """GET parameters live in the query string, the others in the body."""
         return self.params if self.method == "GET" else self.body
 
+    @property
+    def caller(self) -> Principal:
+        """The authenticated principal: routes registered with authentication always have one."""
+        if self.principal is None:
+            raise errors.NotAuthenticated()
+        return self.principal
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name) or self.headers.get(name.lower())
 
@@ -56,11 +64,11 @@ def success(ctx: Ctx, result: Any, task_id: str, status: int = 200,
             headers: dict[str, str] | None = None) -> Reply:
     """A synchronous SUCCESS task response."""
     hdrs = {"es_task_id": task_id, **(headers or {})}
-    return Reply(status, {"task_id": task_id, "status": "SUCCESS", "result": result}, hdrs)
+    return Reply(status, {"task_id": task_id, "status": SUCCESS, "result": result}, hdrs)
 
 
 def pending(task_id: str) -> Reply:
-    return Reply(201, {"task_id": task_id, "status": "PENDING", "result": None},
+    return Reply(201, {"task_id": task_id, "status": PENDING, "result": None},
                  {"es_task_id": task_id, "es_task_response": "true"})
 
 
@@ -68,13 +76,13 @@ def plain(result: Any, status: int = 200) -> Reply:
     return Reply(status, result)
 
 
-def _parse_body(raw: bytes | None) -> dict[str, Any]:
+def _parse_body(raw: str | bytes | None) -> dict[str, Any]:
     if not raw or not raw.strip():
         return {}
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise errors.MalformedRequest()
+        raise errors.MalformedRequest() from None
     if not isinstance(value, dict):
         raise errors.MalformedRequest()
     return value
@@ -83,25 +91,31 @@ def _parse_body(raw: bytes | None) -> dict[str, Any]:
 def _parse_params(query: Any) -> dict[str, str]:
     if not query:
         return {}
-    return {key: query.getlist(key)[-1] for key in query.keys()}
+    return {key: query.getlist(key)[-1] for key in query}
+
+
+def envelope_headers(dc: str = "", username: str = "") -> dict[str, str]:
+    """Danube Cloud's headers of every response (SPEC §1.1), the gateway's own 404 included."""
+    return {"Content-Type": "application/json", "es_version": SERVICE_VERSION,
+            "es_dc": dc or settings().default_dc, "es_username": username}
+
+
+NOT_FOUND_BODY = {"detail": http_texts.NOT_FOUND}  # an unknown route, answered by the gateway
 
 
 def _render(reply: Reply, ctx: Ctx | None) -> Response:
-    headers = {
-        "Content-Type": "application/json",
-        "es_version": SERVICE_VERSION,
-        "es_dc": (ctx.dc if ctx and ctx.dc else settings().default_dc),
-        "es_username": (ctx.principal.username if ctx and ctx.principal else ""),
-    }
+    headers = envelope_headers(ctx.dc if ctx else "",
+                               ctx.principal.username if ctx and ctx.principal else "")
     headers.update(reply.headers)
-    return Response(body=json.dumps(reply.body), status_code=reply.status, headers=headers)
+    return Response(body=json.dumps(reply.body), status_code=reply.status,
+                    headers=dict[str, str | list[str]](headers))
 
 
 def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
     if isinstance(exc, errors.ValidationFailed):
         from chalicelib.domain.taskids import dummy_task_id
         task_id = dummy_task_id(ctx.principal.username if ctx and ctx.principal else "")
-        return Reply(400, {"task_id": task_id, "status": "FAILURE", "result": exc.errors},
+        return Reply(400, {"task_id": task_id, "status": FAILURE, "result": exc.errors},
                      {"es_task_id": task_id})
     if isinstance(exc, errors.ApiError):
         return Reply(exc.status, {"detail": exc.detail})

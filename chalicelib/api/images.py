@@ -1,7 +1,7 @@
 """Routes of /image (SPEC §4.1–4.6). Views only translate between HTTP and the services."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, pending, routes, success
 from chalicelib.domain.taskids import dummy_task_id
@@ -15,34 +15,34 @@ def reply(ctx: Ctx, outcome: Outcome) -> Reply:
     ctx.dc = outcome.dc
     if outcome.pending:
         return pending(outcome.task_id)
-    task_id = outcome.task_id or dummy_task_id(ctx.principal.username if ctx.principal else "")
+    task_id = outcome.task_id or dummy_task_id(ctx.caller.username)
     return success(ctx, outcome.result, task_id, outcome.status, outcome.headers)
 
 
 def list_images(ctx: Ctx) -> Reply:
-    return reply(ctx, queries.list_images(ctx.principal, ctx.params))
+    return reply(ctx, queries.list_images(ctx.caller, ctx.params))
 
 
 def get_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, queries.get_image(ctx.principal, name, ctx.params))
+    return reply(ctx, queries.get_image(ctx.caller, name, ctx.params))
 
 
 def import_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, importing.import_image(ctx.principal, name, ctx.body, ctx.params))
+    return reply(ctx, importing.import_image(ctx.caller, name, ctx.body, ctx.params))
 
 
 def update_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, changes.update_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, changes.update_image(ctx.caller, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def delete_image(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, changes.delete_image(ctx.principal, name, ctx.body, ctx.params,
+    return reply(ctx, changes.delete_image(ctx.caller, name, ctx.body, ctx.params,
                                            ctx.header("If-Match")))
 
 
 def image_vms(ctx: Ctx, name: str) -> Reply:
-    return reply(ctx, queries.image_vms(ctx.principal, name, ctx.params))
+    return reply(ctx, queries.image_vms(ctx.caller, name, ctx.params))
 
 
 routes(bp, "/image", {"GET": list_images})

@@ -1,27 +1,31 @@
 """IMGAPI-compatible read endpoints for compute nodes (SPEC §4.10); plain JSON, no envelope."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes
+from chalicelib.domain.permissions import Principal
 from chalicelib.services.images import node_source
 
 bp = Blueprint(__name__)
 
 
+def _caller(ctx: Ctx) -> Principal | None:
+    """The node (None) or the user behind the request, who is named in `es_username`."""
+    ctx.principal = node_source.authenticate(ctx)
+    return ctx.principal
+
+
 def list_images(ctx: Ctx) -> Reply:
-    who = node_source.authenticate(ctx)
-    return Reply(200, node_source.list_manifests(who, ctx.params))
+    return Reply(200, node_source.list_manifests(_caller(ctx), ctx.params))
 
 
 def get_image(ctx: Ctx, uuid: str) -> Reply:
-    who = node_source.authenticate(ctx)
-    return Reply(200, node_source.find(who, uuid).manifest_active)
+    return Reply(200, node_source.find(_caller(ctx), uuid).manifest_active)
 
 
 def get_file(ctx: Ctx, uuid: str) -> Reply:
-    who = node_source.authenticate(ctx)
-    return Reply(302, None, {"Location": node_source.file_location(who, uuid)})
+    return Reply(302, None, {"Location": node_source.file_location(_caller(ctx), uuid)})
 
 
 routes(bp, "/images", {"GET": list_images}, authenticated=False)

@@ -1,7 +1,7 @@
 """GET /ping: liveness, no authentication (Danube Cloud answers `pong` to anyone)."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes, success
 from chalicelib.domain.taskids import dummy_task_id

@@ -1,7 +1,7 @@
 """Route of the image-from-snapshot operation (SPEC §4.7)."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, routes
 from chalicelib.api.images import reply
@@ -11,7 +11,7 @@ bp = Blueprint(__name__)
 
 
 def create_image(ctx: Ctx, vm: str, snapname: str, name: str) -> Reply:
-    return reply(ctx, from_snapshot.create_from_snapshot(ctx.principal, vm, snapname, name,
+    return reply(ctx, from_snapshot.create_from_snapshot(ctx.caller, vm, snapname, name,
                                                            ctx.body, ctx.params))
 
 

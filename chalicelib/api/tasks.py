@@ -1,7 +1,7 @@
 """Routes of /task (SPEC §4.8)."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, plain, routes, success
 from chalicelib.config import settings
@@ -12,7 +12,7 @@ from chalicelib.services.tasks import views as task_views
 bp = Blueprint(__name__)
 
 
-def _task_reply(ctx: Ctx, task) -> Reply:
+def _task_reply(ctx: Ctx, task: task_views.Task) -> Reply:
     ctx.dc = task.dc
     status, body = task_views.status_body(task)
     headers = {"es_task_id": task.task_id}
@@ -22,34 +22,35 @@ def _task_reply(ctx: Ctx, task) -> Reply:
 
 
 def pending_list(ctx: Ctx) -> Reply:
-    return success(ctx, task_views.pending_ids(ctx.principal), dummy_task_id(ctx.principal.username))
+    return success(ctx, task_views.pending_ids(ctx.caller),
+                   dummy_task_id(ctx.caller.username))
 
 
 def task_log(ctx: Ctx) -> Reply:
-    items, cursor = task_views.log_page(ctx.principal, ctx.params, settings().default_dc)
+    items, cursor = task_views.log_page(ctx.caller, ctx.params, settings().default_dc)
     headers = {"es_next": cursor} if cursor else {}
-    return success(ctx, items, dummy_task_id(ctx.principal.username), headers=headers)
+    return success(ctx, items, dummy_task_id(ctx.caller.username), headers=headers)
 
 
 def task_detail(ctx: Ctx, task_id: str) -> Reply:
-    task = task_views.load(ctx.principal, task_id)
+    task = task_views.load(ctx.caller, task_id)
     ctx.dc = task.dc
     return success(ctx, task_views.view(task), task.task_id)
 
 
 def task_status(ctx: Ctx, task_id: str) -> Reply:
-    return _task_reply(ctx, task_views.load(ctx.principal, task_id))
+    return _task_reply(ctx, task_views.load(ctx.caller, task_id))
 
 
 def task_done(ctx: Ctx, task_id: str) -> Reply:
-    task = task_views.load(ctx.principal, task_id)
+    task = task_views.load(ctx.caller, task_id)
     ctx.dc = task.dc
     done = task_views.is_done(task)
     return plain({"task_id": task.task_id, "done": done}, 200 if done else 201)
 
 
 def task_cancel(ctx: Ctx, task_id: str) -> Reply:
-    return _task_reply(ctx, task_views.cancel(ctx.principal, task_id))
+    return _task_reply(ctx, task_views.cancel(ctx.caller, task_id))
 
 
 routes(bp, "/task", {"GET": pending_list})

@@ -7,7 +7,8 @@ coerced value or `None`, and an error text or `None`. Nothing here raises on use
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from chalicelib.domain.field_texts import (
     INVALID,

@@ -1,6 +1,8 @@
 """Every `detail` text a request can end with (SPEC §1.2), in Danube Cloud's words."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 INVALID_API_KEY = "Invalid API key."
 PERMISSION_DENIED = "Permission denied"
@@ -27,7 +29,7 @@ BAD_REQUEST = "Bad request"
 NOT_STARTED = "Image operation could not be started; it was rolled back."
 
 
-def invalid_order_by(allowed: tuple[str, ...] | list[str]) -> str:
+def invalid_order_by(allowed: Sequence[str]) -> str:
     return f"Invalid order_by; Possible sort fields are: {', '.join(allowed)}"
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.domain import field_texts as texts
 from chalicelib.domain import fields as f
@@ -28,7 +29,7 @@ DB_ONLY = frozenset(("dc_bound", "owner"))
 
 
 
-class Errors(dict):
+class Errors(dict[str, list[str]]):
     """Field -> list of messages, in first-reported order."""
 
     def add(self, field: str, message: str) -> None:
@@ -60,8 +61,8 @@ def manifest_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
     not fail the import: those characters are dropped from the derived text. A bad version or
     tag still fails, since changing those would change the image's identity.
     """
-    values = {key: defaults[key] for key in ("version", "desc", "resize", "deploy", "tags")
-              if key in defaults}
+    values: dict[str, Any] = {key: defaults[key] for key in
+                              ("version", "desc", "resize", "deploy", "tags") if key in defaults}
     if isinstance(values.get("desc"), str):
         values["desc"] = UNSAFE_RE.sub("", values["desc"])[:128]
     return values

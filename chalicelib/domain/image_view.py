@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc",
@@ -12,7 +12,7 @@ FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "de
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def render(image: Any, *, extended: bool = False) -> dict[str, Any]:

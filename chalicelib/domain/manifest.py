@@ -11,7 +11,11 @@ from typing import Any
 
 from chalicelib.domain.field_texts import (
     MANIFEST_INVALID as INVALID,
+)
+from chalicelib.domain.field_texts import (
     MANIFEST_MULTIPLE_FILES as MULTIPLE_FILES,
+)
+from chalicelib.domain.field_texts import (
     MANIFEST_PARSE_ERROR as PARSE_ERROR,
 )
 from chalicelib.domain.fields import is_uuid
@@ -32,11 +36,14 @@ _HVM_ONLY_KEYS = ("image_size", "nic_driver", "disk_driver", "cpu_type")
 _SHA1_RE = re.compile(r"[0-9a-fA-F]{40}")
 
 
+Manifest = dict[str, Any]
+
+
 class ManifestError(ValueError):
     """str() is one of PARSE_ERROR, INVALID or MULTIPLE_FILES (shown under `manifest_url`)."""
 
 
-def parse_manifest(raw: bytes, *, max_file_size: int) -> dict:
+def parse_manifest(raw: bytes, *, max_file_size: int) -> Manifest:
     """Decode and validate an imported manifest; returns it with `files[0].sha1` lower-cased."""
     manifest = _decode(raw)
     files = manifest.get("files")
@@ -44,12 +51,13 @@ def parse_manifest(raw: bytes, *, max_file_size: int) -> dict:
     if isinstance(files, list) and len(files) > 1:
         raise ManifestError(MULTIPLE_FILES)
     _require(_valid_header(manifest))
-    _require(isinstance(files, list) and len(files) == 1)
+    if not isinstance(files, list) or len(files) != 1:
+        raise ManifestError(INVALID)
     manifest["files"] = [_valid_file(files[0], max_file_size)]
     return manifest
 
 
-def _decode(raw: bytes) -> dict:
+def _decode(raw: bytes) -> Manifest:
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):  # bad JSON/encoding, absurd nesting or int size
@@ -72,7 +80,7 @@ def _nonempty_str(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def _valid_header(manifest: dict) -> bool:
+def _valid_header(manifest: Manifest) -> bool:
     """Everything but `files`."""
     uuid = manifest.get("uuid")
     if not is_uuid(uuid):
@@ -91,7 +99,7 @@ def _valid_header(manifest: dict) -> bool:
             and isinstance(manifest.get("description", ""), str))
 
 
-def _valid_file(entry: Any, max_file_size: int) -> dict:
+def _valid_file(entry: Any, max_file_size: int) -> Manifest:
     _require(isinstance(entry, dict))
     sha1, size = entry.get("sha1"), entry.get("size")
     _require(isinstance(sha1, str) and _SHA1_RE.fullmatch(sha1) is not None)
@@ -101,7 +109,7 @@ def _valid_file(entry: Any, max_file_size: int) -> dict:
     return {**entry, "sha1": sha1.lower()}
 
 
-def ostype_for(manifest: dict) -> int:
+def ostype_for(manifest: Manifest) -> int:
     """Image ostype from a validated manifest (reference §2.2)."""
     type_ = manifest.get("type")
     if isinstance(type_, str) and type_ in ZONE_TYPES:
@@ -109,7 +117,7 @@ def ostype_for(manifest: dict) -> int:
     return _OS_TO_OSTYPE.get(str(manifest.get("os", "")).lower(), 1)
 
 
-def defaults_from(manifest: dict) -> dict:
+def defaults_from(manifest: Manifest) -> Manifest:
     """Image field defaults taken from a validated manifest (SPEC §4.3)."""
     ostype = ostype_for(manifest)
     tags = manifest.get("tags") or {}
@@ -129,14 +137,14 @@ def defaults_from(manifest: dict) -> dict:
     }
 
 
-def base_manifest(manifest: dict) -> dict:
+def base_manifest(manifest: Manifest) -> Manifest:
     """What an import keeps as the base manifest: everything but the `tags` object."""
     return {key: copy.deepcopy(value) for key, value in manifest.items() if key != "tags"}
 
 
-def build_manifest(base: dict, *, uuid: str, alias: str, version: str, access: int,
+def build_manifest(base: Manifest, *, uuid: str, alias: str, version: str, access: int,
                    ostype: int, desc: str, size: int, tags: list[str], resize: bool,
-                   deploy: bool, published_at: str) -> dict:
+                   deploy: bool, published_at: str) -> Manifest:
     """The manifest written to the store, rebuilt from the record over `base` (reference §2.4)."""
     manifest: dict[str, Any] = {"v": 2, "owner": OWNER_NOBODY, "state": "active",
                                 "disabled": False, "public": False}
@@ -161,7 +169,7 @@ def build_manifest(base: dict, *, uuid: str, alias: str, version: str, access: i
     return manifest
 
 
-def record_manifest(record: Any, base: dict) -> dict:
+def record_manifest(record: Any, base: Manifest) -> Manifest:
     """`build_manifest` for an image record (or anything with its fields)."""
     return build_manifest(
         base or {}, uuid=record.uuid, alias=record.alias, version=record.version,
@@ -170,7 +178,7 @@ def record_manifest(record: Any, base: dict) -> dict:
         deploy=bool(record.deploy), published_at=iso(record.created) or "")
 
 
-def _apply_virtualisation(manifest: dict, ostype: int, size: int, base_type: Any) -> None:
+def _apply_virtualisation(manifest: Manifest, ostype: int, size: int, base_type: Any) -> None:
     """Zone images carry no HVM keys; HVM images get a disk size, CPU model and zvol type."""
     if ostype in ZONE_OSTYPES:
         for key in _HVM_ONLY_KEYS:

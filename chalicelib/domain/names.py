@@ -8,6 +8,7 @@ from __future__ import annotations
 from chalicelib.domain.vocabulary import OPERATIONS
 
 DEFAULT_PREFIX = "imageapi"
+DEFAULT_DC = "main"          # the datacenter that always exists
 TABLES = ("images", "guards", "users", "dcs", "vms", "snapshots", "tasks", "tasklog")
 UPLOAD_PREFIX = "uploads/"
 

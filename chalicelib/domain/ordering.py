@@ -1,7 +1,9 @@
 """`order_by` parsing (comma list, `-` for descending, `+` ignored) and stable sorting."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from chalicelib.domain import errors
 from chalicelib.domain.http_texts import invalid_order_by
@@ -32,5 +34,9 @@ def sort_records(items: Iterable[Any], order: list[tuple[str, bool]],
     """Stable multi-key sort; `tie` (a unique field) makes the order total, for cursors."""
     result = sorted(items, key=lambda item: key_of(item, tie))
     for name, descending in reversed(order):
-        result.sort(key=lambda item, n=name: key_of(item, n), reverse=descending)
+        result.sort(key=functools.partial(_field_key, key_of, name), reverse=descending)
     return result
+
+
+def _field_key(key_of: Callable[[Any, str], Any], name: str, item: Any) -> Any:
+    return key_of(item, name)

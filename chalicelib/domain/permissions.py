@@ -1,8 +1,8 @@
 """Who may do what (SPEC §2). Pure: works on a `Principal`, never touches storage."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Iterable
 
 ROLE_ADMIN = "admin"
 ROLE_IMAGE_ADMIN = "image_admin"
@@ -18,7 +18,7 @@ class Principal:
 
     @classmethod
     def from_roles(cls, username: str, is_super_admin: bool,
-                   dc_roles: Mapping[str, Iterable[str]]) -> "Principal":
+                   dc_roles: Mapping[str, Iterable[str]]) -> Principal:
         return cls(username, bool(is_super_admin),
                    {dc: frozenset(roles) for dc, roles in (dc_roles or {}).items()})
 

@@ -6,10 +6,11 @@ Each parser takes the EventBridge `detail` and returns a plain dict of clean val
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.domain.fields import is_uuid
-from chalicelib.domain.permissions import ROLES
+from chalicelib.domain.permissions import normalise_roles
 from chalicelib.domain.vocabulary import SNAPSHOT_STATUSES
 
 VM_STATE = "VM State"
@@ -22,31 +23,34 @@ DC_STATE = "DC State"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,253}$")
 
 
+Detail = dict[str, Any]
+
+
 class MalformedEvent(ValueError):
     pass
 
 
-def _req(detail: dict, key: str) -> Any:
+def _req(detail: Detail, key: str) -> Any:
     if key not in detail or detail[key] is None:
         raise MalformedEvent(f"missing {key}")
     return detail[key]
 
 
-def _uuid(detail: dict, key: str) -> str:
+def _uuid(detail: Detail, key: str) -> str:
     value = _req(detail, key)
     if not isinstance(value, str) or not is_uuid(value.lower()):
         raise MalformedEvent(f"{key} is not a uuid")
     return value.lower()
 
 
-def _name(detail: dict, key: str) -> str:
+def _name(detail: Detail, key: str) -> str:
     value = _req(detail, key)
     if not isinstance(value, str) or not NAME_RE.match(value):
         raise MalformedEvent(f"{key} is not a valid name")
     return value
 
 
-def _int(detail: dict, key: str, *, minimum: int = 0, required: bool = True) -> int | None:
+def _int(detail: Detail, key: str, *, minimum: int = 0, required: bool = True) -> int | None:
     value = detail.get(key)
     if value is None and not required:
         return None
@@ -55,7 +59,7 @@ def _int(detail: dict, key: str, *, minimum: int = 0, required: bool = True) -> 
     return value
 
 
-def _bool(detail: dict, key: str) -> bool:
+def _bool(detail: Detail, key: str) -> bool:
     value = detail.get(key, False)
     if not isinstance(value, bool):
         raise MalformedEvent(f"{key} must be a boolean")
@@ -81,7 +85,7 @@ def _disks(raw: Any) -> list[dict[str, Any]]:
     return disks
 
 
-def vm_state(d: dict) -> dict[str, Any]:
+def vm_state(d: Detail) -> Detail:
     status = _req(d, "status")
     if not isinstance(status, str) or not status:
         raise MalformedEvent("status must be a string")
@@ -96,7 +100,7 @@ def vm_state(d: dict) -> dict[str, Any]:
             "disks": _disks(d.get("disks", [])), "version": _int(d, "version")}
 
 
-def vm_deleted(d: dict) -> dict[str, Any]:
+def vm_deleted(d: Detail) -> Detail:
     return {"uuid": _uuid(d, "uuid"), "version": _int(d, "version")}
 
 
@@ -108,7 +112,7 @@ def _snapshot_status(raw: Any) -> str:
     raise MalformedEvent("status must be one of ok, pending, rollback, lost")
 
 
-def snapshot_state(d: dict) -> dict[str, Any]:
+def snapshot_state(d: Detail) -> Detail:
     zfs_name = d.get("zfs_name")
     if zfs_name is not None and not isinstance(zfs_name, str):
         raise MalformedEvent("zfs_name must be a string")
@@ -117,34 +121,31 @@ def snapshot_state(d: dict) -> dict[str, Any]:
             "status": _snapshot_status(_req(d, "status")), "version": _int(d, "version")}
 
 
-def snapshot_deleted(d: dict) -> dict[str, Any]:
+def snapshot_deleted(d: Detail) -> Detail:
     return {"vm_uuid": _uuid(d, "vm_uuid"), "name": _name(d, "name"),
             "disk_id": _int(d, "disk_id", minimum=1), "version": _int(d, "version")}
 
 
-def user_state(d: dict) -> dict[str, Any]:
+def user_state(d: Detail) -> Detail:
     roles = d.get("dc_roles", {})
     if not isinstance(roles, dict):
         raise MalformedEvent("dc_roles must be an object")
-    clean: dict[str, list[str]] = {}
-    for dc, names in roles.items():
+    for names in roles.values():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise MalformedEvent("dc_roles values must be lists of role names")
-        known = sorted(set(names) & ROLES)
-        if known:
-            clean[str(dc)] = known
+    clean = normalise_roles(roles)
     return {"username": _name(d, "username"), "is_super_admin": _bool(d, "is_super_admin"),
             "is_active": _bool({"is_active": d.get("is_active", True)}, "is_active"),
             "dc_roles": clean, "version": _int(d, "version")}
 
 
-def dc_state(d: dict) -> dict[str, Any]:
+def dc_state(d: Detail) -> Detail:
     return {"name": _name(d, "name"),
             "image_limit": _int(d, "image_limit", required=False),
             "version": _int(d, "version")}
 
 
-PARSERS: dict[str, Callable[[dict], dict[str, Any]]] = {
+PARSERS: dict[str, Callable[[Detail], Detail]] = {
     VM_STATE: vm_state, VM_DELETED: vm_deleted, SNAPSHOT_STATE: snapshot_state,
     SNAPSHOT_DELETED: snapshot_deleted, USER_STATE: user_state, DC_STATE: dc_state,
 }

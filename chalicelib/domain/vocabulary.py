@@ -37,6 +37,11 @@ RUNNING, ROLLING_BACK, DONE = "running", "rolling_back", "done"
 IMPORT, UPDATE, DELETE, SNAPSHOT = "import", "update", "delete", "snapshot"
 OPERATIONS = (IMPORT, UPDATE, DELETE, SNAPSHOT)
 
+# Step Functions execution statuses (DescribeExecution, status-change events)
+EXECUTION_RUNNING = "RUNNING"
+SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+EXECUTION_ENDED = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
+
 # --- the platform's read models (SPEC §8) -------------------------------------------------------
 
 VM_OPERATIONAL = frozenset(("running", "stopped", "stopping", "frozen"))

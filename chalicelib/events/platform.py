@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-from chalice import Blueprint
+from chalice.app import Blueprint, CloudWatchEvent
 
 from chalicelib.domain.platform_events import MalformedEvent
 
@@ -17,7 +17,7 @@ PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").str
 
 
 @bp.on_cw_event({"source": [PLATFORM_SOURCE]}, name="on_platform_event")
-def on_platform_event(event) -> None:
+def on_platform_event(event: CloudWatchEvent) -> None:
     """Never raises: a malformed event is logged and dropped instead of retried for ever."""
     from chalicelib.services.platform import read_models
     try:

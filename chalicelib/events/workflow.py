@@ -4,33 +4,35 @@ from __future__ import annotations
 import logging
 import os
 
-from chalice import Blueprint
+from chalice.app import Blueprint, CloudWatchEvent
+
+from chalicelib.domain.names import UPLOAD_PREFIX
+from chalicelib.domain.vocabulary import EXECUTION_ENDED
 
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
 
 # Patterns are fixed when the app is packaged, so they are read from the environment at import.
 _BUCKET = os.environ.get("IMAGE_STORE_BUCKET", "").strip()
-_UPLOAD_PREFIX = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "uploads/").strip() or "uploads/"
-ENDED = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+_UPLOAD_PREFIX = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() or UPLOAD_PREFIX
 
 
 @bp.on_cw_event({"source": ["aws.states"],
                  "detail-type": ["Step Functions Execution Status Change"],
-                 "detail": {"status": ENDED}}, name="on_execution_status")
-def on_execution_status(event) -> None:
+                 "detail": {"status": list(EXECUTION_ENDED)}}, name="on_execution_status")
+def on_execution_status(event: CloudWatchEvent) -> None:
     """The fast path for executions that died outside their own Catch. Idempotent."""
     from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
     workflow_events.execution_ended(detail.get("name"), detail.get("status"),
-                              detail.get("error"), detail.get("cause"))
+                                    detail.get("error"), detail.get("cause"))
 
 
 @bp.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"],
                  "detail": {"bucket": {"name": [_BUCKET or "unset"]},
                             "object": {"key": [{"prefix": _UPLOAD_PREFIX}]}}},
                 name="on_upload_created")
-def on_upload_created(event) -> None:
+def on_upload_created(event: CloudWatchEvent) -> None:
     """A compute node finished uploading a snapshot export: resume the waiting execution."""
     from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}

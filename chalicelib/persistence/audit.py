@@ -2,7 +2,7 @@
 in the same transaction as the change it describes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
@@ -15,7 +15,7 @@ from chalicelib.persistence.models import Image, TaskLogEntry
 def entry(*, dc: str, task_id: str, status: str, username: str, owner: str | None,
           name: str, alias: str | None, msg: str, detail: dict[str, Any] | str,
           when: datetime | None = None, seq: int = 0) -> TaskLogEntry:
-    now = when or datetime.now(timezone.utc)
+    now = when or datetime.now(UTC)
     text = detail if isinstance(detail, str) else log_detail(detail)
     return TaskLogEntry(
         dc, f"{now.strftime('%Y-%m-%dT%H:%M:%S.%f')}{seq}#{task_id}",

@@ -28,7 +28,6 @@ from chalicelib.config import settings
 from chalicelib.domain import names
 from chalicelib.domain.vocabulary import PENDING, RUNNING, Access, ImageStatus
 
-
 _M = TypeVar("_M", bound=Model)
 
 
@@ -122,8 +121,8 @@ class User(Model):
     username = UnicodeAttribute(hash_key=True)
     is_super_admin = BooleanAttribute(default=False)
     is_active = BooleanAttribute(default=True)
-    dc_roles = MapAttribute(default=dict)          # {dc name: [role, ...]}
-    api_key_hash = UnicodeAttribute(null=True)     # sha256 of the key; the key itself is never stored
+    dc_roles: MapAttribute[str, Any] = MapAttribute(default=dict)  # {dc name: [role, ...]}
+    api_key_hash = UnicodeAttribute(null=True)     # sha256 of the key (never the key itself)
     callback_key = UnicodeAttribute(null=True)
     event_version = NumberAttribute(default=0)
 
@@ -228,7 +227,7 @@ class Task(Model):
     operation = UnicodeAttribute()                 # import, update, delete, snapshot
     image_uuid = UnicodeAttribute(null=True)
     request = JSONAttribute(null=True)             # what the operation needs (urls, snapshot, ...)
-    failure = JSONAttribute(null=True)             # {"returncode", "message"} of the last step error
+    failure = JSONAttribute(null=True)             # {"returncode", "message"}: a step's error
     token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
     irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
     creator = UnicodeAttribute()

@@ -7,8 +7,9 @@ rides in the same transaction, so a change and its log line exist together or no
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -45,8 +46,8 @@ class Conflict(Exception):
 class _Op:
     kind: str        # delete, put, update (DynamoDB reports reasons in this order)
     label: str
-    args: tuple
-    kwargs: dict
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 class Tx:
@@ -58,7 +59,7 @@ class Tx:
     def put(self, label: str, model: Any, **kw: Any) -> None:
         self.ops.append(_Op("put", label, (model,), kw))
 
-    def update(self, label: str, model: Any, actions: list, **kw: Any) -> None:
+    def update(self, label: str, model: Any, actions: list[Any], **kw: Any) -> None:
         self.ops.append(_Op("update", label, (model, actions), kw))
 
     def delete(self, label: str, model: Any, **kw: Any) -> None:
@@ -73,7 +74,7 @@ class Tx:
                     getattr(tx, {"put": "save"}.get(op.kind, op.kind))(*op.args, **op.kwargs)
         except TransactWriteError as exc:
             reasons = getattr(exc, "cancellation_reasons", None) or []
-            failed = {op.label for op, reason in zip(ordered, reasons)
+            failed = {op.label for op, reason in zip(ordered, reasons, strict=False)
                       if reason is not None and getattr(reason, "code", None)}
             if not failed:
                 raise

@@ -8,9 +8,10 @@ exception's class name is the error name Step Functions matches on.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.steps")
@@ -32,42 +33,42 @@ def _run(step: Callable[[dict[str, Any]], Any], event: dict[str, Any]) -> Any:
 
 
 @bp.lambda_function(name="step_import_file")
-def step_import_file(event, context):
+def step_import_file(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import importing
     return _run(importing.import_file, event)
 
 
 @bp.lambda_function(name="step_write_manifest")
-def step_write_manifest(event, context):
+def step_write_manifest(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import store_steps
     return _run(store_steps.write_manifest, event)
 
 
 @bp.lambda_function(name="step_delete_objects")
-def step_delete_objects(event, context):
+def step_delete_objects(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import store_steps
     return _run(store_steps.delete_objects, event)
 
 
 @bp.lambda_function(name="step_request_export")
-def step_request_export(event, context):
+def step_request_export(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import exporting
     return _run(exporting.request_export, event)
 
 
 @bp.lambda_function(name="step_ingest_upload")
-def step_ingest_upload(event, context):
+def step_ingest_upload(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import exporting
     return _run(exporting.ingest_upload, event)
 
 
 @bp.lambda_function(name="step_finish")
-def step_finish(event, context):
+def step_finish(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import outcome
     return _run(outcome.finish, event)
 
 
 @bp.lambda_function(name="step_rollback")
-def step_rollback(event, context):
+def step_rollback(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import outcome
     return outcome.rollback(event)

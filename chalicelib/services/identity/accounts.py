@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 
 from pynamodb.exceptions import PutError, UpdateError
 
@@ -34,7 +34,7 @@ def create_dc(name: str, image_limit: int | None = None) -> Datacenter:
         dc.save(condition=Datacenter.name.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} already exists")
+            raise AccountError(f"datacenter {name!r} already exists") from exc
         raise
     return dc
 
@@ -56,7 +56,7 @@ def create_user(username: str, *, super_admin: bool = False,
         user.save(condition=User.username.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise AccountError(f"user {username!r} already exists")
+            raise AccountError(f"user {username!r} already exists") from exc
         raise
     return key
 
@@ -69,7 +69,7 @@ def rotate_key(username: str, key: str | None = None) -> str:
                               condition=User.username.exists())
     except UpdateError as exc:
         if condition_failed(exc):
-            raise AccountError(f"user {username!r} does not exist")
+            raise AccountError(f"user {username!r} does not exist") from exc
         raise
     forget_cache()
     return key

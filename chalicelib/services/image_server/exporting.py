@@ -67,7 +67,7 @@ def ingest_upload(event: dict[str, Any]) -> dict[str, Any]:
         store.delete_keys([store.file_key(image.uuid)])
         raise
     except (BotoCoreError, ClientError) as exc:
-        raise store_unavailable(exc)
+        raise store_unavailable(exc) from exc
     if result.size == 0:
         raise StepError(task_texts.RC_IMAGE_FILE, task_texts.EXPORT_EMPTY)
     return {"file": {"sha1": result.sha1, "size": result.size, "compression": "gzip"},

@@ -33,9 +33,9 @@ def import_file(event: dict[str, Any]) -> dict[str, Any]:
                                        policy=sources.configured_policy(),
                                        timeout=cfg.file_timeout_seconds)
     except sources.SourceNotAllowed as exc:
-        raise StepError(task_texts.RC_URL, task_texts.download_failed(exc.reason))
+        raise StepError(task_texts.RC_URL, task_texts.download_failed(exc.reason)) from exc
     except sources.SourceError as exc:
-        raise download_error(exc.reason)
+        raise download_error(exc.reason) from exc
     try:
         result = stream_to_store(
             sources.iter_body(response, SOURCE_CHUNK_SIZE), s3=store.s3(), bucket=store.bucket(),
@@ -45,11 +45,12 @@ def import_file(event: dict[str, Any]) -> dict[str, Any]:
             on_progress=progress_reporter(task.task_id, "download", expected_size),
             progress_interval=0)
     except sources.SourceError as exc:
-        raise download_error(exc.reason)
+        raise download_error(exc.reason) from exc
     except TransferTooLarge:
-        raise StepError(task_texts.RC_IMAGE_FILE, task_texts.larger_than_announced(expected_size))
+        raise StepError(task_texts.RC_IMAGE_FILE,
+                        task_texts.larger_than_announced(expected_size)) from None
     except (BotoCoreError, ClientError) as exc:
-        raise store_unavailable(exc)
+        raise store_unavailable(exc) from exc
     finally:
         response.close()
     try:

@@ -26,7 +26,7 @@ def write_manifest(event: dict[str, Any]) -> dict[str, Any]:
             manifest["files"] = [event["file"]]
         store.put_manifest(image.uuid, manifest)
     except (BotoCoreError, ClientError) as exc:
-        raise store_unavailable(exc)
+        raise store_unavailable(exc) from exc
     return {"written": store.manifest_key(image.uuid)}
 
 
@@ -42,5 +42,5 @@ def delete_objects(event: dict[str, Any]) -> dict[str, Any]:
     try:
         store.delete_image_objects(image.uuid)  # nothing there is fine: the work is done
     except (BotoCoreError, ClientError) as exc:
-        raise store_unavailable(exc)
+        raise store_unavailable(exc) from exc
     return {"deleted": image.uuid}

@@ -61,5 +61,5 @@ def vms_using(image: Image) -> list[Vm]:
     """VMs in a DC the image is attached to with a disk from this image (SPEC §4.5)."""
     if not image.dcs:
         return []
-    condition = Vm.image_uuids.contains(image.uuid) & Vm.dc.is_in(*image.dcs)
+    condition = Vm.image_uuids.contains(image.uuid) & Vm.dc.is_in(*[str(dc) for dc in image.dcs])
     return list(Vm.scan(condition))

@@ -4,9 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from chalicelib.domain import errors
-from chalicelib.domain import field_texts
-from chalicelib.domain import http_texts
+from chalicelib.domain import errors, field_texts, http_texts
 from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
 from chalicelib.domain.fields import image_name_error
@@ -71,8 +69,9 @@ def _validated_changes(principal: Principal, image: Image, data: dict[str, Any]
     """The clean values of the sent fields and the callback; every field error at once."""
     errs = form.Errors()
     changes = form.clean(data, form.UPDATABLE, errs)
-    if isinstance(data.get("name"), str) and image_name_error(data["name"]):
-        errs.add("name", image_name_error(data["name"]))  # validated, never applied
+    name_error = image_name_error(data["name"]) if isinstance(data.get("name"), str) else None
+    if name_error:
+        errs.add("name", name_error)  # validated, never applied
     if "dc_bound" in changes:
         _check_dc_bound_change(principal, image, changes, errs)
     owner = changes.get("owner", image.owner)
@@ -142,9 +141,10 @@ def _check_dc_bound_change(principal: Principal, image: Image, changes: dict[str
 
 
 def _new_binding(image: Image, wanted: bool) -> str | None:
-    if wanted == (image.dc_bound is not None):
-        return image.dc_bound
-    return image.dcs[0] if wanted else None
+    current = str(image.dc_bound) if image.dc_bound is not None else None
+    if wanted == (current is not None):
+        return current
+    return str(image.dcs[0]) if wanted else None
 
 
 def _check_alias_free(image: Image, changes: dict[str, Any], errs: form.Errors) -> None:

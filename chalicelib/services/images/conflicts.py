@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import random
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from chalicelib.domain import errors
-from chalicelib.domain import field_texts
-from chalicelib.domain import http_texts
+from chalicelib.domain import errors, field_texts, http_texts
 from chalicelib.domain.image_form import Errors
 from chalicelib.domain.vocabulary import ImageStatus
 from chalicelib.persistence import records
@@ -27,7 +26,7 @@ def create_record(image: Image, log: TaskLogEntry | None, errs: Errors,
         records.create(image, log, extra or [], also)
     except records.Conflict as conflict:
         if "name" in conflict.reasons:
-            raise errors.AlreadyExists()
+            raise errors.AlreadyExists() from conflict
         if "uuid" in conflict.reasons:
             key = records.uuid_guard(image.uuid)
             errs.add("manifest_url",
@@ -36,7 +35,7 @@ def create_record(image: Image, log: TaskLogEntry | None, errs: Errors,
             errs.add("alias", field_texts.ALIAS_IN_USE)
         if "limit" in conflict.reasons:
             errs.add("non_field_errors", field_texts.LIMIT_REACHED)
-        raise errors.ValidationFailed(errs)
+        raise errors.ValidationFailed(errs) from conflict
 
 
 class LostRace(Exception):

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors
-from chalicelib.domain import field_texts
-from chalicelib.domain import http_texts
+from chalicelib.domain import errors, field_texts, http_texts
 from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
 from chalicelib.domain.fields import image_name_error, is_uuid, to_int
@@ -90,8 +88,9 @@ def _field_values(principal: Principal, name: str, dc_name: str,
     name_error = image_name_error(name)
     if name_error:
         errs.add("name", name_error)
-    values = {"alias": name, "access": 3, "owner": principal.username, "desc": "",
-              "version": "1.0", "resize": False, "deploy": False, "tags": []}
+    values: dict[str, Any] = {"alias": name, "access": 3, "owner": principal.username,
+                              "desc": "", "version": "1.0", "resize": False, "deploy": False,
+                              "tags": []}
     values.update(form.clean({k: v for k, v in data.items() if k != "dc_bound"}, FIELDS, errs))
     owner = values["owner"]
     if "owner" not in errs and owner != principal.username and not active_user_exists(owner):
@@ -142,7 +141,7 @@ def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name:
         if errs:
             raise
         # only the snapshot lock is left to have failed: someone else is using the snapshot
-        raise errors.ExpectationFailed(http_texts.SNAPSHOT_STATUS_NOT_OK)
+        raise errors.ExpectationFailed(http_texts.SNAPSHOT_STATUS_NOT_OK) from None
     cfg = settings()
     lifecycle.start(task, {"timeouts": {"export": cfg.export_timeout_seconds,
                                         "heartbeat": cfg.export_heartbeat_seconds}})
@@ -155,7 +154,7 @@ def _new_image(name: str, p: SnapshotImagePlan, task_id: str) -> Image:
                   owner=v["owner"], access=v["access"], desc=v["desc"], ostype=p.vm.ostype,
                   size=int(disk.size or 0), resize=v["resize"], deploy=v["deploy"],
                   tags=v["tags"], status=int(ImageStatus.PENDING),
-                  created=datetime.now(timezone.utc), dc_bound=p.vm.dc, dcs=[p.vm.dc],
+                  created=datetime.now(UTC), dc_bound=p.vm.dc, dcs=[p.vm.dc],
                   src_vm=p.vm.uuid, src_snap=p.snapshot.snap_key, task_id=task_id)
     image.manifest = record_manifest(image, {})
     return image

@@ -1,12 +1,11 @@
 """POST /image/<name>: import an image from a manifest URL (SPEC §4.3)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors
-from chalicelib.domain import field_texts
+from chalicelib.domain import errors, field_texts
 from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
 from chalicelib.domain.fields import image_name_error
@@ -88,7 +87,8 @@ def _field_values(principal: Principal, name: str, data: dict[str, Any],
     name_error = image_name_error(name)
     if name_error:
         errs.add("name", name_error)
-    values = {"alias": name, "access": 3, "owner": principal.username, "dc_bound": True}
+    values: dict[str, Any] = {"alias": name, "access": 3, "owner": principal.username,
+                              "dc_bound": True}
     inputs = form.manifest_defaults(fetched.defaults) if fetched else {}
     inputs.update({key: data[key] for key in form.UPDATABLE if key in data})
     values.update(form.clean(inputs, form.UPDATABLE, errs))
@@ -127,7 +127,7 @@ def _new_image(name: str, values: dict[str, Any], fetched: Fetched, dc: Datacent
         owner=values["owner"], access=values["access"], desc=values["desc"],
         ostype=fetched.defaults["ostype"], size=fetched.defaults["size"],
         resize=values["resize"], deploy=values["deploy"], tags=values["tags"],
-        status=int(ImageStatus.OK), created=datetime.now(timezone.utc), dc_bound=bound,
+        status=int(ImageStatus.OK), created=datetime.now(UTC), dc_bound=bound,
         dcs=[bound] if bound else [],
     )
     image.manifest = record_manifest(image, fetched.base)

@@ -5,8 +5,7 @@ import hmac
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors
-from chalicelib.domain import http_texts
+from chalicelib.domain import errors, http_texts
 from chalicelib.domain.fields import is_uuid
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import ImageStatus
@@ -53,7 +52,9 @@ def list_manifests(principal: Principal | None, params: dict[str, str]) -> list[
 
 def find(principal: Principal | None, uuid: str) -> Image:
     uuid = uuid.lower()
-    image = next(iter(Image.uuid_index.query(uuid, limit=1)), None) if is_uuid(uuid) else None
+    image: Image | None = None
+    if is_uuid(uuid):
+        image = next(iter(Image.uuid_index.query(uuid, limit=1)), None)
     if image is None or not _servable(image, principal):
         raise errors.NotFound(http_texts.IMAGE_NOT_FOUND)
     return image

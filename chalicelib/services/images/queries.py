@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import cursor, errors
-from chalicelib.domain import field_texts
+from chalicelib.domain import cursor, errors, field_texts
 from chalicelib.domain.fields import parse_bool_param, to_int
 from chalicelib.domain.image_form import Errors
 from chalicelib.domain.image_view import etag, iso, render
@@ -68,10 +67,10 @@ def _cursor_key(image: Image, order: Order) -> tuple[Any, ...]:
 class _Desc(str):
     """A string that sorts backwards, so one tuple comparison serves mixed directions."""
 
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return str.__gt__(self, other)
 
-    def __gt__(self, other: str) -> bool:  # type: ignore[override]
+    def __gt__(self, other: str) -> bool:
         return str.__lt__(self, other)
 
 
@@ -79,7 +78,8 @@ def _cursor_value(image: Image, order: Order) -> dict[str, Any]:
     return {"o": [[n, d] for n, d in order], "k": [str(p) for p in _cursor_key(image, order)]}
 
 
-def _page_params(params: dict[str, str], order: Order) -> tuple[int | None, tuple | None]:
+def _page_params(params: dict[str, str], order: Order
+                 ) -> tuple[int | None, tuple[Any, ...] | None]:
     errs = Errors()
     limit = None
     if params.get("limit") not in (None, ""):
@@ -107,7 +107,8 @@ def _cursor_check(order: Order) -> Any:
 
 
 def _position(keys: list[str], order: Order) -> tuple[Any, ...]:
-    return tuple([_Desc(k) if d else k for k, (_, d) in zip(keys, order)] + [keys[-1]])
+    ordered = [_Desc(k) if d else k for k, (_, d) in zip(keys, order, strict=False)]
+    return (*ordered, keys[-1])
 
 
 def get_image(principal: Principal, name: str, params: dict[str, str]) -> Outcome:

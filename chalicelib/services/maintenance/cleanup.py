@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
@@ -27,7 +27,7 @@ class CleanupReport:
 
 def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
     from chalicelib.services.maintenance import reconcile
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cfg = settings()
     cutoff = now - timedelta(seconds=cfg.cleanup_grace_seconds)
     report = CleanupReport(dry_run)

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import operations as ops
 from chalicelib.domain import task_texts
-from chalicelib.domain.vocabulary import DELETE, DONE, IMPORT, UPDATE, ImageStatus
+from chalicelib.domain.vocabulary import (
+    DELETE,
+    DONE,
+    EXECUTION_RUNNING,
+    IMPORT,
+    UPDATE,
+    ImageStatus,
+)
 from chalicelib.persistence import records
 from chalicelib.persistence.models import Image, Task
 from chalicelib.services.tasks import effects, ending
@@ -28,7 +35,7 @@ class Report:
 
 def reconcile_tasks(*, dry_run: bool = False, now: datetime | None = None) -> Report:
     """Pending tasks whose execution ended, never started, or ran past the deadline."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = Report(dry_run)
     for task in Task.pending_index.query("1"):
         action = _ending_for(task, now)
@@ -49,7 +56,7 @@ def _ending_for(task: Task, now: datetime) -> Callable[[], bool] | None:
         if now - task.created < STARTUP_GRACE:
             return None
         return lambda: ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.NEVER_STARTED)
-    if execution["status"] != "RUNNING":
+    if execution["status"] != EXECUTION_RUNNING:
         return lambda: execution_ended(task.task_id, execution["status"],
                                        execution.get("error"), execution.get("cause"))
     if task.deadline and now > task.deadline:

@@ -12,14 +12,14 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.aws import condition_failed
 from chalicelib.domain import platform_events as ev
-from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm
+from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm, VmDisk
 
 
 def _newer(model: Any, version: int) -> Any:
     return model.event_version.does_not_exist() | (model.event_version < version)
 
 
-def _apply(item: Any, actions: list, version: int) -> bool:
+def _apply(item: Any, actions: list[Any], version: int) -> bool:
     """True when applied, False when the event was stale."""
     model = type(item)
     try:
@@ -39,7 +39,8 @@ def apply_vm_state(e: dict[str, Any]) -> bool:
         Vm.hostname.set(e["hostname"]), Vm.dc.set(e["dc"]),
         Vm.owner.set(e["owner"]) if e["owner"] else Vm.owner.remove(),
         Vm.status.set(e["status"]), Vm.ostype.set(e["ostype"]),
-        Vm.disks.set(disks), Vm.image_uuids.set(images), Vm.deleted.set(False),
+        Vm.disks.set([VmDisk(**disk) for disk in disks]), Vm.image_uuids.set(images),
+        Vm.deleted.set(False),
     ], e["version"])
 
 

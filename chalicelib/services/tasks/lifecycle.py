@@ -3,13 +3,11 @@ record, its execution (named by the task id), progress, a step's failure, the ta
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors
-from chalicelib.domain import http_texts
-from chalicelib.domain import task_texts
+from chalicelib.domain import errors, http_texts, task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import PENDING, RUNNING
 from chalicelib.persistence import audit
@@ -37,7 +35,7 @@ def image_task_view(method: str, name: str, **extra: Any) -> dict[str, Any]:
 def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: str,
              request: dict[str, Any], view: dict[str, Any],
              callback: dict[str, Any] | None = None) -> Task:
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     return Task(task_id, status=PENDING, state=RUNNING, operation=operation,
                 image_name=image.name, image_uuid=image.uuid, image_alias=image.alias,
                 creator=creator, owner=image.owner, dc=dc, request=request, view=view,
@@ -63,7 +61,7 @@ def start(task: Task, payload: dict[str, Any] | None = None) -> None:
     except Exception as exc:
         log.exception("could not start %s for task %s", task.operation, task.task_id)
         ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.not_started(type(exc).__name__))
-        raise errors.ValidationFailed(http_texts.NOT_STARTED)
+        raise errors.ValidationFailed(http_texts.NOT_STARTED) from exc
 
 
 def get(task_id: str) -> Task | None:

@@ -1,11 +1,10 @@
 """What clients see of tasks (SPEC §4.8): status, done, view, cancel, pending list, task log."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain import cursor, errors
-from chalicelib.domain import field_texts
-from chalicelib.domain import http_texts
+from chalicelib.domain import cursor, errors, field_texts, http_texts
 from chalicelib.domain.fields import to_int
 from chalicelib.domain.image_view import iso
 from chalicelib.domain.permissions import Principal
@@ -16,6 +15,7 @@ from chalicelib.services.tasks import ending
 from chalicelib.services.tasks.lifecycle import get
 
 LOG_PAGE = (1, 1000)
+__all__ = ["Task", "cancel", "is_done", "load", "log_page", "pending_ids", "status_body", "view"]
 
 
 def load(principal: Principal, task_id: str) -> Task:
@@ -75,7 +75,7 @@ def log_page(principal: Principal, params: dict[str, str], default_dc: str
     return items, cursor.encode(last) if last else None
 
 
-def _log_key_of(dc: str):  # type: ignore[no-untyped-def]
+def _log_key_of(dc: str) -> Callable[[Any], bool]:
     """A task-log page key: exactly DynamoDB's last evaluated key of this DC's partition."""
     def valid(key: Any) -> bool:
         return (isinstance(key, dict) and set(key) == {"dc", "sk"} and key["dc"] == {"S": dc}
