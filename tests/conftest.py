@@ -15,7 +15,6 @@ import pytest
 
 from tests.support import Api, LocalStackHandle, reset_data
 
-
 # Short timeouts so that fault tests end quickly; the workflows are the deployed ones.
 TEST_SETTINGS = {
     "FILE_TIMEOUT_SECONDS": "1", "PROGRESS_INTERVAL_SECONDS": "0",
@@ -48,6 +47,32 @@ def server(clean):
     clean.use_image_server(True)
     clean.empty_store()
     return clean
+
+
+@pytest.fixture
+def settings_override(request):
+    """`settings_override(NAME="value", ...)`: from this call until the test ends (also when
+    it fails) the app reads these settings; None removes a variable. The environment and
+    `chalicelib.config` are both restored at teardown. May be called more than once."""
+    from chalicelib import config
+    if "clean" in request.fixturenames:
+        # set up after `clean`, so undone before `clean` switches the image server off
+        request.getfixturevalue("clean")
+    patch = pytest.MonkeyPatch()
+
+    def override(**values: str | int | None) -> None:
+        for name, value in values.items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, str(value))
+        config.reload()
+
+    try:
+        yield override
+    finally:
+        patch.undo()
+        config.reload()
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ import hashlib
 import json
 import time
 import uuid as uuidlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 import requests
 
 DEFAULT_HEADERS = {"Content-Type": "application/json; indent=4", "ES-STREAM": "es"}
+QUEUE_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed")
 
 
 class Api:
@@ -61,6 +64,7 @@ class LocalStackHandle:
         """Switch the running app between DB-only and image-server mode (settings are read
         per call, so this takes effect at once)."""
         import os
+
         from chalicelib import config
         os.environ["IMAGE_STORE_BUCKET"] = self.bucket if on else ""
         config.reload()
@@ -97,6 +101,37 @@ class LocalStackHandle:
         from chalicelib.services.identity import accounts
         accounts.create_dc(name, image_limit)
 
+    def events_delivered(self, handler: str, timeout: float = 15.0) -> None:
+        """Wait until every event routed to the app's event handler `handler` (its `name`,
+        e.g. "on_platform_event") so far has been handled.
+
+        The local event bus gives each handler one SQS queue; EventBridge puts a matching
+        event on it within PutEvents, and the pump deletes a message only after the handler
+        returned (a failing one stays until its last retry). So once the queue holds no
+        message, visible, in flight or delayed, every event put before this call was handled
+        or never matched the handler's rule. This does not rely on SQS keeping any order. The
+        queue must be seen empty twice in a row: the emulator counts visible and in-flight
+        messages one after the other, and a message whose visibility lapsed in between would
+        be counted in neither."""
+        sqs = boto3.client("sqs")
+        try:
+            queue = self.stack.bus.queues[handler]
+        except KeyError:
+            raise AssertionError(f"no event handler {handler!r}; the stack routes events to "
+                                 f"{sorted(self.stack.bus.queues)}") from None
+
+        def counts() -> dict[str, int]:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue, AttributeNames=QUEUE_COUNTS)["Attributes"]
+            return {name: int(attributes[name]) for name in QUEUE_COUNTS}
+
+        def twice() -> dict[str, int]:
+            first, second = counts(), counts()
+            return {name: max(first[name], second[name]) for name in QUEUE_COUNTS}
+
+        wait_for(twice, timeout, until=lambda seen: not any(seen.values()),
+                 message=lambda seen: f"events for {handler} still queued: {seen}")
+
     def put_event(self, detail_type: str, detail: dict[str, Any],
                   source: str = "danube.platform") -> None:
         """Through the emulator's EventBridge, as the platform would publish it."""
@@ -107,13 +142,14 @@ class LocalStackHandle:
 
 def image_admin_roles(*dcs: str, importer: bool = True) -> dict[str, list[str]]:
     roles = ["admin", "image_admin"] + (["image_import_admin"] if importer else [])
-    return {dc: roles for dc in dcs}
+    return dict.fromkeys(dcs, roles)
 
 
 def reset_data(stack: LocalStackHandle) -> None:
     """Empty every table, then recreate DC `main` and the SuperAdmin."""
     from chalicelib.persistence.models import ALL_MODELS
-    from chalicelib.services.identity import accounts, authentication as auth
+    from chalicelib.services.identity import accounts
+    from chalicelib.services.identity import authentication as auth
     for model in ALL_MODELS:
         with model.batch_write() as batch:
             for item in model.scan():
@@ -123,16 +159,37 @@ def reset_data(stack: LocalStackHandle) -> None:
     auth.forget_cache()
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll until `check()` is truthy (event delivery is asynchronous)."""
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1, *,
+             until: Callable[[Any], Any] = bool,
+             message: str | Callable[[Any], str] | None = None) -> Any:
+    """Poll `check()` until `until(value)` holds (by default: the value is truthy); returns
+    that value. The one polling loop of the tests: everything asynchronous (event delivery,
+    task ends, executions, a subprocess's output) is awaited through it.
+
+    An exception from `check` ends the wait at once (an unexpected answer fails the test
+    there). On timeout the AssertionError says what was awaited: `message`, or
+    `message(last_value)` when it is callable, or else the last value seen."""
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
-        if value:
-            return value
+        last = check()
+        if until(last):
+            return last
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            if callable(message):
+                text = message(last)
+            else:
+                text = message or "condition not reached"
+                text += f" (last value seen: {_shown(last)})"
+            raise AssertionError(f"{text} [waited {timeout:g} s]")
         time.sleep(interval)
+
+
+def _shown(value: Any) -> str:
+    """A readable last value: an HTTP response shows its status and the start of its body."""
+    if isinstance(value, requests.Response):
+        return f"HTTP {value.status_code} {value.text[:300]!r}"
+    text = repr(value)
+    return text if len(text) <= 500 else text[:500] + "..."
 
 
 def file_sha1(data: bytes) -> str:

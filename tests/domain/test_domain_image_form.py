@@ -1,8 +1,9 @@
-"""Validation of the writable image fields (SPEC §3, §4.3, §4.4): chalicelib/domain/image_form.py."""
+"""Validation of the writable image fields (SPEC §3, §4.3, §4.4): domain/image_form.py."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain import image_form as form
 
@@ -25,7 +26,7 @@ def run(data, names=form.UPDATABLE):
 def test_updatable_fields_and_db_only():
     assert form.UPDATABLE == ("alias", "version", "dc_bound", "owner", "access", "desc",
                               "resize", "deploy", "tags")
-    assert form.DB_ONLY == frozenset({"dc_bound", "owner"})
+    assert frozenset({"dc_bound", "owner"}) == form.DB_ONLY
     assert set(form.COERCERS) == set(form.UPDATABLE)
     assert form.COERCERS["access"]("2") == (None, "Select a valid choice. 2 is not one of the "
                                                   "available choices.")
@@ -43,7 +44,8 @@ def test_errors_add_appends_in_order():
 # --------------------------------------------------------------------------- clean()
 def test_clean_es_tool_strings():
     data = {"alias": "foo", "version": "1.0", "access": "1", "owner": "bob", "desc": "d",
-            "resize": "true", "deploy": "False", "tags": "a,b c", "dc_bound": "t"}  # taggit: commas win
+            "resize": "true", "deploy": "False",
+            "tags": "a,b c", "dc_bound": "t"}  # taggit: commas win
     cleaned, errors = run(data)
     assert errors == {}
     assert cleaned == {"alias": "foo", "version": "1.0", "access": 1, "owner": "bob",

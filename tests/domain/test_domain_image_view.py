@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -12,20 +12,22 @@ from chalicelib.domain import image_view as view
 
 ORDER = ["dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc", "ostype",
          "size", "resize", "deploy", "tags", "status", "created"]
-CREATED = datetime(2018, 1, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+CREATED = datetime(2018, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)
 UUID = "3a4f1b62-8c1e-4f5a-9d2b-0c6e7f8a9b10"
 
 
 def record(**overrides):
-    values = dict(
-        name="centos-7", uuid=UUID, alias="centos", version="1.0.0", owner="admin",
-        access=1, desc="CentOS 7", ostype=1, size=10240, resize=True, deploy=False,
-        tags=["linux", "os:centos"], status=1, created=CREATED, dc_bound="main",
-        dcs=["zeta", "main"], rev=1,
+    values = {
+        "name": "centos-7", "uuid": UUID, "alias": "centos", "version": "1.0.0", "owner": "admin",
+        "access": 1, "desc": "CentOS 7", "ostype": 1, "size": 10240, "resize": True,
+        "deploy": False,
+        "tags": ["linux", "os:centos"], "status": 1, "created": CREATED, "dc_bound": "main",
+        "dcs": ["zeta", "main"], "rev": 1,
         # internal attributes that must never be rendered
-        manifest={"v": 2}, manifest_active={"v": 2}, backup={"alias": "x"}, vm_uuid=None,
-        failure=None,
-    )
+        "manifest": {"v": 2}, "manifest_active": {"v": 2}, "backup": {"alias": "x"},
+        "vm_uuid": None,
+        "failure": None,
+    }
     values.update(overrides)
     return SimpleNamespace(**values)
 
@@ -90,8 +92,8 @@ def test_tags_are_a_copy():
 
 
 @pytest.mark.parametrize("created, expected", [
-    (datetime(2018, 1, 1, 10, 0, 0, 123456, tzinfo=timezone.utc), "2018-01-01T10:00:00.123456Z"),
-    (datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=timezone.utc), "2024-02-29T23:59:59.000001Z"),
+    (datetime(2018, 1, 1, 10, 0, 0, 123456, tzinfo=UTC), "2018-01-01T10:00:00.123456Z"),
+    (datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=UTC), "2024-02-29T23:59:59.000001Z"),
     (datetime(2024, 1, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
      "2023-12-31T23:30:00.000000Z"),
     (datetime(2024, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=-5))),

@@ -1,4 +1,4 @@
-"""`order_by` parsing and stable sorting (SPEC §1.2, §4, §4.1, §4.6): chalicelib/domain/ordering.py."""
+"""`order_by` parsing and stable sorting (SPEC §1.2, §4, §4.1, §4.6): domain/ordering.py."""
 from __future__ import annotations
 
 from types import SimpleNamespace as NS
@@ -118,7 +118,7 @@ def test_sort_accepts_iterables_and_does_not_mutate():
     result = sort_records(iter(RECORDS), [("name", False)], key_of, tie="name")
     assert isinstance(result, list)
     assert len(result) == 5
-    assert RECORDS == original
+    assert original == RECORDS
 
 
 def test_sort_uses_key_of():

@@ -15,7 +15,7 @@ def user(roles_by_dc=None, super_admin=False, name="alice") -> Principal:
 
 
 def test_role_names():
-    assert ROLES == frozenset({"admin", "image_admin", "image_import_admin"})
+    assert frozenset({"admin", "image_admin", "image_import_admin"}) == ROLES
 
 
 ROLE_CASES = [

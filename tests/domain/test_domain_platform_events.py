@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain import platform_events as ev
 from chalicelib.domain.platform_events import MalformedEvent, parse

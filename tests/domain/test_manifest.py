@@ -67,7 +67,7 @@ def without(manifest: dict, key: str) -> dict:
     return {k: v for k, v in manifest.items() if k != key}
 
 
-# --- parse_manifest -------------------------------------------------------------------------------
+# --- parse_manifest ----------------------------------------------------------------------------
 
 def test_valid_hvm_manifest_is_returned() -> None:
     assert parse(hvm_manifest()) == hvm_manifest()
@@ -174,7 +174,7 @@ def test_optional_fields_may_be_absent() -> None:
     assert parse(manifest) == manifest
 
 
-# --- ostype_for / defaults_from -----------------------------------------------------------------
+# --- ostype_for / defaults_from ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("type_", "os_", "ostype"), [
     ("zone-dataset", "smartos", 5), ("zone-dataset", None, 5), ("lx-dataset", "linux", 6),
@@ -232,7 +232,7 @@ def test_defaults_tags_list_is_a_copy() -> None:
     assert manifest["tags"]["erigones"] == ["linux", "base"]
 
 
-# --- base_manifest / build_manifest -------------------------------------------------------------
+# --- base_manifest / build_manifest ------------------------------------------------------------
 
 def test_base_manifest_drops_tags_only() -> None:
     manifest = hvm_manifest()

@@ -13,11 +13,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support import Api
+from tests.support import Api, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60
@@ -66,6 +65,7 @@ class RunningStack:
     admin_key: str
     directory: Path
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None   # copies the output; ends when the stack does
 
     @property
     def api_url(self) -> str:
@@ -103,16 +103,18 @@ def start_stack(directory: Path, **extra_env: str) -> RunningStack:
             if line.startswith("Ready."):
                 ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not ready.wait(0.1):
-        if process.poll() is not None:
-            raise AssertionError(f"the stack exited ({process.returncode}) before it was "
-                                 f"ready:\n{stack.log()}")
-        if time.monotonic() > deadline:
-            stop_stack(stack)
-            raise AssertionError(f"the stack was not ready within {READY_TIMEOUT} s:\n"
-                                 f"{stack.log()}")
+    stack.reader = threading.Thread(target=read, daemon=True)
+    stack.reader.start()
+    try:
+        wait_for(lambda: ready.is_set() or process.poll() is not None, READY_TIMEOUT)
+    except AssertionError:
+        stop_stack(stack)
+        raise AssertionError(f"the stack was not ready within {READY_TIMEOUT} s:\n"
+                             f"{stack.log()}") from None
+    if not ready.is_set():
+        stack.reader.join(5)  # the last lines tell why
+        raise AssertionError(f"the stack exited ({process.returncode}) before it was "
+                             f"ready:\n{stack.log()}")
     if not stack.admin_key:
         stack.admin_key = (directory / "admin-key").read_text().strip()
     return stack
@@ -130,7 +132,8 @@ def stop_stack(stack: RunningStack) -> list[str]:
             problems.append(f"Ctrl-C did not stop the stack within {STOP_TIMEOUT} s")
             os.killpg(process.pid, signal.SIGKILL)  # the group of the process we started
             process.wait(10)
-    time.sleep(0.1)  # the reader thread takes the last lines
+    if stack.reader:
+        stack.reader.join(5)  # it ends at the end of the output: all lines are in
     if process.returncode != 0:
         problems.append(f"exit code {process.returncode}")
     if "Stopped." not in "".join(stack.output):
@@ -165,10 +168,6 @@ def last_line(text: str) -> str:
 
 def wait_raw(api: Api, task_id: str, timeout: float = 60) -> dict:
     """Poll a task like a client until it ends; returns the final body."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = api.get(f"/task/{task_id}/status")
-        if r.status_code != 201:
-            return r.json()
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not end")
+    return wait_for(lambda: api.get(f"/task/{task_id}/status"), timeout, 0.2,
+                    until=lambda r: r.status_code != 201,
+                    message=f"task {task_id} did not end").json()

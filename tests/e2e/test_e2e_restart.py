@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
+import uuid as uuidlib
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,7 +20,7 @@ from tests.e2e.stack_process import (
     stop_stack,
     wait_raw,
 )
-from tests.support import Repository
+from tests.support import Repository, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +30,29 @@ CONTENT = b"restart image file " * 60000   # about 1.1 MiB
 @pytest.fixture
 def repo(httpserver) -> Repository:
     return Repository(httpserver)
+
+
+def saved_file_version(path: Path) -> tuple | None:
+    """Which save is on disk: each save writes a new file and renames it over the last."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def saved_from_now(stack) -> None:
+    """Wait until the stack's saved state holds everything done before this call.
+
+    The saver writes within its interval of any change, one save after another. So: make a
+    change (a new user) and wait for a save; then again. The second save began after the
+    first one ended, hence after this call; the changes guarantee both saves happen."""
+    state = stack.directory / "data" / "emulator.pickle"
+    for _ in range(2):
+        before = saved_file_version(state)
+        imagectl(stack, "user", "create", f"saver-{uuidlib.uuid4().hex[:8]}")
+        wait_for(lambda before=before: saved_file_version(state) != before, 30,
+                 message=f"the stack did not save its state to {state}")
 
 
 def stopped_cleanly(stack) -> None:
@@ -105,12 +129,10 @@ def test_work_interrupted_by_a_stop_is_finished_at_the_next_start(tmp_path, repo
     try:
         admin = first.api(first.admin_key)
         task_id = admin.post("/image/cut", {"manifest_url": url, "dc": "main"}).json()["task_id"]
-        deadline = time.monotonic() + 30
-        while admin.get(f"/task/{task_id}").json()["result"]["progress"].get("step") \
-                != "download":
-            assert time.monotonic() < deadline, "the transfer never started"
-            time.sleep(0.2)
-        time.sleep(2.5)  # past the saver's interval: the running task is in the saved state
+        wait_for(lambda: admin.get(f"/task/{task_id}").json()["result"]["progress"].get("step"),
+                 30, 0.2, until=lambda step: step == "download",
+                 message="the transfer never started")
+        saved_from_now(first)  # the running task is in the saved state
     finally:
         kill_stack(first)  # like a crash: no clean stop
         release.set()

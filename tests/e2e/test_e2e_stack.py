@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -88,16 +87,14 @@ def esdc_wait(client, response) -> Any:
     content = response.content
     assert content.task_status == "PENDING" and content.result is None
     task_id = content.task_id
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = client.get(f"/task/{task_id}/status")
-        if status.status_code != 201:
-            assert status.ok, (status.status_code, status.raw_content)
-            final = status.content
-            assert final.task_status == "SUCCESS" and final.result["returncode"] == 0
-            return final
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not end")
+    status = wait_for(lambda: client.get(f"/task/{task_id}/status"), 60, 0.2,
+                      until=lambda status: status.status_code != 201,
+                      message=lambda status: f"task {task_id} did not end: "
+                                             f"{status.status_code} {status.raw_content!r}")
+    assert status.ok, (status.status_code, status.raw_content)
+    final = status.content
+    assert final.task_status == "SUCCESS" and final.result["returncode"] == 0
+    return final
 
 
 def esdc_import(client, repo: Repository, name: str) -> dict:
@@ -118,7 +115,7 @@ def assert_image_gone(client, name: str) -> None:
     assert not gone.ok
     assert gone.status_code == 404
     with pytest.raises(ClientError) as exc:
-        gone.content
+        gone.content  # noqa: B018 (the property raises the client's error)
     assert exc.value.status_code == 404
     assert exc.value.detail == "Image not found"
     assert name not in client.get("/image").content.result
@@ -282,7 +279,8 @@ def test_imagectl_users_keys_and_dcs(devstack, repo, tmp_path):
     r = as_alice.post(f"/image/{unique('second')}",
                       {"manifest_url": repo.publish(repo.manifest()), "dc": dc})
     assert r.status_code == 400, r.text
-    assert r.json()["result"] == {"non_field_errors": ["Maximum number of server disk images reached"]}
+    assert r.json()["result"] == {
+        "non_field_errors": ["Maximum number of server disk images reached"]}
     # and she cannot import into `main`
     r = as_alice.post(f"/image/{unique('main')}",
                       {"manifest_url": repo.publish(repo.manifest()), "dc": "main"})

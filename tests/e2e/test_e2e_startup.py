@@ -32,4 +32,5 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path):
 def test_a_setting_that_is_not_a_number(tmp_path):
     proc = start(tmp_path, PORT="eighty")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "make run: PORT='eighty' is not a number; unset it or give a number"
+    assert proc.stderr.strip() == \
+        "make run: PORT='eighty' is not a number; unset it or give a number"

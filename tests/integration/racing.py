@@ -132,7 +132,7 @@ def texts(responses: list[Any]) -> list[str]:
     return [f"{r.status_code} {r.text[:300]}" for r in responses]
 
 
-# --- invariants through the tables ---------------------------------------------------------------
+# --- invariants through the tables -------------------------------------------------------------
 
 def images() -> dict[str, Image]:
     return {image.name: image for image in Image.scan(consistent_read=True)}
@@ -197,7 +197,7 @@ def tasks_of(image_name: str) -> list[Task]:
     return list(Task.scan(Task.image_name == image_name, consistent_read=True))
 
 
-# --- the same invariants through the API ---------------------------------------------------------
+# --- the same invariants through the API -------------------------------------------------------
 
 def api_images(api: Any) -> dict[str, dict[str, Any]]:
     r = api.get("/image", params={"extended": "true"})
@@ -221,7 +221,7 @@ def assert_api_matches_tables(api: Any, records: dict[str, Image] | None = None)
         assert int(dc.image_count or 0) == shown.get(dc.name, 0), dc.name
 
 
-# --- holding a workflow step ---------------------------------------------------------------------
+# --- holding a workflow step -------------------------------------------------------------------
 
 def _step_modules() -> dict[str, Any]:
     """Where each workflow step lives (the step Lambdas look it up there at call time)."""
@@ -232,11 +232,11 @@ def _step_modules() -> dict[str, Any]:
 
 
 class StepHold:
-    """Holds the named workflow steps (see `_step_modules`) of every task at their start until the test releases that
-    task. A held step waits in the execution's own thread, so the task stays pending for as
-    long as the test needs: a race's outcome then does not depend on how fast the winner's
-    workflow runs. Every hold ends by itself after `timeout` so a failed test cannot block
-    the workflows of later tests."""
+    """Holds the named workflow steps (see `_step_modules`) of every task at their start
+    until the test releases that task. A held step waits in the execution's own thread, so
+    the task stays pending for as long as the test needs: a race's outcome then does not
+    depend on how fast the winner's workflow runs. Every hold ends by itself after `timeout`
+    so a failed test cannot block the workflows of later tests."""
 
     def __init__(self, monkeypatch: Any, *names: str, timeout: float = HANG_SECONDS) -> None:
         modules = _step_modules()

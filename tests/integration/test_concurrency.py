@@ -17,10 +17,10 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
+from chalicelib.domain import task_texts
 from chalicelib.domain.field_texts import ALIAS_IN_USE, LIMIT_REACHED
 from chalicelib.domain.image_view import etag
 from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLogEntry
-from chalicelib.domain import task_texts
 from tests.integration import racing
 from tests.integration.racing import race
 from tests.integration.workflow_support import start_import, wait_task
@@ -151,7 +151,7 @@ def test_same_alias_and_version_exactly_one_wins(admin, racer, files):
         assert len(check_everything(admin)) == rnd + 1
 
 
-# --- the DC image limit --------------------------------------------------------------------------
+# --- the DC image limit ------------------------------------------------------------------------
 
 def test_dc_image_limit_is_never_exceeded(clean, admin, racer, files):
     for rnd in range(ROUNDS):
@@ -172,7 +172,7 @@ def test_dc_image_limit_is_never_exceeded(clean, admin, racer, files):
         check_everything(admin)  # every DC: image_count == bound images <= image_limit
 
 
-# --- concurrent changes of one image -------------------------------------------------------------
+# --- concurrent changes of one image -----------------------------------------------------------
 
 def logged_changes(name: str, msg: str) -> set[str]:
     return {entry.task_id for entry in TaskLogEntry.scan(
@@ -287,7 +287,7 @@ def test_put_and_delete_with_image_server_exactly_one_is_accepted(server, admin,
     assert server.open_uploads() == []
 
 
-# --- a task ends exactly once ---------------------------------------------------------------------
+# --- a task ends exactly once ------------------------------------------------------------------
 
 def test_cancel_racing_the_finish_ends_the_task_once(server, admin, racer, files, hold,
                                                      monkeypatch):

@@ -53,7 +53,7 @@ def no_server_errors(outcomes: list[tuple[int, str]]) -> None:
     assert not [o for o in outcomes if o[0] >= 500], outcomes
 
 
-# --- DynamoDB -----------------------------------------------------------------------------------
+# --- DynamoDB ----------------------------------------------------------------------------------
 
 SEED = 300  # items already in the table, as in a table in use (moto copies a table per transaction)
 
@@ -155,7 +155,7 @@ def test_scans_and_writes_at_once_never_fail(table):
     assert left == SEED + len(tags) * (writes // 2)
 
 
-# --- S3 -----------------------------------------------------------------------------------------
+# --- S3 ----------------------------------------------------------------------------------------
 
 @pytest.fixture
 def bucket(stack):
@@ -210,7 +210,7 @@ def test_multipart_parts_listings_and_abort_race_without_errors(bucket):
         assert sum(u["Key"].startswith(f"other{rnd}-") for u in open_uploads) == 5
 
 
-# --- SQS ----------------------------------------------------------------------------------------
+# --- SQS ---------------------------------------------------------------------------------------
 
 SQS_ROUNDS = 4
 BACKLOG = 100  # delayed messages the queue already holds (never visible during the test)
@@ -285,7 +285,7 @@ def test_concurrent_send_receive_delete_loses_and_duplicates_nothing(queue):
                                             "ApproximateNumberOfMessagesDelayed": str(BACKLOG)}
 
 
-# --- Step Functions -----------------------------------------------------------------------------
+# --- Step Functions ----------------------------------------------------------------------------
 
 @pytest.fixture
 def state_machine(stack):

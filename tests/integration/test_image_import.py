@@ -180,31 +180,19 @@ def test_redirect_to_a_private_address_is_refused(admin, files):
         "Image manifest URL is unreachable (Access to this address is not allowed)."]}
 
 
-def test_loopback_refused_when_not_allowed(admin, files, monkeypatch):
-    from chalicelib import config
-    monkeypatch.setenv("IMAGE_SOURCE_ALLOW_LOOPBACK", "false")
-    config.reload()
-    try:
-        result = failure(admin.post("/image/img1", {
-            "manifest_url": files.publish(files.manifest()), "dc": "main"}))
-    finally:
-        monkeypatch.undo()
-        config.reload()
+def test_loopback_refused_when_not_allowed(admin, files, settings_override):
+    settings_override(IMAGE_SOURCE_ALLOW_LOOPBACK="false")
+    result = failure(admin.post("/image/img1", {
+        "manifest_url": files.publish(files.manifest()), "dc": "main"}))
     assert result == {"manifest_url": [
         "Image manifest URL is unreachable (Access to this address is not allowed)."]}
 
 
 @pytest.mark.parametrize("url", ["http://2130706433/m", "http://0177.0.0.1/m", "http://0x7f.1/m",
                                  "http://10.1.2.3/m", "http://[::ffff:127.0.0.1]/m"])
-def test_numeric_tricks_are_refused(admin, url, monkeypatch):
-    from chalicelib import config
-    monkeypatch.setenv("IMAGE_SOURCE_ALLOW_LOOPBACK", "false")
-    config.reload()
-    try:
-        result = failure(admin.post("/image/img1", {"manifest_url": url, "dc": "main"}))
-    finally:
-        monkeypatch.undo()
-        config.reload()
+def test_numeric_tricks_are_refused(admin, url, settings_override):
+    settings_override(IMAGE_SOURCE_ALLOW_LOOPBACK="false")
+    result = failure(admin.post("/image/img1", {"manifest_url": url, "dc": "main"}))
     assert result == {"manifest_url": [
         "Image manifest URL is unreachable (Access to this address is not allowed)."]}
 

@@ -1,7 +1,7 @@
 """GET /image and GET /image/<name>: listing, details, visibility (SPEC §2, §4.1, §4.2)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_list_full_and_extended(admin, files):
 
 
 def test_list_order_by_created_descending(admin, files):
-    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
     for offset, name in enumerate(("x1", "x2", "x3")):
         make(admin, files, name)
         set_created(name, base + timedelta(days=offset))
@@ -124,7 +124,7 @@ class TestPaging:
         assert seen == names
 
     def test_cursor_is_stable_under_descending_sort(self, admin, files):
-        base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        base = datetime(2024, 1, 1, tzinfo=UTC)
         for i in range(5):
             make(admin, files, f"q{i}")
             set_created(f"q{i}", base + timedelta(hours=i % 2))  # ties on created

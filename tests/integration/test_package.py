@@ -77,7 +77,8 @@ def test_tables_bucket_and_queues(template):
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert {"DaysAfterInitiation": 2} in [
-        rule.get("AbortIncompleteMultipartUpload") for rule in bucket["LifecycleConfiguration"]["Rules"]]
+        rule.get("AbortIncompleteMultipartUpload")
+        for rule in bucket["LifecycleConfiguration"]["Rules"]]
 
     queues = _of_type(template, "AWS::SQS::Queue")
     assert queues["NodeAgentQueue"]["Properties"]["QueueName"] == f"{PREFIX}-node-agent"
@@ -89,13 +90,15 @@ def test_rules_schedule_and_gateway_responses(template):
     functions = _of_type(template, "AWS::Serverless::Function")
     events = {name: next(iter(functions[name]["Properties"]["Events"].values()))
               for name in ("OnPlatformEvent", "OnExecutionStatus", "OnUploadCreated", "OnCleanup")}
-    assert events["OnCleanup"] == {"Type": "Schedule", "Properties": {"Schedule": "rate(15 minutes)"}}
+    assert events["OnCleanup"] == {"Type": "Schedule",
+                                   "Properties": {"Schedule": "rate(15 minutes)"}}
     patterns = {name: event["Properties"]["Pattern"] for name, event in events.items()
                 if event["Type"] == "CloudWatchEvent"}
     assert patterns["OnPlatformEvent"] == {"source": ["danube.platform"]}
     # The S3 rule names the bucket of this stack, not the placeholder of the packaging process.
     assert patterns["OnUploadCreated"]["detail"] == {
-        "bucket": {"name": [{"Ref": "ImageStoreBucket"}]}, "object": {"key": [{"prefix": "uploads/"}]}}
+        "bucket": {"name": [{"Ref": "ImageStoreBucket"}]},
+        "object": {"key": [{"prefix": "uploads/"}]}}
     status = patterns["OnExecutionStatus"]
     assert status["source"] == ["aws.states"]
     assert [arn["Fn::Sub"].rsplit(":", 1)[1] for arn in status["detail"]["stateMachineArn"]] == \
@@ -128,8 +131,9 @@ def test_state_machines_are_the_asl_files(template):
             assert _camel(name) in invokable
     # The state machines may invoke their steps and nothing else.
     assert invokable == {_camel(name) for op in OPERATIONS
-                         for name in re.findall(r"\$\{(\w+)\}",
-                                                (ROOT / "statemachines" / f"{op}.asl.json").read_text())}
+                         for name in re.findall(
+                             r"\$\{(\w+)\}",
+                             (ROOT / "statemachines" / f"{op}.asl.json").read_text())}
     big = {"StepImportFile", "StepIngestUpload"}
     for name in big:
         assert functions[name]["Properties"]["Timeout"] == 900
@@ -183,7 +187,7 @@ def test_every_function_has_the_deployment_environment(template):
     assert len(functions) >= 12
     for logical_id, function in functions.items():
         env = function["Properties"]["Environment"]["Variables"]
-        assert DEPLOYMENT_ENV <= set(env), (logical_id, DEPLOYMENT_ENV - set(env))
+        assert set(env) >= DEPLOYMENT_ENV, (logical_id, DEPLOYMENT_ENV - set(env))
         assert env["IMAGE_API_TABLE_PREFIX"] == PREFIX
         assert env["IMAGE_STORE_BUCKET"] == {"Ref": "ImageStoreBucket"}
         assert env["NODE_AGENT_QUEUE_URL"] == {"Ref": "NodeAgentQueue"}

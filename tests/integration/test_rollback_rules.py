@@ -34,7 +34,8 @@ def test_a_synchronous_change_answers_with_the_etag_of_the_version_it_wrote(clea
     changed = admin.put("/image/img1", {"desc": "changed"})
     assert changed.status_code == 200
     assert admin.get("/image/img1").headers["ETag"] == changed.headers["ETag"]
-    again = admin.put("/image/img1", {"desc": "again"}, headers={"If-Match": changed.headers["ETag"]})
+    again = admin.put("/image/img1", {"desc": "again"},
+                      headers={"If-Match": changed.headers["ETag"]})
     assert again.status_code == 200, again.text
 
 

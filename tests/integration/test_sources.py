@@ -10,9 +10,8 @@ import datetime
 import hashlib
 import ipaddress
 import socket
-import threading
 import ssl
-import time
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +21,6 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from chalicelib.adapters import sources
-from chalicelib.domain.urlpolicy import SourcePolicy
 from chalicelib.adapters.sources import (
     SourceError,
     SourceNotAllowed,
@@ -30,6 +28,7 @@ from chalicelib.adapters.sources import (
     iter_body,
     open_stream,
 )
+from chalicelib.domain.urlpolicy import SourcePolicy
 
 LOOPBACK_OK = SourcePolicy(allow_loopback=True)
 DEFAULT = SourcePolicy()
@@ -38,7 +37,7 @@ TIMEOUT = 2.0
 MIB = 1 << 20
 
 
-# --- fixtures: servers, connect guard, DNS-free resolver -------------------------------------------
+# --- fixtures: servers, connect guard, DNS-free resolver ---------------------------------------
 
 @pytest.fixture
 def httpserver(loopback_server: HTTPServer) -> HTTPServer:
@@ -110,7 +109,7 @@ def _error(url: str, **kwargs) -> SourceError:  # type: ignore[no-untyped-def]
     return info.value
 
 
-# --- allowed and refused ----------------------------------------------------------------------
+# --- allowed and refused -----------------------------------------------------------------------
 
 def test_allowed_fetch_returns_the_body(httpserver: HTTPServer, connects: list[str]) -> None:
     body = b'{"uuid": "x"}'
@@ -165,7 +164,7 @@ def test_invalid_initial_url(url: str, connects: list[str]) -> None:
     assert connects == []
 
 
-# --- size cap ------------------------------------------------------------------------------------
+# --- size cap ----------------------------------------------------------------------------------
 
 def test_body_at_the_cap_is_accepted(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/m").respond_with_data(b"x" * 8192)
@@ -213,7 +212,7 @@ def test_undeclared_length_over_the_cap_reads_at_most_cap_plus_one(
     assert 0 < sum(reads) <= 8193
 
 
-# --- redirects -------------------------------------------------------------------------------
+# --- redirects ---------------------------------------------------------------------------------
 
 def _redirect(server: HTTPServer, path: str, location: str, status: int = 302) -> None:
     server.expect_request(path).respond_with_data(b"", status=status,
@@ -301,31 +300,42 @@ def test_error_status_after_redirect(httpserver: HTTPServer) -> None:
 
 # --- timeouts ----------------------------------------------------------------------------------
 
-def test_slow_response_times_out(httpserver: HTTPServer) -> None:
+@pytest.fixture
+def client_gave_up() -> Iterator[threading.Event]:
+    """Set when the test is over: a slow handler holds its answer until the client has given
+    up (the test saw its timeout), not for a guessed time."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_slow_response_times_out(httpserver: HTTPServer, client_gave_up) -> None:
     def slow(_: Request) -> Response:
-        time.sleep(1.5)
+        client_gave_up.wait(30)
         return Response(b"late")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     assert _error(httpserver.url_for("/slow"), timeout=0.5).reason == "Read timed out"
 
 
-def _stalling(_: Request) -> Response:
-    def body() -> Iterator[bytes]:
-        yield b"x" * 1000
-        time.sleep(1.5)
-        yield b"y"
+def _stalling(client_gave_up: threading.Event):
+    def handler(_: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            yield b"x" * 1000
+            client_gave_up.wait(30)
+            yield b"y"
 
-    return Response(body(), direct_passthrough=True)
+        return Response(body(), direct_passthrough=True)
+    return handler
 
 
-def test_stalled_body_times_out(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/stall").respond_with_handler(_stalling)
+def test_stalled_body_times_out(httpserver: HTTPServer, client_gave_up) -> None:
+    httpserver.expect_request("/stall").respond_with_handler(_stalling(client_gave_up))
     assert _error(httpserver.url_for("/stall"), timeout=0.5).reason == "Read timed out"
 
 
-def test_stalled_stream_times_out(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/stall").respond_with_handler(_stalling)
+def test_stalled_stream_times_out(httpserver: HTTPServer, client_gave_up) -> None:
+    httpserver.expect_request("/stall").respond_with_handler(_stalling(client_gave_up))
     response = open_stream(httpserver.url_for("/stall"), policy=LOOPBACK_OK, timeout=0.5)
     with response, pytest.raises(SourceError) as info:
         for _ in iter_body(response):
@@ -333,7 +343,8 @@ def test_stalled_stream_times_out(httpserver: HTTPServer) -> None:
     assert info.value.reason == "Read timed out"
 
 
-def test_timeouts_are_always_passed(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timeouts_are_always_passed(httpserver: HTTPServer,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[object] = []
     real_send = sources.PolicyAdapter.send
 
@@ -348,7 +359,7 @@ def test_timeouts_are_always_passed(httpserver: HTTPServer, monkeypatch: pytest.
     assert seen == [(3.0, 3.0), (3.0, 3.0)]
 
 
-# --- numeric tricks and DNS -------------------------------------------------------------------
+# --- numeric tricks and DNS --------------------------------------------------------------------
 
 TRICKS = ["2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f000001", "017700000001"]
 
@@ -425,7 +436,7 @@ def test_environment_proxies_are_ignored(httpserver: HTTPServer, connects: list[
     assert connects == ["127.0.0.1"]
 
 
-# --- open_stream --------------------------------------------------------------------------------
+# --- open_stream -------------------------------------------------------------------------------
 
 def test_open_stream_streams_a_large_body_in_chunks(httpserver: HTTPServer) -> None:
     payload = bytes(range(256)) * (5 * MIB // 256)
@@ -488,7 +499,7 @@ def test_iter_body_does_not_decode_content(httpserver: HTTPServer) -> None:
         assert b"".join(iter_body(response)) == raw
 
 
-# --- HTTPS: TLS still verifies the URL's host name although we connect to a vetted address ------
+# --- HTTPS: TLS still verifies the URL's host name although we connect to a vetted address -----
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
@@ -515,7 +526,7 @@ def _make_certificates(hostname: str) -> tuple[bytes, bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)

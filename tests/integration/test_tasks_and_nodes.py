@@ -1,7 +1,7 @@
 """Tasks (SPEC §4.8), the compute-node image source (§4.10) and the reconciler (§9)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -84,18 +84,12 @@ class TestNodeSource:
         data = requests.get(r.headers["Location"], timeout=10).content
         assert data == CONTENT
 
-    def test_node_token(self, server, ready, monkeypatch):
-        from chalicelib import config
-        monkeypatch.setenv("NODE_TOKEN", "node-secret")
-        config.reload()
-        try:
-            node = Api(server.api_url, None)
-            ok = node.get("/images", headers={"ES-NODE-TOKEN": "node-secret"})
-            bad = node.get("/images", headers={"ES-NODE-TOKEN": "wrong"})
-            none = node.get("/images")
-        finally:
-            monkeypatch.undo()
-            config.reload()
+    def test_node_token(self, server, ready, settings_override):
+        settings_override(NODE_TOKEN="node-secret")
+        node = Api(server.api_url, None)
+        ok = node.get("/images", headers={"ES-NODE-TOKEN": "node-secret"})
+        bad = node.get("/images", headers={"ES-NODE-TOKEN": "wrong"})
+        none = node.get("/images")
         assert ok.status_code == 200 and len(ok.json()) == 1
         assert bad.status_code == 401 and none.status_code == 401
 
@@ -117,7 +111,7 @@ class TestReconciler:
         from chalicelib.services.tasks import lifecycle
         lost = lifecycle.new_task(task_id="eu-lost", operation="import", image=image,
                              creator="admin", dc="main", request={}, view={})
-        lost.created = datetime.now(timezone.utc) - timedelta(hours=1)
+        lost.created = datetime.now(UTC) - timedelta(hours=1)
         lost.save()
         dry = cleanup.run(dry_run=True)
         assert dry.tasks_finished == ["eu-lost"] and Task.get("eu-lost").status == "PENDING"
@@ -134,22 +128,16 @@ class TestReconciler:
         assert report.images_repaired == ["img1"]
         assert Image.get("img1").status == 1
 
-    def test_orphans_and_stale_uploads(self, server, ready, monkeypatch):
-        from chalicelib import config
+    def test_orphans_and_stale_uploads(self, server, ready, settings_override):
         s3 = boto3.client("s3")
         s3.put_object(Bucket=server.bucket, Key="images/orphan-uuid/file", Body=b"x")
         s3.create_multipart_upload(Bucket=server.bucket, Key="images/orphan-uuid/big")
-        monkeypatch.setenv("CLEANUP_GRACE_SECONDS", "0")
-        config.reload()
-        try:
-            dry = cleanup.run(dry_run=True, now=datetime.now(timezone.utc) + timedelta(seconds=5))
-            assert dry.orphans_deleted == ["images/orphan-uuid/file"]
-            assert dry.uploads_aborted == ["images/orphan-uuid/big"]
-            assert "images/orphan-uuid/file" in server.store_keys()
-            cleanup.run(now=datetime.now(timezone.utc) + timedelta(seconds=5))
-        finally:
-            monkeypatch.undo()
-            config.reload()
+        settings_override(CLEANUP_GRACE_SECONDS=0)
+        dry = cleanup.run(dry_run=True, now=datetime.now(UTC) + timedelta(seconds=5))
+        assert dry.orphans_deleted == ["images/orphan-uuid/file"]
+        assert dry.uploads_aborted == ["images/orphan-uuid/big"]
+        assert "images/orphan-uuid/file" in server.store_keys()
+        cleanup.run(now=datetime.now(UTC) + timedelta(seconds=5))
         _, image = ready
         assert server.store_keys() == [f"images/{image.uuid}/file",
                                        f"images/{image.uuid}/manifest"]
@@ -157,14 +145,13 @@ class TestReconciler:
 
     def test_expired_task_records_are_removed(self, server, ready):
         task_id, _ = ready
-        report = cleanup.run(now=datetime.now(timezone.utc) + timedelta(days=400))
+        report = cleanup.run(now=datetime.now(UTC) + timedelta(days=400))
         assert report.records_expired >= 1
         assert Task.count(task_id) == 0
 
 
-def test_cleanup_leaves_running_transfers_alone(server, files, monkeypatch):
+def test_cleanup_leaves_running_transfers_alone(server, files, settings_override):
     """The emulator reports every upload as years old; a running import must survive anyway."""
-    from chalicelib import config
     from tests.integration.workflow_support import Gate
     admin = Api(server.api_url, server.admin_key)
     content = b"z" * (12 << 20)   # more than one part: a multipart upload is open meanwhile
@@ -177,13 +164,8 @@ def test_cleanup_leaves_running_transfers_alone(server, files, monkeypatch):
     assert gate.started.wait(20)
     from tests.support import wait_for
     wait_for(lambda: server.open_uploads(), timeout=20)
-    monkeypatch.setenv("CLEANUP_GRACE_SECONDS", "0")
-    config.reload()
-    try:
-        report = cleanup.run(now=datetime.now(timezone.utc) + timedelta(seconds=5))
-    finally:
-        monkeypatch.undo()
-        config.reload()
+    settings_override(CLEANUP_GRACE_SECONDS=0)
+    report = cleanup.run(now=datetime.now(UTC) + timedelta(seconds=5))
     assert report.uploads_aborted == [] and report.tasks_finished == []
     gate.release.set()
     assert wait_task(admin, task_id).status_code == 200

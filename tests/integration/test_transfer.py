@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +23,6 @@ from botocore.stub import Stubber
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from chalicelib.domain.urlpolicy import SourcePolicy
 from chalicelib.adapters.sources import SourceError, iter_body, open_stream
 from chalicelib.adapters.transfer import (
     SOURCE_CHUNK_SIZE,
@@ -33,13 +32,14 @@ from chalicelib.adapters.transfer import (
     object_chunks,
     stream_to_store,
 )
+from chalicelib.domain.urlpolicy import SourcePolicy
 
 MIB = 1 << 20
 PART = 5 * MIB
 LOOPBACK_OK = SourcePolicy(allow_loopback=True)
 
 
-# --- fixtures and helpers ---------------------------------------------------------------------------
+# --- fixtures and helpers ----------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +123,7 @@ def failing_after(data: bytes, chunk: int, fail_at: int, error: BaseException) -
         yield data[offset:offset + chunk]
 
 
-# --- exact bytes, SHA-1, sizes and chunkings ---------------------------------------------------------
+# --- exact bytes, SHA-1, sizes and chunkings ---------------------------------------------------
 
 @pytest.mark.parametrize("max_workers", [1, 2])
 @pytest.mark.parametrize("size, expected_parts", [
@@ -193,7 +193,7 @@ def test_replaces_an_existing_object(s3: Any, bucket: str) -> None:
     assert stored(s3, bucket, "k") == data
 
 
-# --- limits and failures: the upload is aborted, the original error propagates ----------------------
+# --- limits and failures: the upload is aborted, the original error propagates -----------------
 
 @pytest.mark.parametrize("max_workers", [1, 2])
 def test_more_than_max_bytes_is_refused_and_cleaned_up(s3: Any, bucket: str,
@@ -238,7 +238,8 @@ def test_too_large_is_raised_before_the_excess_is_read(s3: Any, bucket: str) -> 
 
 
 @pytest.mark.parametrize("max_workers", [1, 2])
-@pytest.mark.parametrize("error", [Boom("source broke"), Interrupt(), SourceError("Connection broken")],
+@pytest.mark.parametrize("error", [Boom("source broke"), Interrupt(),
+                                   SourceError("Connection broken")],
                          ids=["exception", "base-exception", "source-error"])
 def test_failing_iterator_aborts_and_propagates(s3: Any, bucket: str, error: BaseException,
                                                 max_workers: int) -> None:
@@ -359,7 +360,7 @@ def test_failing_progress_callback_aborts(s3: Any, bucket: str) -> None:
     assert not exists(s3, bucket, "k")
 
 
-# --- progress -----------------------------------------------------------------------------------------
+# --- progress ----------------------------------------------------------------------------------
 
 def test_progress_is_throttled_by_the_clock(s3: Any, bucket: str) -> None:
     now = [100.0]
@@ -401,7 +402,7 @@ def test_no_progress_within_the_first_interval(s3: Any, bucket: str) -> None:
     assert calls == []
 
 
-# --- abort_incomplete_uploads --------------------------------------------------------------------------
+# --- abort_incomplete_uploads ------------------------------------------------------------------
 
 def test_abort_incomplete_uploads_under_a_prefix(s3: Any, bucket: str) -> None:
     for key in ("uploads/a", "uploads/b", "uploads/b", "other/c"):
@@ -410,10 +411,10 @@ def test_abort_incomplete_uploads_under_a_prefix(s3: Any, bucket: str) -> None:
 
     # moto reports every upload as initiated on 2010-11-10: nothing is older than 2000
     assert abort_incomplete_uploads(s3, bucket, "uploads/",
-                                    older_than=datetime(2000, 1, 1, tzinfo=timezone.utc)) == []
+                                    older_than=datetime(2000, 1, 1, tzinfo=UTC)) == []
     assert len(uploads(s3, bucket)) == 4
 
-    cutoff = datetime.now(timezone.utc) + timedelta(minutes=1)
+    cutoff = datetime.now(UTC) + timedelta(minutes=1)
     assert sorted(abort_incomplete_uploads(s3, bucket, "uploads/", older_than=cutoff)) == [
         "uploads/a", "uploads/b", "uploads/b"]
     assert [u["Key"] for u in uploads(s3, bucket)] == ["other/c"]
@@ -433,7 +434,7 @@ def test_abort_incomplete_uploads_pages_and_cutoff() -> None:
     reports a fixed initiation date): the S3 API is stubbed, no request is sent."""
     client = boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
                           aws_access_key_id="x", aws_secret_access_key="x")
-    cutoff = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+    cutoff = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
     old, new = cutoff - timedelta(hours=25), cutoff + timedelta(minutes=5)
     with Stubber(client) as stub:
         stub.add_response("list_multipart_uploads", {
@@ -461,14 +462,14 @@ def test_abort_incomplete_uploads_raises_other_errors() -> None:
                           aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         stub.add_response("list_multipart_uploads", {
-            "Uploads": [_upload("up/1", "u1", datetime(2020, 1, 1, tzinfo=timezone.utc))],
+            "Uploads": [_upload("up/1", "u1", datetime(2020, 1, 1, tzinfo=UTC))],
             "IsTruncated": False})
         stub.add_client_error("abort_multipart_upload", "AccessDenied", http_status_code=403)
         with pytest.raises(client.exceptions.ClientError, match="AccessDenied"):
             abort_incomplete_uploads(client, "b", "up/")
 
 
-# --- object_chunks ----------------------------------------------------------------------------------
+# --- object_chunks -----------------------------------------------------------------------------
 
 def test_object_chunks_round_trip(s3: Any, bucket: str) -> None:
     data = data_of(3 * MIB + 5)
@@ -499,7 +500,7 @@ def test_copy_into_place_while_hashing(s3: Any, bucket: str) -> None:
     assert stored(s3, bucket, "images/snap/file") == data
 
 
-# --- from an HTTP source --------------------------------------------------------------------------
+# --- from an HTTP source -----------------------------------------------------------------------
 
 @pytest.fixture
 def source(loopback_server: HTTPServer) -> HTTPServer:

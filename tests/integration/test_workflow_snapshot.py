@@ -5,7 +5,6 @@ import gzip
 import hashlib
 import json
 import os
-import time
 
 import boto3
 import pytest
@@ -49,13 +48,11 @@ def drain_requests() -> None:
 
 def next_request(timeout: float = 20) -> dict:
     sqs = boto3.client("sqs")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=queue_url(), WaitTimeSeconds=1).get(
-                "Messages", []):
-            sqs.delete_message(QueueUrl=queue_url(), ReceiptHandle=message["ReceiptHandle"])
-            return json.loads(message["Body"])
-    raise AssertionError("no export request reached the node-agent queue")
+    message = wait_for(lambda: next(iter(sqs.receive_message(
+        QueueUrl=queue_url(), WaitTimeSeconds=1).get("Messages", [])), None), timeout, 0,
+        message="no export request reached the node-agent queue")
+    sqs.delete_message(QueueUrl=queue_url(), ReceiptHandle=message["ReceiptHandle"])
+    return json.loads(message["Body"])
 
 
 def snapshot_status() -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import boto3
 import pytest
@@ -41,7 +40,8 @@ class TestUpdate:
         assert result.json()["result"] == {"returncode": 0,
                                            "message": "Successfully updated image img1"}
         image = Image.get("img1")
-        assert (image.status, image.desc, image.version, image.backup) == (1, "new words", "2", None)
+        assert (image.status, image.desc, image.version, image.backup) == \
+            (1, "new words", "2", None)
         assert stored_manifest(server, image.uuid)["description"] == "new words"
         assert image.manifest_active["version"] == "2"
         assert Guard.count("alias#one#2") == 1 and Guard.count("alias#one#1") == 0
@@ -97,18 +97,12 @@ class TestDelete:
         assert Image.count("img1") == 0 and Guard.count(f"uuid#{ready.uuid}") == 0
         assert server.store_keys() == []
 
-    def test_failure_puts_the_image_back(self, server, admin, ready, monkeypatch):
+    def test_failure_puts_the_image_back(self, server, admin, ready, settings_override):
         """The store is unreachable for the whole run: retries, then Catch, then status 1."""
-        from chalicelib import config
-        monkeypatch.setitem(os.environ, "IMAGE_STORE_BUCKET", "no-such-bucket")
-        config.reload()
-        try:
-            r = admin.delete("/image/img1")
-            assert r.status_code == 201
-            result = wait_task(admin, r.json()["task_id"], timeout=60)
-        finally:
-            monkeypatch.undo()
-            config.reload()
+        settings_override(IMAGE_STORE_BUCKET="no-such-bucket")
+        r = admin.delete("/image/img1")
+        assert r.status_code == 201
+        result = wait_task(admin, r.json()["task_id"], timeout=60)
         assert result.status_code == 400
         assert result.json()["result"]["message"].startswith(
             "ERROR: Image store is not available")

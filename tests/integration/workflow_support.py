@@ -10,35 +10,32 @@ import boto3
 from werkzeug import Response
 
 from chalicelib.persistence.models import Task
+from tests.support import wait_for
 
 TERMINAL = {200, 400, 410}
 
 
 def wait_task(api, task_id: str, timeout: float = 45.0):
     """Poll the status endpoint like a client until the task ends; returns the response."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def status():
         r = api.get(f"/task/{task_id}/status")
-        if r.status_code in TERMINAL:
-            return r
-        assert r.status_code == 201, r.text
-        if time.monotonic() > deadline:
-            raise AssertionError(f"task {task_id} still pending: {Task.get(task_id).state}")
-        time.sleep(0.2)
+        assert r.status_code in TERMINAL or r.status_code == 201, r.text
+        return r
+
+    return wait_for(status, timeout, 0.2, until=lambda r: r.status_code in TERMINAL,
+                    message=lambda r: f"task {task_id} still pending: state "
+                                      f"{Task.get(task_id).state}, status {r.text}")
 
 
 def execution_status(task_id: str, timeout: float = 30.0) -> str:
     """The Step Functions execution's own final status."""
+    from chalicelib.adapters import workflows
     sfn = boto3.client("stepfunctions")
     task = Task.get(task_id)
-    from chalicelib.adapters import workflows
     arn = workflows.execution_arn(task.operation, task_id)
-    deadline = time.monotonic() + timeout
-    while True:
-        status = sfn.describe_execution(executionArn=arn)["status"]
-        if status != "RUNNING" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.2)
+    return wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"], timeout, 0.2,
+                    until=lambda status: status != "RUNNING",
+                    message=f"the execution of task {task_id} is still RUNNING")
 
 
 def start_import(api, files, name: str, content: bytes, **fields: Any):

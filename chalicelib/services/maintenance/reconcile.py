@@ -2,28 +2,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from chalicelib.domain import operations as ops
-from chalicelib.domain import task_texts
-from chalicelib.domain.vocabulary import (
-    DELETE,
-    DONE,
-    EXECUTION_RUNNING,
-    IMPORT,
-    UPDATE,
-    ImageStatus,
-)
+from chalicelib.domain import task_endings as endings
+from chalicelib.domain.vocabulary import DELETE, DONE, IMPORT, UPDATE, ImageStatus
 from chalicelib.persistence import records
 from chalicelib.persistence.models import Image, Task
-from chalicelib.services.tasks import effects, ending
+from chalicelib.services.tasks import effects
 from chalicelib.services.tasks.lifecycle import get
-from chalicelib.services.tasks.workflow_events import execution_ended
+from chalicelib.services.tasks.workflow_events import carry_out
 
 log = logging.getLogger("imageapi.reconcile")
-STARTUP_GRACE = timedelta(minutes=2)   # an execution may take this long to appear
 
 
 @dataclass
@@ -35,36 +26,23 @@ class Report:
 
 def reconcile_tasks(*, dry_run: bool = False, now: datetime | None = None) -> Report:
     """Pending tasks whose execution ended, never started, or ran past the deadline."""
+    from chalicelib.adapters import workflows
     now = now or datetime.now(UTC)
     report = Report(dry_run)
     for task in Task.pending_index.query("1"):
-        action = _ending_for(task, now)
-        if action is None:
+        arn = workflows.execution_arn(task.operation, task.task_id)
+        ending = endings.for_reconciler(created=task.created, deadline=task.deadline, now=now,
+                                        execution=workflows.describe(arn),
+                                        recorded=task.failure)
+        if ending is None:
             continue
         report.finished.append(task.task_id)
-        if not dry_run:
-            action()
-    return report
-
-
-def _ending_for(task: Task, now: datetime) -> Callable[[], bool] | None:
-    """How the task must end now, or None while its execution may still end it."""
-    from chalicelib.adapters import workflows
-    arn = workflows.execution_arn(task.operation, task.task_id)
-    execution = workflows.describe(arn)
-    if execution is None:
-        if now - task.created < STARTUP_GRACE:
-            return None
-        return lambda: ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.NEVER_STARTED)
-    if execution["status"] != EXECUTION_RUNNING:
-        return lambda: execution_ended(task.task_id, execution["status"],
-                                       execution.get("error"), execution.get("cause"))
-    if task.deadline and now > task.deadline:
-        def stop_and_fail() -> bool:
+        if dry_run:
+            continue
+        if ending.stop_execution:
             workflows.stop(arn, "deadline passed")
-            return ending.fail(task.task_id, task_texts.RC_HOST, task_texts.TIMED_OUT)
-        return stop_and_fail
-    return None
+        carry_out(task.task_id, ending)
+    return report
 
 
 def repair_images(*, dry_run: bool = False) -> Report:

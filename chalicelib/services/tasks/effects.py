@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.domain import operations as ops
 from chalicelib.domain import task_texts
+from chalicelib.domain.task_endings import completes_instead
 from chalicelib.domain.vocabulary import SNAPSHOT_OK, ImageStatus
 from chalicelib.persistence import records
 from chalicelib.persistence.models import Image, Snapshot, Task
@@ -75,21 +76,22 @@ def clean_store(operation: str, image: Image | None, image_uuid: str | None,
 
 
 def past_point_of_no_return(task: Task, revoked: bool) -> bool:
-    """An operation whose irreversible step has started is completed, not undone: always when
-    revoked (that step may be running right now), and after a failure when the image's store
-    objects are no longer all there. A store that cannot be asked after a failure counts as
-    untouched: the failing step could not have deleted anything through it either."""
-    if not (task.irrevocable and ops.rules(task.operation).point_of_no_return):
+    """Whether the claimed task must be completed instead of undone (see completes_instead)."""
+    if not task.irrevocable:
         return False
-    if revoked or not settings().image_server_enabled or not task.image_uuid:
-        return revoked
+    return completes_instead(task.operation, True, revoked,
+                             None if revoked else _objects_intact(task))
+
+
+def _objects_intact(task: Task) -> bool | None:
+    if not settings().image_server_enabled or not task.image_uuid:
+        return True
     from chalicelib.adapters import store
     try:
-        return not store.has_image_objects(task.image_uuid)
+        return store.has_image_objects(task.image_uuid)
     except Exception:
-        log.warning("task %s: store not reachable; the %s is undone", task.task_id,
-                    task.operation)
-        return False
+        log.warning("task %s: store not reachable", task.task_id)
+        return None
 
 
 def finish_irreversible_work(task: Task) -> None:

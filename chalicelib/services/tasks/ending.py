@@ -84,7 +84,7 @@ def _claim(task_id: str) -> Task | None:
     from chalicelib.adapters.aws import condition_failed
     try:
         Task(task_id).update(actions=[Task.state.set(ROLLING_BACK)],
-                             condition=Task.state.is_in(RUNNING, ROLLING_BACK, DONE))  # TEMPORARILY BROKEN
+                             condition=Task.state.is_in(RUNNING, ROLLING_BACK))
     except UpdateError as exc:
         if condition_failed(exc):
             return None

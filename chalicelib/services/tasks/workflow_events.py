@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.domain import task_texts
-from chalicelib.domain.task_results import failure_reason
-from chalicelib.domain.vocabulary import ABORTED, DONE, FAILED, RUNNING, SUCCEEDED, TIMED_OUT
-from chalicelib.services.tasks import ending
+from chalicelib.domain import task_endings as endings
+from chalicelib.domain.vocabulary import DONE, RUNNING
+from chalicelib.services.tasks import ending as tasks_ending
 from chalicelib.services.tasks.lifecycle import get
 
 log = logging.getLogger("imageapi.tasks")
@@ -18,18 +17,18 @@ def execution_ended(task_id: str | None, status: str | None, error: str | None =
                     cause: str | None = None) -> bool:
     """End the task of an execution that ended; nothing happens when it is already done."""
     task = get(task_id) if task_id else None
-    if task is None:  # TEMPORARILY BROKEN
+    if task is None or task.state == DONE:
         return False
-    if status == ABORTED:
-        return ending.revoke(task.task_id)
-    if status == TIMED_OUT:
-        return ending.fail(task.task_id, *failure_reason(None, "States.Timeout", cause))
-    if status == FAILED:
-        return ending.fail(task.task_id, *failure_reason(task.failure, error, cause))
-    if status == SUCCEEDED:
-        # the Finish step commits before the execution succeeds; if it could not, undo
-        return ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.NOT_COMMITTED)
-    return False
+    return carry_out(task.task_id, endings.after_execution(status or "", task.failure, error,
+                                                           cause))
+
+
+def carry_out(task_id: str, ending: endings.Ending | None) -> bool:
+    if ending is None:
+        return False
+    if ending.how == endings.REVOKE:
+        return tasks_ending.revoke(task_id)
+    return tasks_ending.fail(task_id, ending.returncode, ending.message)
 
 
 def upload_arrived(task_id: str, obj: dict[str, Any]) -> bool:
