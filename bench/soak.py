@@ -900,7 +900,7 @@ def main() -> int:
     repo.start()
     with tempfile.TemporaryDirectory(prefix="imageapi-soak-") as workdir:
         try:
-            stack = start_stack(Path(workdir), key, args.stack_log)
+            stack = start_stack(Path(workdir), key)
         except StackError as exc:
             print(exc, file=sys.stderr)
             return 1
@@ -915,7 +915,7 @@ def main() -> int:
             print(f"the final state could not be read from the emulator: {exc}")
             final = None
         finally:
-            stop_stack(stack)
+            stop_stack(stack, args.stack_log)
             repo.shutdown()
     print(f"clients: {args.clients}, seed: {args.seed}, names: {len(NAMES)}, quiesced after "
           f"{waited:.1f} s, stack tracebacks: {stack.tracebacks}")

@@ -37,8 +37,12 @@ class Api:
         hdrs.update(headers or {})
         if json_body is not None:
             data = json.dumps(json_body)
-        return requests.request(method, url, params=params, data=data, headers=hdrs, timeout=30,
-                                allow_redirects=allow_redirects)
+        return self.transport().request(method, url, params=params, data=data, headers=hdrs,
+                                        timeout=30, allow_redirects=allow_redirects)
+
+    def transport(self) -> Any:
+        """What sends a request: `requests` itself (a new connection each time)."""
+        return requests
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.request("GET", path, **kw)

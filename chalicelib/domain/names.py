@@ -9,7 +9,6 @@ from chalicelib.domain.vocabulary import OPERATIONS
 
 DEFAULT_PREFIX = "imageapi"
 DEFAULT_DC = "main"          # the datacenter that always exists
-TABLES = ("images", "guards", "users", "dcs", "vms", "snapshots", "tasks", "tasklog")
 UPLOAD_PREFIX = "uploads/"
 
 

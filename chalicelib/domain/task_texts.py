@@ -25,7 +25,6 @@ IMAGE_DIR_MISSING = "ERROR: Target image directory does not exist"
 EXPORT_NOT_UPLOADED = "ERROR: The exported snapshot was not uploaded"
 EXPORT_EMPTY = "ERROR: The exported snapshot is empty"
 NO_SPACE = "ERROR: Not enough free space on image server"
-OPERATION_FAILED = "ERROR: Image operation failed"
 
 
 def success(operation: str, name: str, size: int | None = None,

@@ -6,19 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import fields as f
-
-INVALID = "Enter a valid value."
-REQUIRED = "This field is required."
-WHOLE = "Enter a whole number."
-TAGS_INVALID = "Invalid value."
-
-
-def too_long(limit: int, actual: int) -> str:
-    return f"Ensure this value has at most {limit} characters (it has {actual})."
-
-
-def not_a_choice(value) -> str:
-    return f"Select a valid choice. {value} is not one of the available choices."
+from chalicelib.domain.field_texts import (
+    INVALID,
+    REQUIRED,
+    not_a_choice,
+)
+from chalicelib.domain.field_texts import (
+    INVALID_VALUE as TAGS_INVALID,
+)
+from chalicelib.domain.field_texts import (
+    WHOLE_NUMBER as WHOLE,
+)
+from chalicelib.domain.field_texts import (
+    max_length as too_long,
+)
 
 
 @pytest.mark.parametrize("value, limit, expected", [

@@ -6,15 +6,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import image_form as form
-
-NOT_NULL = "This field may not be null."
-INVALID = "Enter a valid value."
-REQUIRED = "This field is required."
-WHOLE = "Enter a whole number."
-
-
-def too_long(limit: int, actual: int) -> str:
-    return f"Ensure this value has at most {limit} characters (it has {actual})."
+from chalicelib.domain.field_texts import (
+    INVALID,
+    NOT_NULL,
+    REQUIRED,
+)
+from chalicelib.domain.field_texts import (
+    WHOLE_NUMBER as WHOLE,
+)
+from chalicelib.domain.field_texts import (
+    max_length as too_long,
+)
 
 
 def run(data, names=form.UPDATABLE):

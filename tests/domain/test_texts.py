@@ -65,7 +65,6 @@ TASKS = {
     "EXPORT_NOT_UPLOADED": "ERROR: The exported snapshot was not uploaded",
     "EXPORT_EMPTY": "ERROR: The exported snapshot is empty",
     "NO_SPACE": "ERROR: Not enough free space on image server",
-    "OPERATION_FAILED": "ERROR: Image operation failed",
     "LOG_IMPORT": "Import image",
     "LOG_CREATE": "Create image",
     "LOG_UPDATE": "Update image",

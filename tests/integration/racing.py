@@ -12,7 +12,6 @@ deadlock fails the test instead of stopping the suite.
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections import Counter
@@ -22,7 +21,7 @@ from typing import Any
 import requests
 
 from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLogEntry
-from tests.support import DEFAULT_HEADERS, Api
+from tests.support import Api
 
 HANG_SECONDS = 60.0
 # While racers run, the interpreter switches threads this often (default 5 ms): the app, the
@@ -80,18 +79,16 @@ def race(*calls: Callable[[], Any], timeout: float = HANG_SECONDS,
 
 
 class Client(Api):
-    """`tests.support.Api` over one kept-alive connection per racer. A racer that opens a new
-    connection when the barrier falls waits in the local gateway's accept queue (5 pending
-    connections, then the kernel drops SYNs and the client retries a second later), so the
-    racers would arrive a second apart; `connect()`, run in each racer's thread before the
-    barrier (`race(..., prepare=client.connect)`), has the connection open beforehand."""
+    """`tests.support.Api` over one kept-alive connection per racer: `connect()`, run in each
+    racer's thread before the barrier (`race(..., prepare=client.connect)`), opens it, so the
+    racers' requests leave together instead of after their connection handshakes."""
 
     def __init__(self, api: Api) -> None:
         super().__init__(api.base_url, api.key)
         self._lock = threading.Lock()
         self._sessions: dict[str, requests.Session] = {}
 
-    def _session(self) -> requests.Session:
+    def transport(self) -> requests.Session:
         """One session per racer: racer threads are named by their place in the race, so a
         connection outlives its thread and serves the same racer in the next round."""
         with self._lock:
@@ -105,23 +102,7 @@ class Client(Api):
             self._sessions.clear()
 
     def connect(self) -> None:
-        assert self._session().get(self.base_url + "/ping/", timeout=30).status_code == 200
-
-    def request(self, method: str, path: str, *, params: dict | None = None,
-                json_body: Any = None, data: bytes | str | None = None,
-                headers: dict | None = None, slash: bool = True,
-                allow_redirects: bool = False) -> requests.Response:
-        url = self.base_url + path
-        if slash and not url.endswith("/"):
-            url += "/"
-        hdrs = dict(DEFAULT_HEADERS)
-        if self.key:
-            hdrs["ES-API-KEY"] = self.key
-        hdrs.update(headers or {})
-        if json_body is not None:
-            data = json.dumps(json_body)
-        return self._session().request(method, url, params=params, data=data, headers=hdrs,
-                                       timeout=30, allow_redirects=allow_redirects)
+        assert self.transport().get(self.base_url + "/ping/", timeout=30).status_code == 200
 
 
 def codes(responses: list[Any]) -> Counter:

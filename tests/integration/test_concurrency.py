@@ -51,18 +51,6 @@ def racer(admin):
     client.close()
 
 
-@pytest.fixture
-def hold(monkeypatch):
-    """Build a racing.StepHold; every hold is released when the test ends, pass or fail."""
-    holds: list[racing.StepHold] = []
-
-    def make(*steps: str) -> racing.StepHold:
-        holds.append(racing.StepHold(monkeypatch, *steps))
-        return holds[-1]
-
-    yield make
-    for made in holds:
-        made.release_all()
 
 
 def import_sync(admin, files, name: str, **fields) -> dict:

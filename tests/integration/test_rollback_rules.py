@@ -4,27 +4,13 @@ until it can no longer roll back; a delete that has started removing store objec
 completed, never undone into an image without files."""
 from __future__ import annotations
 
-import pytest
-
 from chalicelib.persistence.models import Guard, Image
-from tests.integration import racing
 from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api
 
 CONTENT = b"rollback rules " * 4096
 
 
-@pytest.fixture
-def hold(monkeypatch):
-    holds: list[racing.StepHold] = []
-
-    def make(*steps: str) -> racing.StepHold:
-        holds.append(racing.StepHold(monkeypatch, *steps))
-        return holds[-1]
-
-    yield make
-    for made in holds:
-        made.release_all()
 
 
 def test_a_synchronous_change_answers_with_the_etag_of_the_version_it_wrote(clean, files):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
 from chalicelib.domain import errors, field_texts
@@ -25,9 +25,11 @@ from chalicelib.services.images.access import (
     require_image_admin,
 )
 from chalicelib.services.images.conflicts import create_record
-from chalicelib.services.images.manifest_fetch import Fetched, fetch_for_import
 from chalicelib.services.images.outcome import Outcome
 from chalicelib.services.tasks import lifecycle
+
+if TYPE_CHECKING:
+    from chalicelib.services.images.manifest_fetch import Fetched
 
 
 def import_image(principal: Principal, name: str, data: dict[str, Any],
@@ -39,6 +41,8 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     dc = find_dc(data.get("dc") or settings().default_dc)
     data = _check_import_rights(principal, dc, data)
 
+    # network code (requests) loads with the first import, not with every cold start
+    from chalicelib.services.images.manifest_fetch import fetch_for_import
     errs = form.Errors()
     fetched = fetch_for_import(data, errs)
     values = _field_values(principal, name, data, fetched, errs)

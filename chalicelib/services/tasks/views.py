@@ -8,6 +8,7 @@ from chalicelib.domain import cursor, errors, field_texts, http_texts
 from chalicelib.domain.fields import to_int
 from chalicelib.domain.image_view import iso
 from chalicelib.domain.permissions import Principal
+from chalicelib.domain.taskids import is_dummy
 from chalicelib.domain.vocabulary import DONE, HTTP_STATUS_OF_TASK, PENDING
 from chalicelib.persistence import audit
 from chalicelib.persistence.models import Task, TaskLogEntry
@@ -19,8 +20,9 @@ __all__ = ["Task", "cancel", "is_done", "load", "log_page", "pending_ids", "stat
 
 
 def load(principal: Principal, task_id: str) -> Task:
-    """Readable by its creator, the image owner, admins of its DC and SuperAdmins."""
-    task = get(task_id)
+    """Readable by its creator, the image owner, admins of its DC and SuperAdmins. The dummy
+    ids of synchronous answers name no task (and cost no lookup)."""
+    task = None if is_dummy(task_id) else get(task_id)
     if task is None:
         raise errors.NotFound(http_texts.TASK_NOT_FOUND)
     if not (principal.is_super_admin or principal.username in (task.creator, task.owner)
