@@ -20,14 +20,13 @@ from chalicelib.domain.vocabulary import DONE, FAILURE, REVOKED, ROLLING_BACK, R
 from chalicelib.persistence import audit, records
 from chalicelib.persistence.models import Image, Task, get_or_none
 from chalicelib.services.tasks import effects
-from chalicelib.services.tasks.lifecycle import get
 
 log = logging.getLogger("imageapi.tasks")
 
 
 def complete(task_id: str, outcome: dict[str, Any]) -> bool:
     """Commit the operation; False when the task had already ended (or is rolling back)."""
-    task = get(task_id)
+    task = get_or_none(Task, task_id)
     if task is None or task.state != RUNNING:
         return False
     image = _held_image(task)
@@ -89,7 +88,7 @@ def _claim(task_id: str) -> Task | None:
         if condition_failed(exc):
             return None
         raise
-    return get(task_id)
+    return get_or_none(Task, task_id)
 
 
 def _held_image(task: Task) -> Image | None:

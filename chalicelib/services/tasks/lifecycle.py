@@ -55,7 +55,7 @@ def start(task: Task, payload: dict[str, Any] | None = None) -> None:
     """Start the workflow of a task whose records are written; if that fails, the operation
     is rolled back before the request is answered."""
     from chalicelib.adapters import workflows
-    from chalicelib.services.tasks import ending
+    from chalicelib.services.tasks import ending  # ending needs nothing from here
     try:
         workflows.start(task.operation, task.task_id, payload or {})
     except Exception as exc:
