@@ -9,17 +9,29 @@ Every sample is a fresh child process that times only the transfer (imports and 
 excluded) and reports its peak RSS (ru_maxrss) and CPU time; the emulator's CPU time per sample
 is shown too (on a small machine the emulator is the bottleneck, so both kinds are bounded by it):
 
-  project   chalicelib.adapters.sources.open_stream + iter_body (SOURCE_CHUNK_SIZE) +
-            chalicelib.adapters.transfer.stream_to_store (loopback-allowing policy, 8 MiB parts,
-            default max_workers) — the import step's transfer code
-  baseline  requests.get(stream=True) + boto3 upload_fileobj(resp.raw), default TransferConfig
+  project    chalicelib.adapters.sources.open_download + chalicelib.adapters.transfer.transfer
+             (loopback-allowing policy, 8 MiB parts, default max_workers), one unbounded run —
+             the import step's transfer code
+  resumable  the same in step runs of 1 s (TRANSFER_STEP_SECONDS=1): every run continues the
+             source with Range/If-Range and the upload and SHA-1 from the last run's checkpoint,
+             carried over as JSON the way the task record carries it
+  short-runs the same in runs of 0.25 s (at a few hundred MiB/s, 1 s runs may resume only once)
+  baseline   requests.get(stream=True) + boto3 upload_fileobj(resp.raw), default TransferConfig
 
-Throughput: median of --runs interleaved samples of each on a --size MiB file. Memory: peak RSS of
-the project child for a 64 MiB and a 1 GiB file. The store object is deleted after every sample.
-The last two lines printed are `transfer_ratio: X` (project / baseline throughput) and
-`rss_growth_mib: Y` (peak RSS at 1 GiB − peak RSS at 64 MiB). Targets: ≥ 0.85 and ≤ 30.
+Every round runs one sample of each kind back to back (rotating which goes first); figures are
+medians over --runs rounds of a --size MiB file. Then one project sample of 64 MiB and one of
+1 GiB: their peak RSS, and the slope of their CPU times (CPU per further GiB, without the costs
+paid once per process). The store object is deleted after every sample. SHA-1 verification of
+what was stored is part of every project/resumable sample.
 
-Usage: python bench/transfer.py [--runs N] [--size MIB] [--chunk-size BYTES] [--workers N]
+Printed last:
+  resume_overhead     resumable seconds / project seconds, same round        target <= 1.10
+  transfer_cpu_ratio  project CPU s per GiB / hashlib.sha1 CPU s per GiB
+                      (1 GiB of the same bytes in this process, same run)    target <= 2.5
+  transfer_ratio      project / baseline throughput, same round              target >= 0.85
+  rss_growth_mib      peak RSS at 1 GiB - peak RSS at 64 MiB                 target <= 30
+
+Usage: python bench/transfer.py [--runs N] [--size MIB] [--workers N]
 """
 from __future__ import annotations
 
@@ -44,6 +56,9 @@ MIB = 1 << 20
 BUCKET = "bench-transfer"
 PART_SIZE = 8 * MIB  # the import step's default (TRANSFER_PART_BYTES)
 SAMPLE_TIMEOUT = 900  # seconds for one child (1 GiB at a few MiB/s on a slow machine)
+# TRANSFER_STEP_SECONDS of the resumable kinds: the issue's 1 s (on a fast machine 256 MiB may
+# need only two runs) and a short one that makes every sample resume several times
+STEP_SECONDS = {"resumable": 1.0, "short-runs": 0.25}
 
 # --- the generated files -------------------------------------------------------------------------
 
@@ -66,19 +81,30 @@ class _FileHandler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_error(404)
             return
-        self.send_response(200)
+        start = self._range_start(size)
+        self.send_response(206 if start else 200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(size))
+        self.send_header("Content-Length", str(size - start))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", f'"bench-{size}"')
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
         self.end_headers()
-        sent, index = 0, 0
-        try:
+        try:  # whole MiB blocks from the pool, the first one cut at `start`
+            sent, index = start, start // MIB
             while sent < size:
-                block = _block(index)[:size - sent]
+                block = _block(index)[sent - index * MIB:size - index * MIB]
                 self.wfile.write(block)
                 sent += len(block)
                 index += 1
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def _range_start(self, size: int) -> int:
+        value = self.headers.get("Range", "")
+        if not value.startswith("bytes=") or self.headers.get("If-Range") != f'"bench-{size}"':
+            return 0
+        return min(int(value[len("bytes="):].split("-")[0]), size)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -141,37 +167,64 @@ def child_env(endpoint: str) -> dict[str, str]:
 
 # --- one sample (in a child process) -------------------------------------------------------------
 
-def child(kind: str, url: str, key: str, chunk_size: int, workers: int) -> None:
+def child(kind: str, url: str, key: str, step_seconds: float, workers: int) -> None:
     import boto3
     import requests  # noqa: F401  (both kinds pay for it before the clock starts)
-    s3 = boto3.client("s3")
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
-    if kind == "project":
-        from chalicelib.adapters.sources import iter_body, open_stream
-        from chalicelib.adapters.transfer import SOURCE_CHUNK_SIZE, stream_to_store
-        from chalicelib.domain.urlpolicy import SourcePolicy
-        policy = SourcePolicy(allow_loopback=True)
-        started = time.perf_counter()
-        response = open_stream(url, policy=policy, timeout=30)
-        with response:
-            options = {"max_workers": workers} if workers else {}
-            chunks = iter_body(response, chunk_size or SOURCE_CHUNK_SIZE)
-            result = stream_to_store(chunks, s3=s3, bucket=BUCKET, key=key,
-                                     part_size=PART_SIZE, **options)
-        seconds = time.perf_counter() - started
-        size, sha1 = result.size, result.sha1
+    if kind == "baseline":
+        s3 = boto3.client("s3")
     else:
-        started = time.perf_counter()
+        from chalicelib.adapters import aws
+        s3 = aws.client("s3")  # the app's own client and its configuration
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before, user_before = usage.ru_utime + usage.ru_stime, usage.ru_utime
+    started = time.perf_counter()
+    runs = 1
+    if kind == "baseline":
         with requests.get(url, stream=True, timeout=30) as response:
             response.raise_for_status()
             s3.upload_fileobj(response.raw, BUCKET, key)
-        seconds = time.perf_counter() - started
         size, sha1 = s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"], None
+    else:
+        size, sha1, runs = _project_transfer(s3, url, key, step_seconds, workers)
+    seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"seconds": seconds, "size": size, "sha1": sha1,
+    print(json.dumps({"seconds": seconds, "size": size, "sha1": sha1, "runs": runs,
                       "peak_rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
-                      "cpu_s": usage.ru_utime + usage.ru_stime - cpu_before}))
+                      "cpu_s": usage.ru_utime + usage.ru_stime - cpu_before,
+                      "user_s": usage.ru_utime - user_before,
+                      "system_s": usage.ru_stime - (cpu_before - user_before)}))
+
+
+def _project_transfer(s3, url: str, key: str, step_seconds: float,
+                      workers: int) -> tuple[int, str, int]:
+    """The import step's transfer: runs of `step_seconds` (0: one run), each continuing the
+    source with Range/If-Range and the upload from the last run's checkpoint, carried over
+    as JSON, as the task record carries it between step runs."""
+    from chalicelib.adapters.sources import open_download
+    from chalicelib.adapters.transfer import Checkpoint, transfer
+    from chalicelib.domain.urlpolicy import SourcePolicy
+    policy = SourcePolicy(allow_loopback=True)
+    options = {"max_workers": workers} if workers else {}
+    saved: dict | None = None
+    validator = None
+    runs = 0
+    while True:
+        runs += 1
+        checkpoint = Checkpoint.from_dict(json.loads(json.dumps(saved))) if saved else None
+        offset = checkpoint.offset if checkpoint else 0
+        download = open_download(url, policy=policy, timeout=30, start=offset,
+                                 validator=validator)
+        validator = validator or download.validator
+        try:
+            stop_at = time.monotonic() + step_seconds if step_seconds else None
+            outcome = transfer(download.read_into, s3=s3, bucket=BUCKET, key=key,
+                               part_size=PART_SIZE, checkpoint=checkpoint, stop_at=stop_at,
+                               **options)
+        finally:
+            download.close()
+        saved = outcome.checkpoint.as_dict()
+        if outcome.done:
+            return outcome.size, outcome.sha1, runs
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -188,8 +241,9 @@ def sample(kind: str, file_url: str, size: int, env: dict[str, str], args: argpa
     key = f"{kind}-{size}"
     emulator_before = process_cpu_seconds(emulator_pid)
     try:
+        step_seconds = STEP_SECONDS.get(kind, 0)
         proc = subprocess.run([sys.executable, __file__, "--child", kind, file_url, key,
-                               str(args.chunk_size), str(args.workers)],
+                               str(step_seconds), str(args.workers)],
                               cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=SAMPLE_TIMEOUT)
         if proc.returncode != 0:
@@ -212,16 +266,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="samples of each kind (default 7)")
     parser.add_argument("--size", type=int, default=256, help="throughput file, MiB (256)")
-    parser.add_argument("--chunk-size", type=int, default=0,
-                        help="iter_body chunk size of the project code "
-                             "(default: chalicelib.adapters.transfer.SOURCE_CHUNK_SIZE)")
     parser.add_argument("--workers", type=int, default=0,
-                        help="stream_to_store max_workers (default: its default)")
+                        help="transfer() max_workers (default: its default)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, url, key, chunk_size, workers = args.child
-        child(kind, url, key, int(chunk_size), int(workers))
+        kind, url, key, step_seconds, workers = args.child
+        child(kind, url, key, float(step_seconds), int(workers))
         return 0
 
     import boto3
@@ -240,56 +291,80 @@ def main() -> int:
         url = f"{file_base}/{size}"
         sample("project", url, size, env, args, s3, moto.pid)  # warm-up (discarded): .pyc, caches
         sample("baseline", url, size, env, args, s3, moto.pid)
-        project: list[dict] = []
-        baseline: list[dict] = []
+        samples: dict[str, list[dict]] = {kind: [] for kind in ("project", "baseline",
+                                                                 *STEP_SECONDS)}
+        kinds = list(samples)
         for i in range(args.runs):
-            order = [("project", project), ("baseline", baseline)]
-            if i % 2:
-                order.reverse()
-            for kind, results in order:
-                results.append(sample(kind, url, size, env, args, s3, moto.pid))
-                r = results[-1]
-                print(f"  {kind:8} {args.size} MiB: {r['seconds']:.2f} s, "
-                      f"{r['mib_per_s']:.1f} MiB/s, peak RSS {r['peak_rss_mib']:.1f} MiB, "
-                      f"CPU {r['cpu_s']:.2f} s (emulator {r['emulator_cpu_s']:.2f} s)",
-                      flush=True)
-        small = sample("project", f"{file_base}/{64 * MIB}", 64 * MIB, env, args, s3, moto.pid)
-        large = sample("project", f"{file_base}/{1024 * MIB}", 1024 * MIB, env, args, s3, moto.pid)
+            for kind in kinds[i % len(kinds):] + kinds[:i % len(kinds)]:  # no kind always first
+                r = sample(kind, url, size, env, args, s3, moto.pid)
+                samples[kind].append(r)
+                print(f"  {kind:10} {args.size} MiB: {r['seconds']:.2f} s, "
+                      f"{r['mib_per_s']:.1f} MiB/s, {r['runs']} step run(s), "
+                      f"peak RSS {r['peak_rss_mib']:.1f} MiB, CPU {r['cpu_s']:.2f} s "
+                      f"(emulator {r['emulator_cpu_s']:.2f} s)", flush=True)
+        sha1_cpu_per_gib = statistics.median(sha1_cpu_seconds_per_gib() for _ in range(5))
+        small, large = (sample("project", f"{file_base}/{mib * MIB}", mib * MIB, env, args, s3,
+                               moto.pid) for mib in (64, 1024))
     finally:
         moto.terminate()
         moto.wait(timeout=30)
         files.shutdown()
 
+    project, baseline = samples["project"], samples["baseline"]
     project_tp = statistics.median(r["mib_per_s"] for r in project)
     baseline_tp = statistics.median(r["mib_per_s"] for r in baseline)
-    # each run's pair ran back to back; the median of their ratios cancels the emulator's drift
+    # each round's samples ran back to back; the median of their ratios cancels the emulator's
+    # drift between rounds
     paired = statistics.median(p["mib_per_s"] / b["mib_per_s"]
                                for p, b in zip(project, baseline, strict=True))
+    # CPU per GiB is the slope between the 64 MiB and the 1 GiB sample: what each further GiB
+    # costs, without the once-per-process costs (botocore loading a paginator, say)
+    cpu_per_gib = (large["cpu_s"] - small["cpu_s"]) / (960 / 1024)
     workers = args.workers or _default_workers()
-    chunk = args.chunk_size or "SOURCE_CHUNK_SIZE"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, part size "
-          f"{PART_SIZE // MIB} MiB, iter_body chunk {chunk}, max_workers {workers}, "
-          f"{args.runs} runs of each kind")
-    print(f"project_median_mib_per_s: {project_tp:.1f}")
-    print(f"baseline_median_mib_per_s: {baseline_tp:.1f}")
-    print(f"baseline_peak_rss_mib ({args.size} MiB): "
-          f"{statistics.median(r['peak_rss_mib'] for r in baseline):.1f}")
-    print(f"project_peak_rss_mib (64 MiB): {small['peak_rss_mib']:.1f} "
-          f"({small['mib_per_s']:.1f} MiB/s)")
-    print(f"project_peak_rss_mib (1 GiB): {large['peak_rss_mib']:.1f} "
-          f"({large['mib_per_s']:.1f} MiB/s)")
+          f"{PART_SIZE // MIB} MiB, max_workers {workers}, {args.runs} rounds")
+    for kind, results in samples.items():
+        step = f", step runs of {STEP_SECONDS[kind]:g} s" if kind in STEP_SECONDS else ""
+        print(f"{kind}: median {statistics.median(r['mib_per_s'] for r in results):.1f} MiB/s, "
+              f"CPU {statistics.median(r['cpu_s'] for r in results):.2f} s, "
+              f"peak RSS {statistics.median(r['peak_rss_mib'] for r in results):.1f} MiB"
+              f"{step} (median {statistics.median(r['runs'] for r in results):g} runs)")
+    for name, r in (("64 MiB", small), ("1 GiB", large)):
+        print(f"project {name}: {r['mib_per_s']:.1f} MiB/s, CPU {r['cpu_s']:.2f} s "
+              f"(user {r['user_s']:.2f}, system {r['system_s']:.2f}), "
+              f"peak RSS {r['peak_rss_mib']:.1f} MiB")
+    print(f"project_cpu_s_per_gib: {cpu_per_gib:.2f}")
+    print(f"hashlib_sha1_cpu_s_per_gib: {sha1_cpu_per_gib:.2f}")
     print(f"ratio_of_medians: {project_tp / baseline_tp:.2f}")
+    for kind in STEP_SECONDS:
+        overhead = statistics.median(r["seconds"] / p["seconds"]
+                                     for r, p in zip(samples[kind], project, strict=True))
+        name = "resume_overhead" if kind == "resumable" else f"resume_overhead_{kind}"
+        print(f"{name}: {overhead:.2f}")
+    print(f"transfer_cpu_ratio: {cpu_per_gib / sha1_cpu_per_gib:.2f}")
     print(f"transfer_ratio: {paired:.2f}")
     growth = large["peak_rss_mib"] - small["peak_rss_mib"]
     print(f"rss_growth_mib: {growth:.1f}".replace("-0.0", "0.0"))
     return 0
 
 
+def sha1_cpu_seconds_per_gib() -> float:
+    """The floor of any verified copy: hashlib.sha1 over 1 GiB of the generated file's blocks,
+    in this process (the blocks are views into one pool: nothing else is measured)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before = usage.ru_utime + usage.ru_stime
+    digest = hashlib.sha1()
+    for index in range(1024):
+        digest.update(_block(index))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime - before
+
+
 def _default_workers() -> int:
     import inspect
     sys.path.insert(0, str(ROOT))
-    from chalicelib.adapters.transfer import stream_to_store
-    return inspect.signature(stream_to_store).parameters["max_workers"].default
+    from chalicelib.adapters.transfer import transfer
+    return inspect.signature(transfer).parameters["max_workers"].default
 
 
 if __name__ == "__main__":

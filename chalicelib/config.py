@@ -54,7 +54,7 @@ class Settings:
     export_timeout_seconds: int = 3600
     export_heartbeat_seconds: int = 900
     file_timeout_seconds: float = 30.0
-    progress_interval_seconds: float = 2.0
+    transfer_step_seconds: float = 600.0
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     node_agent_queue_url: str = ""
 
@@ -90,7 +90,7 @@ def settings() -> Settings:
         export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 3600),
         export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 900),
         file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
-        progress_interval_seconds=float(_env("PROGRESS_INTERVAL_SECONDS", "2")),
+        transfer_step_seconds=float(_env("TRANSFER_STEP_SECONDS", "600")),
         state_machine_arns={op: _env(names.state_machine_arn_variable(op)) for op in OPERATIONS},
         node_agent_queue_url=_env("NODE_AGENT_QUEUE_URL"),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import zipfile
 from typing import Any
 
@@ -33,15 +34,28 @@ def install_dispatch(app: Any, function_prefix: str) -> None:
                                "errorMessage": f"no handler {handler_name}"}).encode()
         try:
             payload = json.loads(body) if body else {}
-            result = handler(payload, LambdaContext(handler_name, 1024, 900_000))
+            result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
             return json.dumps(result).encode()
         except Exception as exc:  # reported like Lambda does, for Retry/Catch to match
             log.info("%s raised %s: %s", handler_name, type(exc).__name__, exc)
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
-                               "stackTrace": []}).encode()
+            return _function_error(response_headers, type(exc).__name__, str(exc))
+        except SystemExit as exc:  # the function's process ended: Lambda's words for it
+            log.info("%s exited (%s)", handler_name, exc.code)
+            return _function_error(response_headers, "Runtime.ExitError",
+                                   f"Runtime exited with error: exit status {exc.code}")
 
     LambdaSimpleBackend.invoke = invoke
+
+
+def _timeout_ms() -> int:
+    """The step functions' Lambda timeout (900 s, as deployed); a test may shorten it."""
+    return int(float(os.environ.get("DEVSTACK_LAMBDA_TIMEOUT_SECONDS", "900")) * 1000)
+
+
+def _function_error(headers: dict[str, Any], error_type: str, message: str) -> bytes:
+    headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps({"errorType": error_type, "errorMessage": message,
+                       "stackTrace": []}).encode()
 
 
 def create_functions(app: Any, function_prefix: str) -> dict[str, str]:

@@ -220,6 +220,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def create_tables() -> None:
+    """Every table of the models; a table kept from an earlier version (saved state) gets the
+    indexes it lacks, as a CloudFormation update would add them."""
     from infra.tables import create_table_kwargs, table_resources
     ddb = boto3.client("dynamodb")
     existing = set(ddb.list_tables()["TableNames"])
@@ -227,3 +229,15 @@ def create_tables() -> None:
         kwargs = create_table_kwargs(resource["Properties"])
         if kwargs["TableName"] not in existing:
             ddb.create_table(**kwargs)
+        else:
+            _add_missing_indexes(ddb, kwargs)
+
+
+def _add_missing_indexes(ddb: Any, wanted: dict[str, Any]) -> None:
+    table = ddb.describe_table(TableName=wanted["TableName"])["Table"]
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    for index in wanted.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in present:
+            ddb.update_table(TableName=wanted["TableName"],
+                             AttributeDefinitions=wanted["AttributeDefinitions"],
+                             GlobalSecondaryIndexUpdates=[{"Create": index}])

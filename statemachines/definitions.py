@@ -16,11 +16,8 @@ only the vocabulary), so a domain test can import it without the emulator or AWS
 Every machine is a list of states run in order, then the shared Rollback (the Catch target of
 every step) and Failed. A state that does not say where to go continues with the next one; the
 last of the list ends the execution. To repeat a step while its result says `"done": false`,
-put a Choice right after it; its `Default` is filled in like a `Next`:
-
-    ("ImportFile", lambda_task("step_import_file", result="$.import")),
-    ("ImportFileDone", {"Type": "Choice", "Choices": [{
-        "Variable": "$.import.value.done", "BooleanEquals": False, "Next": "ImportFile"}]}),
+put a Choice right after it (its `Default` is filled in like a `Next`); `transfer_task`
+builds that pair for the transfer steps, which resume from their checkpoints.
 """
 from __future__ import annotations
 
@@ -48,6 +45,12 @@ RETRY_TRANSIENT = {"ErrorEquals": ["TransientError"],
 RETRY_ANY = {"ErrorEquals": ["States.ALL"],
              "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
 CATCH_ROLLBACK = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
+# A transfer step resumes from its checkpoint, so a run that died (its process killed, an
+# unexpected error) is retried too; never a StepError, the step's own verdict (ASL takes the
+# first retrier that matches, and MaxAttempts 0 never retries).
+RETRY_NOT_A_STEP_ERROR = {"ErrorEquals": ["StepError"], "MaxAttempts": 0}
+RETRY_DIED = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 2,
+              "BackoffRate": 2.0}
 
 # Key order of a state in the files (any key not listed follows, in the spec's order).
 STATE_KEYS = ("Type", "Resource", "Parameters", "TimeoutSecondsPath", "HeartbeatSecondsPath",
@@ -76,6 +79,17 @@ def lambda_task(step: str, payload: dict[str, str] | None = None, *,
         state["ResultSelector"] = {"value.$": "$.Payload"}
     state["ResultPath"] = result
     return state
+
+
+def transfer_task(step: str, *, result: str) -> list[tuple[str, dict[str, Any]]]:
+    """A transfer step run again, from its checkpoint, until its result says `"done"`: the
+    task, then a Choice that loops back while `done` is false."""
+    task = lambda_task(step, result=result)
+    task["Retry"] = [RETRY_LAMBDA, RETRY_TRANSIENT, RETRY_NOT_A_STEP_ERROR, RETRY_DIED]
+    name = "".join(part.capitalize() for part in step.removeprefix("step_").split("_"))
+    loop = {"Type": "Choice", "Choices": [
+        {"Variable": f"{result}.value.done", "BooleanEquals": False, "Next": name}]}
+    return [(name, task), (name + "Done", loop)]
 
 
 def token_task(step: str, payload: dict[str, str] | None = None, *, result: str,
@@ -125,9 +139,9 @@ def _ordered(state: dict[str, Any]) -> dict[str, Any]:
 
 MACHINES: dict[str, dict[str, Any]] = {
     IMPORT: machine(
-        "Import an image: stream file_url into the store (SHA-1 and size checked), write its "
-        "manifest, mark the image ok.",
-        ("ImportFile", lambda_task("step_import_file", result="$.import")),
+        "Import an image: stream file_url into the store (SHA-1 and size checked), in as many "
+        "runs of the step as it takes, write its manifest, mark the image ok.",
+        *transfer_task("step_import_file", result="$.import"),
         ("WriteManifest", lambda_task("step_write_manifest")),
         ("Finish", lambda_task("step_finish", {"transfer.$": "$.import.value"})),
     ),
@@ -148,7 +162,7 @@ MACHINES: dict[str, dict[str, Any]] = {
         ("RequestExport", token_task("step_request_export", result="$.upload",
                                      timeout_path="$.timeouts.export",
                                      heartbeat_path="$.timeouts.heartbeat")),
-        ("IngestUpload", lambda_task("step_ingest_upload", result="$.ingest")),
+        *transfer_task("step_ingest_upload", result="$.ingest"),
         ("WriteManifest", lambda_task("step_write_manifest", {"file.$": "$.ingest.value.file"})),
         ("Finish", lambda_task("step_finish", {"transfer.$": "$.ingest.value.transfer",
                                                "file.$": "$.ingest.value.file"})),

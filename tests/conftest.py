@@ -17,7 +17,7 @@ from tests.support import Api, LocalStackHandle, reset_data
 
 # Short timeouts so that fault tests end quickly; the workflows are the deployed ones.
 TEST_SETTINGS = {
-    "FILE_TIMEOUT_SECONDS": "1", "PROGRESS_INTERVAL_SECONDS": "0",
+    "FILE_TIMEOUT_SECONDS": "1",
     "EXPORT_TIMEOUT_SECONDS": "4", "EXPORT_HEARTBEAT_SECONDS": "3",
     "TRANSFER_PART_BYTES": str(5 << 20),  # S3's minimum: multipart paths run with small files
 }

@@ -6,8 +6,10 @@ failures turned into short reasons a client can read. The address check itself i
 from __future__ import annotations
 
 import http
+import http.client
+import re
 import socket
-from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -27,6 +29,7 @@ from chalicelib.domain.urlpolicy import ALLOWED_SCHEMES, SourcePolicy, check_url
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
 TOO_LARGE = "Response is too large"
+TRUNCATED = "Connection broken"
 # Ask for the bytes as stored: a file's SHA-1 is over the raw bytes, and nothing is decompressed.
 _HEADERS = {"Accept-Encoding": "identity"}
 
@@ -36,19 +39,122 @@ _HEADERS = {"Accept-Encoding": "identity"}
 def fetch_bytes(url: str, *, policy: SourcePolicy, max_bytes: int, timeout: float,
                 ca_bundle: str | None = None) -> bytes:
     """GET `url` (following checked redirects) and return a body of at most `max_bytes` bytes."""
-    response = open_stream(url, policy=policy, timeout=timeout, ca_bundle=ca_bundle)
+    response = _open_stream(url, policy=policy, timeout=timeout, ca_bundle=ca_bundle)
     with response:
         if _declared_length(response) > max_bytes:
             raise SourceError(TOO_LARGE)
         return _read_capped(response, max_bytes)
 
 
-def open_stream(url: str, *, policy: SourcePolicy, timeout: float,
-                ca_bundle: str | None = None) -> requests.Response:
-    """A 2xx streaming response for `url` (redirects followed and checked); the caller closes it.
+@dataclass
+class Download:
+    """An open file download: `read_into` fills the caller's buffers straight from the socket.
 
-    Read it with `iter_body()` (or `iter_content()`); the body is never buffered here.
+    `start` is where the body starts in the file: the offset asked for, or 0 when the source
+    sent the whole file instead (it ignores Range, or its validator changed). `validator` is
+    what a later range request names in `If-Range` (a strong ETag, else Last-Modified).
     """
+
+    response: requests.Response
+    start: int
+    validator: str | None
+    accepts_ranges: bool
+
+    def read_into(self, view: memoryview) -> int:
+        raw = self.response.raw
+        try:
+            if raw is None:  # nothing left to send (a range at the end of the file)
+                return 0
+            target = getattr(raw, "_fp", None)  # http.client: no copy through urllib3's read
+            if target is None:
+                return int(raw.readinto(view))
+            count = int(target.readinto(view))
+            if count == 0 and view.nbytes and getattr(target, "length", None):
+                raise SourceError(TRUNCATED)  # closed before its Content-Length was sent
+            return count
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                http.client.HTTPException) as exc:
+            raise SourceError(_reason_for(exc)) from exc
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def open_download(url: str, *, policy: SourcePolicy, timeout: float, start: int = 0,
+                  validator: str | None = None, probe: bool = False) -> Download:
+    """GET `url` from byte `start` (with `If-Range: validator` when given); redirects are
+    followed and checked as for every source. A range the source answers with a different
+    start is refused (SourceError): only an exact continuation or the whole file is used.
+    `probe` asks for the first byte only."""
+    headers = {}
+    if start or probe:
+        headers["Range"] = f"bytes={start}-{start}" if probe else f"bytes={start}-"
+        if validator:
+            headers["If-Range"] = validator
+    session = new_session(policy, None)
+    try:
+        response = _follow_redirects(session, url, timeout, headers, accept=(416,))
+    except BaseException:
+        session.close()
+        raise
+    _close_session_with(response, session)
+    return _download_from(response, start)
+
+
+def serves_ranges(url: str, *, policy: SourcePolicy, timeout: float,
+                  validator: str | None) -> bool:
+    """Whether the source answers a range request with that range (a one-byte probe, for a
+    source that does not say so in `Accept-Ranges`)."""
+    try:
+        download = open_download(url, policy=policy, timeout=timeout, start=0,
+                                 validator=validator, probe=True)
+    except SourceError:
+        return False
+    download.close()
+    return download.accepts_ranges and download.response.status_code == 206
+
+
+def _download_from(response: requests.Response, start: int) -> Download:
+    accepts = "bytes" in response.headers.get("Accept-Ranges", "").lower()
+    validator = _validator(response)
+    if response.status_code == 416 and _range_total(response) == start:
+        response.close()  # the file ends exactly where the last run stopped
+        response.raw = None
+        return Download(response, start, validator, True)
+    if response.status_code == 206:
+        if _range_start(response) != start:
+            response.close()
+            raise SourceError("Range answered from another position")
+        return Download(response, start, validator, True)
+    if response.status_code == 416:
+        response.close()
+        raise SourceError(_status_reason(response))
+    return Download(response, 0, validator, accepts)
+
+
+def _validator(response: requests.Response) -> str | None:
+    etag = response.headers.get("ETag", "")
+    if etag and not etag.startswith("W/"):  # If-Range needs a strong validator
+        return etag
+    return response.headers.get("Last-Modified") or None
+
+
+def _range_start(response: requests.Response) -> int | None:
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
+def _range_total(response: requests.Response) -> int | None:
+    match = re.fullmatch(r"bytes \*/(\d+)", response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _open_stream(url: str, *, policy: SourcePolicy, timeout: float,
+                 ca_bundle: str | None = None) -> requests.Response:
+    """A 2xx streaming response for `url` (redirects followed and checked); the caller closes it
+    (the body is not buffered here)."""
     session = new_session(policy, ca_bundle)
     try:
         response = _follow_redirects(session, url, timeout)
@@ -59,24 +165,17 @@ def open_stream(url: str, *, policy: SourcePolicy, timeout: float,
     return response
 
 
-def iter_body(response: requests.Response, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """The raw body bytes (no content decoding) in chunks; transport errors become SourceError."""
-    try:
-        yield from response.raw.stream(chunk_size, decode_content=False)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SourceError(_reason_for(exc)) from exc
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-def _follow_redirects(session: requests.Session, url: str, timeout: float) -> requests.Response:
-    """GET with manual redirects so every hop is re-validated (and counted)."""
+def _follow_redirects(session: requests.Session, url: str, timeout: float,
+                      headers: dict[str, str] | None = None,
+                      accept: tuple[int, ...] = ()) -> requests.Response:
+    """GET with manual redirects so every hop is re-validated (and counted). A 2xx, or one
+    of the `accept`ed statuses, is the answer."""
     _check_first_url(url)
     for _ in range(MAX_REDIRECTS + 1):
-        response = _get(session, url, timeout)
+        response = _get(session, url, timeout, headers)
         target = session.get_redirect_target(response)
         if target is None:
-            if 200 <= response.status_code < 300:
+            if 200 <= response.status_code < 300 or response.status_code in accept:
                 return response
             response.close()
             raise SourceError(_status_reason(response))
@@ -98,10 +197,11 @@ def _check_redirect_target(url: str) -> str:
     return url
 
 
-def _get(session: requests.Session, url: str, timeout: float) -> requests.Response:
+def _get(session: requests.Session, url: str, timeout: float,
+         headers: dict[str, str] | None = None) -> requests.Response:
     try:
-        return session.get(url, headers=_HEADERS, stream=True, allow_redirects=False,
-                           timeout=(timeout, timeout))
+        return session.get(url, headers={**_HEADERS, **(headers or {})}, stream=True,
+                           allow_redirects=False, timeout=(timeout, timeout))
     except SourceError:
         raise
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
@@ -185,7 +285,7 @@ _REASONS: tuple[tuple[type | tuple[type, ...], str], ...] = (
     ((requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
       requests.exceptions.InvalidSchema, urllib3.exceptions.LocationValueError), "Invalid URL"),
     ((urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError,
-      urllib3.exceptions.DecodeError), "Connection broken"),
+      urllib3.exceptions.DecodeError, http.client.HTTPException), "Connection broken"),
 )
 
 

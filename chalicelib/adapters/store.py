@@ -15,6 +15,49 @@ def s3() -> Any:
     return aws.client("s3")
 
 
+class ObjectDownload:
+    """A stored object read from byte `start` (the Download of a store object: same shape as
+    an image source's, so one transfer code serves both)."""
+
+    def __init__(self, key: str, start: int, etag: str | None) -> None:
+        arguments: dict[str, Any] = {"Bucket": bucket(), "Key": key}
+        if start:
+            arguments["Range"] = f"bytes={start}-"
+        if etag:
+            arguments["IfMatch"] = etag  # the object must be the one the last run read
+        from botocore.exceptions import ClientError
+        self.start = start
+        self.accepts_ranges = True
+        self.body: Any = None
+        self.validator: str | None = etag
+        try:
+            response = s3().get_object(**arguments)
+        except ClientError as exc:
+            if aws.error_code(exc) != "InvalidRange":
+                raise
+            return  # the object ends exactly where the last run stopped
+        self.body = response["Body"]
+        self.validator = response.get("ETag")
+
+    def read_into(self, view: memoryview) -> int:
+        return int(self.body.readinto(view)) if self.body is not None else 0
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
+
+
+def copy_file(source_uuid: str, target_uuid: str) -> int:
+    """Server-side copy of one image's file to another's (multipart for large files); its
+    size."""
+    s3().copy({"Bucket": bucket(), "Key": file_key(source_uuid)}, bucket(),
+              file_key(target_uuid))
+    size = object_size(file_key(target_uuid))
+    if size is None:
+        raise RuntimeError(f"copied file of {target_uuid} is missing")
+    return size
+
+
 def bucket() -> str:
     return settings().image_store_bucket
 

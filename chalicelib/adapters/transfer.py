@@ -1,8 +1,12 @@
-"""Streaming image files into the store (SPEC §5.4): multipart upload, SHA-1 in the same pass.
+"""Streaming image files into the store (SPEC §5.4): a multipart upload, SHA-1 in the same pass,
+and resumable at any part boundary.
 
-Memory stays flat whatever the file size: bytes are copied once, into a part buffer that goes to
-the S3 client as it is and is reused once its part is uploaded (a few buffers when parts upload
-concurrently). A failure of any kind aborts the multipart upload, so no partial data is left.
+`transfer()` reads its source straight into part buffers (no intermediate copies), hands each
+full part to the upload, and hashes it while it uploads. Memory stays flat whatever the file
+size. A run may stop at a part boundary (`stop_at`) with a `Checkpoint`: the parts stored so
+far, the upload id and the SHA-1 state after them, small enough for a task record. A later
+run, in another process, continues from there. On a failure the upload is kept (with the
+parts stored so far) for a retry; the caller aborts it when it gives up.
 
 The S3 client is passed in (any boto3 S3 client); nothing here imports boto3.
 """
@@ -11,112 +15,175 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters import resumable_sha1
 from chalicelib.adapters.aws import error_code
+from chalicelib.adapters.multipart import (  # noqa: F401 (part of this module's interface)
+    MAX_PARTS,
+    MIB,
+    MIN_PART_SIZE,
+    MultipartUpload,
+    TransferTooLarge,
+    effective_part_size,
+)
 
 log = logging.getLogger(__name__)
 
-MIB = 1 << 20
-MIN_PART_SIZE = 5 * MIB        # S3: every part but the last
-MAX_PART_SIZE = 5 * 1024 * MIB  # S3: any part
-MAX_PARTS = 10_000             # S3: parts per upload
-# Chunk size to read sources with (`sources.iter_body(response, SOURCE_CHUNK_SIZE)`): fewer,
-# larger reads cost less CPU per byte than the 64 KiB default (measured by bench/transfer.py).
-SOURCE_CHUNK_SIZE = 1 * MIB
+ReadInto = Callable[[memoryview], int]
+
+
+@dataclass
+class Checkpoint:
+    """Where a transfer stands between runs: parts 1..`parts` (all of `part_size` bytes) are
+    stored in upload `upload_id`, and `sha1` is the hashing state after their bytes."""
+
+    part_size: int
+    parts: int = 0
+    upload_id: str | None = None
+    sha1: str | None = None
+
+    @property
+    def offset(self) -> int:
+        return self.parts * self.part_size
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        return cls(part_size=int(data["part_size"]), parts=int(data["parts"]),
+                   upload_id=data.get("upload_id"), sha1=data.get("sha1"))
 
 
 @dataclass(frozen=True)
-class TransferResult:
-    size: int
-    sha1: str
-    seconds: float
+class Outcome:
+    done: bool
+    checkpoint: Checkpoint     # the last one saved (when not done: where the next run starts)
+    size: int                  # bytes read and stored (when not done: the checkpoint's offset)
+    sha1: str | None = None    # hex digest, when done
 
 
-class TransferTooLarge(Exception):
-    """The stream carried more bytes than allowed (or than one S3 upload can hold)."""
-
-    def __init__(self, limit: int, message: str | None = None) -> None:
-        super().__init__(message or f"More than {limit} bytes")
-        self.limit = limit
+def can_resume() -> bool:
+    """Whether a transfer can save its SHA-1 state (see resumable_sha1)."""
+    return resumable_sha1.available()
 
 
-def stream_to_store(  # noqa: C901, PLR0915 (split up by the checkpointed transfer)
-        chunks: Iterable[bytes], *, s3: Any, bucket: str, key: str, part_size: int,
-                    max_bytes: int | None = None,
-                    on_progress: Callable[[int], None] | None = None,
-                    progress_interval: float = 2.0,
-                    clock: Callable[[], float] = time.monotonic,
-                    max_workers: int = 2) -> TransferResult:
-    """Stream `chunks` into `s3://bucket/key`, hashing (SHA-1) and counting in the same pass.
+def transfer(read_into: ReadInto, *, s3: Any, bucket: str, key: str, part_size: int,
+             max_bytes: int | None = None, checkpoint: Checkpoint | None = None,
+             stop_at: float | None = None,
+             on_checkpoint: Callable[[Checkpoint], None] | None = None,
+             on_progress: Callable[[int], None] | None = None,
+             clock: Callable[[], float] = time.monotonic, max_workers: int = 2) -> Outcome:
+    """Store the source into `s3://bucket/key`, counting and hashing it on the way.
 
-    Parts are `part_size` bytes (≥ 5 MiB; raised when `max_bytes` would need more than 10,000
-    parts). A stream shorter than one part (0 bytes included) is stored with one PutObject.
-    More than `max_bytes` bytes raises TransferTooLarge before the excess is stored.
-    `on_progress(bytes_done)` runs at most once per `progress_interval` seconds of `clock`.
-    Up to `max_workers` parts upload concurrently (1: in this thread); memory is at most
-    `max_workers + 1` part buffers, allocated once. On any exception (BaseException included)
-    the multipart upload is aborted — best effort, never hiding the original error — and the
-    error re-raised.
+    `read_into(view)` fills the start of `view` and returns how many bytes it wrote (0 at the
+    end of the source); with a `checkpoint`, the source must start at its offset. The run
+    stops at the first part boundary after `stop_at` (on `clock`), having waited for its parts;
+    `on_checkpoint` hears of every part stored, in order, and may raise to stop the run.
+    `on_progress(bytes_done)` runs after every read. On an error the upload is left as it is
+    (parts stored up to the last checkpoint stay usable); the caller aborts it when it gives up.
     """
-    if max_workers < 1:
-        raise ValueError("max_workers must be at least 1")
-    part_size = _effective_part_size(part_size, max_bytes)
-    started = clock()
-    last_progress = started
-    sha1 = hashlib.sha1()
-    upload = _MultipartUpload(s3, bucket, key, part_size, max_workers)
+    run = _Run(s3, bucket, key, checkpoint or Checkpoint(effective_part_size(part_size, max_bytes)),
+               max_bytes, max_workers, on_checkpoint)
     try:
-        buffer = upload.free_buffer()
-        filled = 0  # bytes of the current part in `buffer`
-        total = 0
-        for chunk in chunks:
-            if not isinstance(chunk, (bytes, bytearray)):
-                chunk = memoryview(chunk).cast("B")
-            size = len(chunk)
-            if not size:
-                continue
-            total += size
-            if max_bytes is not None and total > max_bytes:
-                raise TransferTooLarge(max_bytes)
-            if filled + size < part_size:  # the common case: the chunk fits in the part
-                buffer[filled:filled + size] = chunk  # same length: copied in place
-                filled += size
-            else:
-                source = memoryview(chunk)
-                offset = 0
-                while offset < size:
-                    take = min(part_size - filled, size - offset)
-                    buffer[filled:filled + take] = source[offset:offset + take]
-                    filled += take
-                    offset += take
-                    if filled == part_size:
-                        upload.add_part(buffer)
-                        sha1.update(buffer)  # while the part uploads (both only read it)
-                        buffer = upload.free_buffer()
-                        filled = 0
-            if on_progress is not None:
-                now = clock()
-                if now - last_progress >= progress_interval:
-                    last_progress = now
-                    on_progress(total)
-        del buffer[filled:]  # the last part's exact size, in place
-        sha1.update(buffer)
-        if upload.started:
-            if filled:
-                upload.add_part(buffer)
-            upload.complete()
-        else:  # shorter than one part: a single request, no multipart upload to clean up
-            upload.put_object(buffer)
-    except BaseException:
-        upload.abort()
+        return run.pump(read_into, stop_at, clock, on_progress)
+    except Exception:
+        run.keep_what_is_stored()
         raise
     finally:
-        upload.close()
-    return TransferResult(size=total, sha1=sha1.hexdigest(), seconds=clock() - started)
+        run.upload.close()
+
+
+class _Run:
+    """One run of a transfer: its upload, its hash, the checkpoints of the parts it stores."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, start: Checkpoint,
+                 max_bytes: int | None, max_workers: int,
+                 on_checkpoint: Callable[[Checkpoint], None] | None) -> None:
+        self.saved = start
+        self.max_bytes = max_bytes
+        self.on_checkpoint = on_checkpoint
+        self.resumable = can_resume()
+        self.upload = MultipartUpload(s3, bucket, key, start.part_size, upload_id=start.upload_id,
+                                      max_workers=max_workers)
+        self.hasher: Any = (resumable_sha1.ResumableSha1(start.sha1) if self.resumable
+                            else hashlib.sha1())
+        self.parts = start.parts                 # parts handed to the upload
+        self.states: dict[int, str] = {}        # part -> SHA-1 state after it, until stored
+        self.stored: set[int] = set()            # parts stored but not yet checkpointed
+
+    def pump(self, read_into: ReadInto, stop_at: float | None,
+             clock: Callable[[], float], on_progress: Callable[[int], None] | None) -> Outcome:
+        total = self.saved.offset
+        part_size = self.saved.part_size
+        buffer, filled = self.upload.free_buffer(), 0
+        while True:
+            count = read_into(memoryview(buffer)[filled:])
+            if count == 0:
+                return self._finish(buffer, filled, total)
+            filled += count
+            total += count
+            if self.max_bytes is not None and total > self.max_bytes:
+                raise TransferTooLarge(self.max_bytes)
+            if on_progress is not None:
+                on_progress(total)
+            if filled < part_size:
+                continue
+            self._add_part(buffer)
+            buffer, filled = self.upload.free_buffer(), 0
+            self._checkpoint(self.upload.done())
+            if stop_at is not None and self.resumable and clock() >= stop_at:
+                self._checkpoint(self.upload.wait())
+                self.upload.stop()
+                return Outcome(False, self.saved, self.saved.offset)
+
+    def keep_what_is_stored(self) -> None:
+        """After a failure: checkpoint the parts in flight that do get stored, so that a retry
+        resumes as late as it can (best effort: the original error is what counts)."""
+        try:
+            self._checkpoint(self.upload.wait())
+        except Exception:
+            log.info("parts in flight were not all stored", exc_info=True)
+
+    def _add_part(self, buffer: bytearray) -> None:
+        self.parts += 1
+        self.upload.add_part(self.parts, buffer)
+        self.hasher.update(buffer)  # while the part uploads (both only read it)
+        if self.resumable:
+            self.states[self.parts] = self.hasher.state()
+
+    def _checkpoint(self, stored: list[int]) -> None:
+        """Advance the checkpoint over the parts stored without a gap, and report it. The short
+        last part has no saved state: a checkpoint never covers it (a retry sends it again)."""
+        self.stored.update(stored)
+        parts = self.saved.parts
+        while parts + 1 in self.stored and parts + 1 in self.states:
+            parts += 1
+            self.stored.discard(parts)
+        if parts == self.saved.parts or not self.resumable:
+            return
+        self.saved = Checkpoint(self.saved.part_size, parts, self.upload.upload_id,
+                                self.states.pop(parts))
+        for number in [n for n in self.states if n < parts]:
+            del self.states[number]
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self.saved)
+
+    def _finish(self, buffer: bytearray, filled: int, total: int) -> Outcome:
+        del buffer[filled:]  # the last part's exact size, in place
+        self.hasher.update(buffer)
+        if self.upload.started:
+            if filled:
+                self.parts += 1
+                self.upload.add_part(self.parts, buffer)
+            self.upload.complete()
+        else:  # shorter than one part: a single request, no multipart upload to clean up
+            self.upload.put_object(buffer)
+        return Outcome(True, self.saved, total, self.hasher.hexdigest())
 
 
 def abort_incomplete_uploads(s3: Any, bucket: str, prefix: str,
@@ -143,26 +210,6 @@ def abort_incomplete_uploads(s3: Any, bucket: str, prefix: str,
     return aborted
 
 
-def object_chunks(s3: Any, bucket: str, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """The body of `s3://bucket/key` in chunks of up to `chunk_size` bytes, streamed."""
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    try:
-        yield from body.iter_chunks(chunk_size)
-    finally:
-        body.close()
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-def _effective_part_size(part_size: int, max_bytes: int | None) -> int:
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        raise ValueError(f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes")
-    if max_bytes is not None and max_bytes > part_size * MAX_PARTS:
-        needed = -(-max_bytes // MAX_PARTS)
-        part_size = min(MAX_PART_SIZE, -(-needed // MIB) * MIB)  # whole MiB
-    return part_size
-
-
 def _initiated_before(item: dict[str, Any], cutoff: datetime) -> bool:
     initiated = item.get("Initiated")
     if not isinstance(initiated, datetime):
@@ -170,133 +217,3 @@ def _initiated_before(item: dict[str, Any], cutoff: datetime) -> bool:
     if initiated.tzinfo is None:
         initiated = initiated.replace(tzinfo=UTC)
     return initiated < cutoff
-
-
-def _checksum_algorithm(s3: Any) -> str | None:
-    config = getattr(getattr(s3, "meta", None), "config", None)
-    if getattr(config, "request_checksum_calculation", None) == "when_required":
-        return None
-    return "CRC32"
-
-
-class _MultipartUpload:
-    """One multipart upload, created when the first full part is ready, and its part buffers.
-
-    A full buffer is handed to the S3 client as it is (botocore checksums, signs and sends a
-    bytearray without copying it) and refilled only after its upload returned. With
-    `max_workers` > 1 parts upload on a small thread pool, at most `max_workers` in flight;
-    buffers are allocated once, at most `max_workers + 1`, and recycled.
-    """
-
-    def __init__(self, s3: Any, bucket: str, key: str, part_size: int, max_workers: int) -> None:
-        self.s3 = s3
-        self.bucket = bucket
-        self.key = key
-        self.part_size = part_size
-        self.max_workers = max_workers
-        self.upload_id: str | None = None
-        self.parts: dict[int, dict[str, Any]] = {}
-        self.next_part = 1
-        self._free: list[bytearray] = []
-        self._allocated = 0
-        self._pool: Any = None
-        self._pending: set[Any] = set()
-        # Like boto3's upload_fileobj: per-part CRC32 checksums (checked by S3 on every part and
-        # combined on completion) unless the client is configured to send checksums only when
-        # an operation requires them (some S3-compatible stores lack support).
-        self.checksum = _checksum_algorithm(s3)
-        self._extra = {"ChecksumAlgorithm": self.checksum} if self.checksum else {}
-
-    @property
-    def started(self) -> bool:
-        return self.upload_id is not None
-
-    def free_buffer(self) -> bytearray:
-        """A part buffer not in use: recycled, new (below the limit), or once a part is done."""
-        if not self._free and self._allocated > self.max_workers:
-            self._wait(below=len(self._pending))  # at least one part finishes
-        if self._free:
-            return self._free.pop()
-        self._allocated += 1
-        return bytearray(self.part_size)
-
-    def add_part(self, data: bytearray) -> None:
-        """Upload `data` as the next part; it must not be touched until it is free again."""
-        if self.upload_id is None:
-            response = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                                       **self._extra)
-            self.upload_id = response["UploadId"]
-        number = self.next_part
-        if number > MAX_PARTS:
-            limit = self.part_size * MAX_PARTS
-            raise TransferTooLarge(limit, f"More than {MAX_PARTS} parts ({limit} bytes)")
-        self.next_part += 1
-        if self.max_workers == 1:
-            self.parts[number] = self._upload_part(number, data)
-            self._free.append(data)
-            return
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="upload-part")
-        self._pending.add(self._pool.submit(self._numbered_part, number, data))
-
-    def complete(self) -> None:
-        self._wait(below=1)
-        parts = [self.parts[n] for n in sorted(self.parts)]
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                          UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": parts})
-        self.upload_id = None  # completed: nothing to abort any more
-
-    def put_object(self, body: bytearray) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body, **self._extra)
-
-    def abort(self) -> None:
-        """Best effort: stop queued parts, let running ones end, abort the upload. Never raises
-        an Exception (the caller is already handling the original error)."""
-        for future in self._pending:
-            future.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)  # a part landing after the abort would linger
-        self._pending.clear()
-        if self.upload_id is None:
-            return
-        upload_id, self.upload_id = self.upload_id, None
-        try:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-        except Exception as exc:
-            if error_code(exc) == "NoSuchUpload":
-                return  # a rollback (a cancel, say) aborted it first: the outcome wanted
-            log.warning("Could not abort multipart upload %s of s3://%s/%s (%s)", upload_id,
-                        self.bucket, self.key, error_code(exc) or type(exc).__name__)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._free.clear()
-
-    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
-        """Upload one part; returns its entry for CompleteMultipartUpload."""
-        response = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                       PartNumber=number, Body=body, ContentLength=len(body),
-                                       **self._extra)
-        part = {"PartNumber": number, "ETag": response["ETag"]}
-        member = f"Checksum{self.checksum}"
-        if self.checksum and response.get(member):
-            part[member] = response[member]
-        return part
-
-    def _numbered_part(self, number: int, body: bytearray) -> tuple[int, dict[str, Any], bytearray]:
-        return number, self._upload_part(number, body), body
-
-    def _wait(self, below: int) -> None:
-        """Collect finished parts (recycling their buffers) until fewer than `below` are in
-        flight; a failed part's exception is raised here."""
-        from concurrent.futures import FIRST_COMPLETED, wait
-        while self._pending and len(self._pending) >= below:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                number, part, buffer = future.result()
-                self.parts[number] = part
-                self._free.append(buffer)

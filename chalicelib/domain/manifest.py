@@ -169,6 +169,13 @@ def build_manifest(base: Manifest, *, uuid: str, alias: str, version: str, acces
     return manifest
 
 
+def file_digest(manifest: Manifest | None) -> str | None:
+    """`<sha1>:<size>` of the manifest's file: what identifies it in the store."""
+    files = (manifest or {}).get("files") or [{}]
+    sha1, size = files[0].get("sha1"), files[0].get("size")
+    return f"{str(sha1).lower()}:{int(size)}" if sha1 and isinstance(size, int) else None
+
+
 def record_manifest(record: Any, base: Manifest) -> Manifest:
     """`build_manifest` for an image record (or anything with its fields)."""
     return build_manifest(

@@ -25,6 +25,8 @@ IMAGE_DIR_MISSING = "ERROR: Target image directory does not exist"
 EXPORT_NOT_UPLOADED = "ERROR: The exported snapshot was not uploaded"
 EXPORT_EMPTY = "ERROR: The exported snapshot is empty"
 NO_SPACE = "ERROR: Not enough free space on image server"
+NO_RESUME = ("ERROR: Image source does not support resumable downloads (HTTP Range) and the "
+             "file does not fit one transfer step")
 
 
 def success(operation: str, name: str, size: int | None = None,
@@ -33,6 +35,11 @@ def success(operation: str, name: str, size: int | None = None,
     if size is not None and seconds is not None:
         text += f" (transferred {size} bytes in {seconds:.0f} seconds)"
     return text
+
+
+def success_reused(name: str, size: int) -> str:
+    return (f"Successfully imported image {name} (reused an identical file of {size} bytes "
+            "already in the image store)")
 
 
 def download_failed(reason: str) -> str:

@@ -56,6 +56,17 @@ class ImageUuidIndex(GlobalSecondaryIndex):
     uuid = UnicodeAttribute(hash_key=True)
 
 
+class ImageFileIndex(GlobalSecondaryIndex):
+    """Images by their file (`<sha1>:<size>`): an import of a file the store already holds
+    copies it instead of downloading it again."""
+
+    class Meta:
+        index_name = "file-index"
+        projection = KeysOnlyProjection()
+
+    file_digest = UnicodeAttribute(hash_key=True)
+
+
 class Image(Model):
     """A server disk image record; `name` is the URL key."""
 
@@ -84,9 +95,11 @@ class Image(Model):
     src_vm = UnicodeAttribute(null=True)
     src_snap = UnicodeAttribute(null=True)
     task_id = UnicodeAttribute(null=True)           # the task holding the status lock
+    file_digest = UnicodeAttribute(null=True)       # "<sha1>:<size>" of its file in the store
     rev = VersionAttribute()                        # ETag source
 
     uuid_index = ImageUuidIndex()
+    file_index = ImageFileIndex()
 
 
 class Guard(Model):
@@ -230,6 +243,7 @@ class Task(Model):
     failure = JSONAttribute(null=True)             # {"returncode", "message"}: a step's error
     token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
     irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
+    transfer = JSONAttribute(null=True)            # a transfer's state between its step runs
     creator = UnicodeAttribute()
     owner = UnicodeAttribute()
     dc = UnicodeAttribute()

@@ -17,25 +17,30 @@ bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.steps")
 
 
-def _run(step: Callable[[dict[str, Any]], Any], event: dict[str, Any]) -> Any:
+def _run(step: Callable[..., Any], event: dict[str, Any], **options: Any) -> Any:
     from chalicelib.domain.task_results import StepError
     from chalicelib.services.image_server.context import TaskEnded
     from chalicelib.services.tasks import lifecycle
     try:
-        return step(event)
+        return step(event, **options)
     except TaskEnded:
         log.info("step %s: task %s already ended", step.__name__, event.get("task_id"))
-        return {"skipped": True}
+        return {"skipped": True, "done": True}  # a step run in a loop ends the loop too
     except StepError as exc:
         log.warning("step %s of task %s: %s", step.__name__, event.get("task_id"), exc.message)
         lifecycle.record_failure(event["task_id"], exc.returncode, exc.message)
         raise
 
 
+def _remaining(context: Any) -> float:
+    """Seconds until Lambda ends this run (a transfer stops at a part boundary before)."""
+    return float(context.get_remaining_time_in_millis()) / 1000
+
+
 @bp.lambda_function(name="step_import_file")
 def step_import_file(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import importing
-    return _run(importing.import_file, event)
+    return _run(importing.import_file, event, remaining_seconds=_remaining(context))
 
 
 @bp.lambda_function(name="step_write_manifest")
@@ -59,7 +64,7 @@ def step_request_export(event: dict[str, Any], context: Any) -> Any:
 @bp.lambda_function(name="step_ingest_upload")
 def step_ingest_upload(event: dict[str, Any], context: Any) -> Any:
     from chalicelib.services.image_server import exporting
-    return _run(exporting.ingest_upload, event)
+    return _run(exporting.ingest_upload, event, remaining_seconds=_remaining(context))
 
 
 @bp.lambda_function(name="step_finish")

@@ -67,6 +67,11 @@ def test_every_step_retries_and_rolls_back():
         if state["Resource"] == spec.LAMBDA_INVOKE_WAIT:
             # a TransientError would re-send the token request; the node's failure rolls back
             assert retry == [spec.RETRY_LAMBDA], where
+        elif name in ("ImportFile", "IngestUpload"):
+            # transfers resume from their checkpoint: a died run is retried, a StepError not
+            assert retry == [spec.RETRY_LAMBDA, spec.RETRY_TRANSIENT,
+                             spec.RETRY_NOT_A_STEP_ERROR, spec.RETRY_DIED], where
+            assert states(op)[name + "Done"]["Choices"][0]["Next"] == name, where  # the loop
         else:
             assert retry == [spec.RETRY_LAMBDA, spec.RETRY_TRANSIENT], where
         checked += 1

@@ -65,6 +65,8 @@ TASKS = {
     "EXPORT_NOT_UPLOADED": "ERROR: The exported snapshot was not uploaded",
     "EXPORT_EMPTY": "ERROR: The exported snapshot is empty",
     "NO_SPACE": "ERROR: Not enough free space on image server",
+    "NO_RESUME": "ERROR: Image source does not support resumable downloads (HTTP Range) and "
+                 "the file does not fit one transfer step",
     "LOG_IMPORT": "Import image",
     "LOG_CREATE": "Create image",
     "LOG_UPDATE": "Update image",
@@ -86,6 +88,9 @@ TEMPLATES = [
     (field_texts.uuid_registered("img"), 'Image UUID is already registered by image "img".'),
     (task_texts.success("import", "a", 5, 1.4),
      "Successfully imported image a (transferred 5 bytes in 1 seconds)"),
+    (task_texts.success_reused("a", 5),
+     "Successfully imported image a (reused an identical file of 5 bytes already in the image "
+     "store)"),
     (task_texts.download_failed("Read timed out"),
      "ERROR: Could not download image file (Read timed out)"),
     (task_texts.checksum_mismatch("a", "b"), "ERROR: Image file checksum mismatch (a != b)"),

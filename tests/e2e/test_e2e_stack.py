@@ -32,7 +32,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def devstack(tmp_path_factory):
-    yield from run_stack(tmp_path_factory)
+    # step runs of 1 s: a transfer slower than that spans several runs, as a large one in AWS
+    yield from run_stack(tmp_path_factory, TRANSFER_STEP_SECONDS="1")
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,33 @@ def test_esdc_api_client_import_list_show_update(devstack, repo):
     esdc_wait(client, client.put(f"/image/{name}", desc="new", version="2"))
     again = client.get(f"/image/{name}").content.result
     assert (again["desc"], again["version"]) == ("new", "2")
+
+
+def test_esdc_api_client_sees_the_progress_of_a_long_import(devstack, repo):
+    """What `es get /task/<id>` shows while a transfer spans several step runs."""
+    from tests.integration.workflow_support import RangeFile
+    client = esdc_client(devstack)
+    content = secrets.token_bytes(24 << 20)                  # 3 parts of 8 MiB
+    source = RangeFile(content, rate=6 << 20)                # about 4 s, 1 s step runs
+    manifest = repo.manifest(content)
+    url = repo.publish(manifest)
+    repo.server.expect_request(f"/{url.split('/', 3)[3]}/file").respond_with_handler(
+        source.handler)
+    name = unique("esdc-long")
+    r = client.post(f"/image/{name}", manifest_url=url, dc="main")
+    task_id = r.content.task_id
+
+    def midway() -> dict | None:
+        progress = client.get(f"/task/{task_id}").content.result.get("progress") or {}
+        return progress if progress.get("runs", 0) >= 2 and progress.get("eta_seconds") else None
+
+    progress = wait_for(midway, 60, 0.1, message="es never showed a second run's progress")
+    assert progress["step"] == "download" and progress["bytes_total"] == len(content)
+    assert 0 < progress["bytes_done"] < len(content) and 0 < progress["percent"] < 100
+    assert progress["rate_bytes_per_second"] > 0
+    final = esdc_wait(client, r)
+    assert final.result["message"].startswith(f"Successfully imported image {name}")
+    assert len(source.starts) >= 2 and source.starts[1] > 0  # the second run read a range
 
 
 def test_esdc_api_client_delete(devstack, repo):

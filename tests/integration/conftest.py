@@ -11,8 +11,8 @@ def hold(monkeypatch):
     """Build a racing.StepHold; every hold is released when the test ends, pass or fail."""
     holds: list[racing.StepHold] = []
 
-    def make(*steps: str) -> racing.StepHold:
-        holds.append(racing.StepHold(monkeypatch, *steps))
+    def make(*steps: str, passing: int = 0) -> racing.StepHold:
+        holds.append(racing.StepHold(monkeypatch, *steps, passing=passing))
         return holds[-1]
 
     yield make

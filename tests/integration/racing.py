@@ -219,9 +219,12 @@ class StepHold:
     depend on how fast the winner's workflow runs. Every hold ends by itself after `timeout`
     so a failed test cannot block the workflows of later tests."""
 
-    def __init__(self, monkeypatch: Any, *names: str, timeout: float = HANG_SECONDS) -> None:
+    def __init__(self, monkeypatch: Any, *names: str, timeout: float = HANG_SECONDS,
+                 passing: int = 0) -> None:
         modules = _step_modules()
         self._timeout = timeout
+        self._passing = passing               # the first calls of each task that go on
+        self._calls: dict[str, int] = {}
         self._lock = threading.Condition()
         self._gates: dict[str, threading.Event] = {}
         self._reached: set[str] = set()
@@ -238,15 +241,19 @@ class StepHold:
                 gate.set()
             return gate
 
-    def _held(self, step: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
-        def held(event: dict[str, Any]) -> Any:
-            gate = self._gate(event["task_id"])
+    def _held(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        def held(event: dict[str, Any], **options: Any) -> Any:
             with self._lock:
-                self._reached.add(event["task_id"])
-                self._lock.notify_all()
-            gate.wait(self._timeout)
-            self._resumed_event(event["task_id"]).set()
-            return step(event)
+                self._calls[event["task_id"]] = self._calls.get(event["task_id"], 0) + 1
+                passes = self._calls[event["task_id"]] <= self._passing
+            if not passes:
+                gate = self._gate(event["task_id"])
+                with self._lock:
+                    self._reached.add(event["task_id"])
+                    self._lock.notify_all()
+                gate.wait(self._timeout)
+                self._resumed_event(event["task_id"]).set()
+            return step(event, **options)
         held.__name__ = step.__name__
         return held
 

@@ -210,6 +210,13 @@ event = {
                        "stage": "api", "requestId": "test", "identity": {"sourceIp": "127.0.0.1"}},
     "body": None, "isBase64Encoded": False,
 }
+# the transfer steps' resumable SHA-1 works with what the bundle and the runtime bring
+from chalicelib.adapters import resumable_sha1
+assert resumable_sha1.available(), "no resumable SHA-1 in the bundle's environment"
+hasher = resumable_sha1.ResumableSha1()
+hasher.update(b"abc")
+assert resumable_sha1.ResumableSha1(hasher.state()).hexdigest() == \
+    "a9993e364706816aba3e25717850c26c9cd0d89d"
 print(json.dumps(app(event, None)))
 """
 

@@ -22,11 +22,11 @@ from werkzeug import Request, Response
 
 from chalicelib.adapters import sources
 from chalicelib.adapters.sources import (
+    Download,
     SourceError,
     SourceNotAllowed,
     fetch_bytes,
-    iter_body,
-    open_stream,
+    open_download,
 )
 from chalicelib.domain.urlpolicy import SourcePolicy
 
@@ -107,6 +107,23 @@ def _error(url: str, **kwargs) -> SourceError:  # type: ignore[no-untyped-def]
     with pytest.raises(SourceError) as info:
         _fetch(url, **kwargs)
     return info.value
+
+
+def _download(url: str, policy: SourcePolicy = LOOPBACK_OK,
+              timeout: float = TIMEOUT) -> Download:
+    return open_download(url, policy=policy, timeout=timeout)
+
+
+def _read(download: Download, buffer_size: int = 64 * 1024) -> list[bytes]:
+    """Everything `download.read_into` gives through one reused buffer, read by read; the
+    download is closed."""
+    buffer, pieces = bytearray(buffer_size), []
+    try:
+        while count := download.read_into(memoryview(buffer)):
+            pieces.append(bytes(buffer[:count]))
+    finally:
+        download.close()
+    return pieces
 
 
 # --- allowed and refused -----------------------------------------------------------------------
@@ -334,12 +351,11 @@ def test_stalled_body_times_out(httpserver: HTTPServer, client_gave_up) -> None:
     assert _error(httpserver.url_for("/stall"), timeout=0.5).reason == "Read timed out"
 
 
-def test_stalled_stream_times_out(httpserver: HTTPServer, client_gave_up) -> None:
+def test_stalled_download_times_out(httpserver: HTTPServer, client_gave_up) -> None:
     httpserver.expect_request("/stall").respond_with_handler(_stalling(client_gave_up))
-    response = open_stream(httpserver.url_for("/stall"), policy=LOOPBACK_OK, timeout=0.5)
-    with response, pytest.raises(SourceError) as info:
-        for _ in iter_body(response):
-            pass
+    download = _download(httpserver.url_for("/stall"), timeout=0.5)
+    with pytest.raises(SourceError) as info:
+        _read(download)
     assert info.value.reason == "Read timed out"
 
 
@@ -436,67 +452,51 @@ def test_environment_proxies_are_ignored(httpserver: HTTPServer, connects: list[
     assert connects == ["127.0.0.1"]
 
 
-# --- open_stream -------------------------------------------------------------------------------
+# --- open_download: image files, read into the caller's buffers ------------------------------
 
-def test_open_stream_streams_a_large_body_in_chunks(httpserver: HTTPServer) -> None:
+def test_open_download_reads_a_large_body_into_the_callers_buffer(httpserver: HTTPServer) -> None:
     payload = bytes(range(256)) * (5 * MIB // 256)
     httpserver.expect_request("/file").respond_with_data(payload)
-    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
-    with response:
-        assert response.status_code == 200
-        assert response._content is False  # nothing buffered by requests
-        digest, total, sizes = hashlib.sha1(), 0, []
-        for chunk in iter_body(response, 256 * 1024):
-            digest.update(chunk)
-            total += len(chunk)
-            sizes.append(len(chunk))
-    assert total == len(payload)
-    assert digest.hexdigest() == hashlib.sha1(payload).hexdigest()
-    assert len(sizes) >= 20 and max(sizes) <= 256 * 1024
+    download = _download(httpserver.url_for("/file"))
+    assert download.response.status_code == 200
+    assert download.response._content is False  # nothing buffered by requests
+    assert download.start == 0
+    pieces = _read(download, 256 * 1024)
+    assert sum(len(piece) for piece in pieces) == len(payload)
+    assert hashlib.sha1(b"".join(pieces)).hexdigest() == hashlib.sha1(payload).hexdigest()
+    assert len(pieces) >= 20 and max(len(piece) for piece in pieces) <= 256 * 1024
 
 
-def test_open_stream_works_with_iter_content(httpserver: HTTPServer) -> None:
-    payload = b"z" * (5 * MIB)
-    httpserver.expect_request("/file").respond_with_data(payload)
-    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
-    with response:
-        chunks = list(response.iter_content(64 * 1024))
-    assert b"".join(chunks) == payload
-    assert len(chunks) == len(payload) // (64 * 1024)
-
-
-def test_open_stream_follows_and_checks_redirects(httpserver: HTTPServer,
-                                                  connects: list[str]) -> None:
+def test_open_download_follows_and_checks_redirects(httpserver: HTTPServer,
+                                                    connects: list[str]) -> None:
     _redirect(httpserver, "/file", "/blob")
     httpserver.expect_request("/blob").respond_with_data(b"blob")
-    with open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT) as response:
-        assert b"".join(iter_body(response)) == b"blob"
+    assert b"".join(_read(_download(httpserver.url_for("/file")))) == b"blob"
     _redirect(httpserver, "/evil", "http://169.254.169.254/")
     with pytest.raises(SourceNotAllowed):
-        open_stream(httpserver.url_for("/evil"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+        _download(httpserver.url_for("/evil"))
     assert set(connects) == {"127.0.0.1"}
 
 
-def test_open_stream_error_status(httpserver: HTTPServer) -> None:
+def test_open_download_error_status(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/file").respond_with_data(b"", status=500)
     with pytest.raises(SourceError) as info:
-        open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+        _download(httpserver.url_for("/file"))
     assert info.value.reason == "500 Server Error: INTERNAL SERVER ERROR"
 
 
-def test_open_stream_refused_by_default_policy(httpserver: HTTPServer,
-                                               connects: list[str]) -> None:
+def test_open_download_refused_by_default_policy(httpserver: HTTPServer,
+                                                 connects: list[str]) -> None:
     with pytest.raises(SourceNotAllowed):
-        open_stream(httpserver.url_for("/file"), policy=DEFAULT, timeout=TIMEOUT)
+        _download(httpserver.url_for("/file"), policy=DEFAULT)
     assert connects == []
 
 
-def test_iter_body_does_not_decode_content(httpserver: HTTPServer) -> None:
+def test_download_does_not_decode_content(httpserver: HTTPServer) -> None:
     # A file's SHA-1 is over the bytes as served, even if the server labels them gzip-encoded.
     raw = b"\x1f\x8b not really gzip"
     httpserver.expect_request("/file").respond_with_data(raw, headers={"Content-Encoding": "gzip"})
-    with open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT) as response:
-        assert b"".join(iter_body(response)) == raw
+    assert b"".join(_read(_download(httpserver.url_for("/file")))) == raw
 
 
 # --- HTTPS: TLS still verifies the URL's host name although we connect to a vetted address -----
@@ -592,17 +592,17 @@ def test_https_policy_applies_before_the_handshake(tls: dict, names: dict,
     assert connects == [] and tls["sni"] == []
 
 
-def test_closing_the_stream_closes_its_session(httpserver: HTTPServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closing_the_download_closes_its_session(httpserver: HTTPServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # Each call owns a session; it must not outlive the response (no pooled sockets left over).
     closed: list[object] = []
     real_close = requests.Session.close
     monkeypatch.setattr(requests.Session, "close",
                         lambda self: (closed.append(self), real_close(self))[-1])
     httpserver.expect_request("/file").respond_with_data(b"data")
-    response = open_stream(httpserver.url_for("/file"), policy=LOOPBACK_OK, timeout=TIMEOUT)
+    download = _download(httpserver.url_for("/file"))
     assert closed == []
-    response.close()
+    download.close()
     assert len(closed) == 1
     assert _fetch(httpserver.url_for("/file")) == b"data"
     assert len(closed) == 2

@@ -143,6 +143,24 @@ class TestReconciler:
                                        f"images/{image.uuid}/manifest"]
         assert server.open_uploads() == []
 
+    def test_checkpoint_left_on_an_ended_task(self, server, ready):
+        """The ending transaction removes a transfer's checkpoint; one written otherwise (an
+        earlier version, a hand edit) is removed by the cleanup, its upload aborted first."""
+        task_id, image = ready
+        key = f"images/{image.uuid}/file"
+        upload = boto3.client("s3").create_multipart_upload(Bucket=server.bucket, Key=key)
+        Task(task_id).update(actions=[Task.transfer.set({
+            "key": key, "runs": 2, "checkpoint": {"part_size": 5 << 20, "parts": 1,
+                                                  "upload_id": upload["UploadId"]}})])
+        dry = cleanup.run(dry_run=True)
+        assert dry.checkpoints_removed == [task_id] and Task.get(task_id).transfer
+        report = cleanup.run()
+        assert report.checkpoints_removed == [task_id]
+        assert report.uploads_aborted == []  # aborted by name, not found stale afterwards
+        assert Task.get(task_id).transfer is None
+        assert server.open_uploads() == []
+        assert cleanup.run().checkpoints_removed == []
+
     def test_expired_task_records_are_removed(self, server, ready):
         task_id, _ = ready
         report = cleanup.run(now=datetime.now(UTC) + timedelta(days=400))

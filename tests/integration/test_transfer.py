@@ -1,4 +1,4 @@
-"""Streaming into the store (SPEC §5.4) against the emulator's S3 over HTTP.
+"""Streaming into the store (SPEC §5.4) with `transfer()`, against the emulator's S3 over HTTP.
 
 Each test gets its own bucket. Nothing here may reach a non-loopback address: a guard fails any
 socket connect outside 127.0.0.0/8 / ::1.
@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import itertools
+import json
+import logging
 import random
 import socket
 import threading
@@ -19,18 +21,21 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from chalicelib.adapters.sources import SourceError, iter_body, open_stream
+from chalicelib.adapters import store
+from chalicelib.adapters.sources import SourceError, open_download
 from chalicelib.adapters.transfer import (
-    SOURCE_CHUNK_SIZE,
-    TransferResult,
+    Checkpoint,
+    MultipartUpload,
+    Outcome,
+    ReadInto,
     TransferTooLarge,
     abort_incomplete_uploads,
-    object_chunks,
-    stream_to_store,
+    transfer,
 )
 from chalicelib.domain.urlpolicy import SourcePolicy
 
@@ -75,6 +80,10 @@ def data_of(size: int) -> bytes:
     return random.Random(size).randbytes(size)
 
 
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
 def chunked(data: bytes, sizes: Iterable[int]) -> Iterator[bytes]:
     """`data` in chunks whose sizes cycle through `sizes`."""
     offset = 0
@@ -85,12 +94,53 @@ def chunked(data: bytes, sizes: Iterable[int]) -> Iterator[bytes]:
         offset += size
 
 
+def reader(chunks: Iterable[bytes | bytearray | memoryview]) -> ReadInto:
+    """A source's `read_into` serving `chunks`: each read copies at most the rest of one."""
+    pending, current = iter(chunks), memoryview(b"")
+
+    def read_into(view: memoryview) -> int:
+        nonlocal current
+        while not current:
+            chunk = next(pending, None)
+            if chunk is None:
+                return 0
+            current = memoryview(chunk).cast("B")
+        count = min(len(view), len(current))
+        view[:count] = current[:count]
+        current = current[count:]
+        return count
+
+    return read_into
+
+
+def send(chunks: Iterable[bytes], s3: Any, bucket: str, key: str = "k",
+         **options: Any) -> Outcome:
+    """`transfer()` of `chunks` into s3://bucket/key, in parts of PART bytes unless told."""
+    return transfer(reader(chunks), s3=s3, bucket=bucket, key=key,
+                    **{"part_size": PART, **options})
+
+
 def stored(s3: Any, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def uploads(s3: Any, bucket: str) -> list[dict]:
     return s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def open_upload(s3: Any, bucket: str, key: str) -> tuple[str, list[int]]:
+    """The one multipart upload of `key` left open: its id and the numbers of its parts."""
+    [upload] = [u for u in uploads(s3, bucket) if u["Key"] == key]
+    listed = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+    return upload["UploadId"], [part["PartNumber"] for part in listed.get("Parts", [])]
+
+
+def gives_up(s3: Any, bucket: str, key: str) -> None:
+    """What the caller does when it gives up after a failure (transfer() leaves the upload and
+    its parts for a retry): it aborts the upload, and nothing is left."""
+    assert abort_incomplete_uploads(s3, bucket, key) == [key]
+    assert uploads(s3, bucket) == []
+    assert not exists(s3, bucket, key)
 
 
 def exists(s3: Any, bucket: str, key: str) -> bool:
@@ -132,12 +182,12 @@ def failing_after(data: bytes, chunk: int, fail_at: int, error: BaseException) -
 def test_stores_the_exact_bytes_and_sha1(s3: Any, bucket: str, size: int, expected_parts: int,
                                          max_workers: int) -> None:
     data = data_of(size)
-    result = stream_to_store(chunked(data, [1, 7, MIB + 3, 65536]), s3=s3, bucket=bucket,
-                             key="img/file", part_size=PART, max_workers=max_workers)
-    assert isinstance(result, TransferResult)
-    assert result.size == size
-    assert result.sha1 == hashlib.sha1(data).hexdigest()
-    assert result.seconds >= 0
+    outcome = send(chunked(data, [1, 7, MIB + 3, 65536]), s3, bucket, key="img/file",
+                   max_workers=max_workers)
+    assert isinstance(outcome, Outcome)
+    assert outcome.done
+    assert outcome.size == size
+    assert outcome.sha1 == sha1(data)
     assert stored(s3, bucket, "img/file") == data
     assert parts_of(s3, bucket, "img/file") == expected_parts
     assert uploads(s3, bucket) == []
@@ -147,9 +197,8 @@ def test_stores_the_exact_bytes_and_sha1(s3: Any, bucket: str, size: int, expect
 def test_irregular_chunk_sizes(s3: Any, bucket: str, sizes: list[int]) -> None:
     size = 2 * PART + 11 if sizes[0] > 7 else 300_007  # byte-sized chunks: a smaller stream
     data = data_of(size)
-    result = stream_to_store(chunked(data, sizes), s3=s3, bucket=bucket, key="k",
-                             part_size=PART)
-    assert (result.size, result.sha1) == (size, hashlib.sha1(data).hexdigest())
+    outcome = send(chunked(data, sizes), s3, bucket)
+    assert (outcome.size, outcome.sha1) == (size, sha1(data))
     assert stored(s3, bucket, "k") == data
 
 
@@ -157,31 +206,57 @@ def test_one_byte_chunks_across_part_boundaries(s3: Any, bucket: str) -> None:
     data = data_of(PART + 5)
     # the first part arrives in one piece, then the boundary and the rest byte by byte
     chunks = itertools.chain([data[:PART - 5]], chunked(data[PART - 5:], [1]))
-    result = stream_to_store(chunks, s3=s3, bucket=bucket, key="k", part_size=PART)
-    assert result.sha1 == hashlib.sha1(data).hexdigest()
+    outcome = send(chunks, s3, bucket)
+    assert outcome.sha1 == sha1(data)
     assert stored(s3, bucket, "k") == data
     assert parts_of(s3, bucket, "k") == 2
 
 
-def test_bytearray_and_memoryview_chunks(s3: Any, bucket: str) -> None:
-    data = data_of(PART + 100)
-    chunks = [bytearray(data[:100]), memoryview(data)[100:PART + 50], b"", data[PART + 50:]]
-    result = stream_to_store(chunks, s3=s3, bucket=bucket, key="k", part_size=PART)
-    assert result.sha1 == hashlib.sha1(data).hexdigest()
+@pytest.mark.parametrize("max_workers", [1, 2])
+def test_reads_go_straight_into_a_few_reused_part_buffers(s3: Any, bucket: str,
+                                                          max_workers: int) -> None:
+    """`read_into` is handed writable byte views of the part buffers themselves, never past
+    the end of a part, and the buffers are recycled: at most max_workers + 1 of them however
+    many parts the file has."""
+    data = data_of(6 * PART + 100)
+    serve = reader([bytearray(data[:100]), memoryview(data)[100:PART + 50], b"",
+                    data[PART + 50:]])
+    reads: list[tuple[int, int]] = []  # (length of the view, bytes read into it)
+    buffers: list[object] = []
+
+    def read_into(view: memoryview) -> int:
+        assert not view.readonly and view.format == "B" and view.c_contiguous
+        assert isinstance(view.obj, bytearray)
+        if not any(view.obj is known for known in buffers):
+            buffers.append(view.obj)
+        count = serve(view)
+        reads.append((len(view), count))
+        return count
+
+    outcome = transfer(read_into, s3=s3, bucket=bucket, key="k", part_size=PART,
+                       max_workers=max_workers)
+    assert (outcome.size, outcome.sha1) == (len(data), sha1(data))
     assert stored(s3, bucket, "k") == data
+    assert parts_of(s3, bucket, "k") == 7
+    filled = 0
+    for length, count in reads:
+        assert length == PART - filled  # what is left of the current part
+        filled = (filled + count) % PART
+    assert reads[-1][1] == 0 and filled == 100
+    assert 1 <= len(buffers) <= max_workers + 1
 
 
 def test_part_size_below_the_s3_minimum_is_refused(s3: Any, bucket: str) -> None:
     with pytest.raises(ValueError):
-        stream_to_store([b"x"], s3=s3, bucket=bucket, key="k", part_size=PART - 1)
+        send([b"x"], s3, bucket, part_size=PART - 1)
     assert not exists(s3, bucket, "k")
 
 
 def test_part_size_grows_to_fit_max_bytes_in_10000_parts(s3: Any, bucket: str) -> None:
     data = data_of(6 * MIB)
     # 10,000 parts of 5 MiB cannot hold max_bytes: parts become 6 MiB, so this is one part
-    stream_to_store(chunked(data, [MIB]), s3=s3, bucket=bucket, key="k", part_size=PART,
-                    max_bytes=10_000 * PART + 1)
+    outcome = send(chunked(data, [MIB]), s3, bucket, max_bytes=10_000 * PART + 1)
+    assert outcome.checkpoint.part_size == 6 * MIB
     assert parts_of(s3, bucket, "k") == 1
     assert stored(s3, bucket, "k") == data
 
@@ -189,42 +264,48 @@ def test_part_size_grows_to_fit_max_bytes_in_10000_parts(s3: Any, bucket: str) -
 def test_replaces_an_existing_object(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"old contents")
     data = data_of(PART + 3)
-    stream_to_store([data], s3=s3, bucket=bucket, key="k", part_size=PART)
+    send([data], s3, bucket)
     assert stored(s3, bucket, "k") == data
 
 
-# --- limits and failures: the upload is aborted, the original error propagates -----------------
+# --- limits and failures: the original error propagates; the parts stored are kept (and
+# checkpointed) for a retry, and the caller aborts the upload when it gives up ----------------
 
 @pytest.mark.parametrize("max_workers", [1, 2])
-def test_more_than_max_bytes_is_refused_and_cleaned_up(s3: Any, bucket: str,
-                                                       max_workers: int) -> None:
+def test_more_than_max_bytes_is_refused_and_the_stored_parts_kept(s3: Any, bucket: str,
+                                                                  max_workers: int) -> None:
     data = data_of(3 * PART)
+    saved: list[Checkpoint] = []
     with pytest.raises(TransferTooLarge) as info:
-        stream_to_store(chunked(data, [MIB]), s3=s3, bucket=bucket, key="k", part_size=PART,
-                        max_bytes=2 * PART + 1, max_workers=max_workers)
+        send(chunked(data, [MIB]), s3, bucket, max_bytes=2 * PART + 1, max_workers=max_workers,
+             on_checkpoint=saved.append)
     assert info.value.limit == 2 * PART + 1
-    assert uploads(s3, bucket) == []
     assert not exists(s3, bucket, "k")
+    upload_id, parts = open_upload(s3, bucket, "k")
+    assert parts == [1, 2]
+    assert (saved[-1].parts, saved[-1].upload_id) == (2, upload_id)
+    gives_up(s3, bucket, "k")
 
 
 def test_max_bytes_below_one_part_is_refused(s3: Any, bucket: str) -> None:
+    saved: list[Checkpoint] = []
     with pytest.raises(TransferTooLarge):
-        stream_to_store([b"12345", b"678901"], s3=s3, bucket=bucket, key="k", part_size=PART,
-                        max_bytes=10)
-    assert uploads(s3, bucket) == []
+        send([b"12345", b"678901"], s3, bucket, max_bytes=10, on_checkpoint=saved.append)
+    assert uploads(s3, bucket) == []  # no upload was started
     assert not exists(s3, bucket, "k")
+    assert saved == []
 
 
 def test_exactly_max_bytes_is_accepted(s3: Any, bucket: str) -> None:
     data = data_of(PART + 1)
-    result = stream_to_store(chunked(data, [MIB]), s3=s3, bucket=bucket, key="k",
-                             part_size=PART, max_bytes=PART + 1)
-    assert result.size == PART + 1
+    outcome = send(chunked(data, [MIB]), s3, bucket, max_bytes=PART + 1)
+    assert outcome.size == PART + 1
     assert stored(s3, bucket, "k") == data
 
 
-def test_too_large_is_raised_before_the_excess_is_read(s3: Any, bucket: str) -> None:
+def test_too_large_is_raised_before_the_excess_is_read_or_reported(s3: Any, bucket: str) -> None:
     read: list[int] = []
+    progress: list[int] = []
 
     def chunks() -> Iterator[bytes]:
         for i in range(10):
@@ -232,41 +313,71 @@ def test_too_large_is_raised_before_the_excess_is_read(s3: Any, bucket: str) -> 
             yield b"x" * MIB
 
     with pytest.raises(TransferTooLarge):
-        stream_to_store(chunks(), s3=s3, bucket=bucket, key="k", part_size=PART,
-                        max_bytes=3 * MIB)
+        send(chunks(), s3, bucket, max_bytes=3 * MIB, on_progress=progress.append)
     assert read == [0, 1, 2, 3]
+    assert progress == [MIB, 2 * MIB, 3 * MIB]
 
 
 @pytest.mark.parametrize("max_workers", [1, 2])
 @pytest.mark.parametrize("error", [Boom("source broke"), Interrupt(),
                                    SourceError("Connection broken")],
                          ids=["exception", "base-exception", "source-error"])
-def test_failing_iterator_aborts_and_propagates(s3: Any, bucket: str, error: BaseException,
-                                                max_workers: int) -> None:
+def test_a_failing_source_propagates_and_the_stored_parts_are_kept(
+        s3: Any, bucket: str, error: BaseException, max_workers: int) -> None:
     data = data_of(4 * PART)
+    saved: list[Checkpoint] = []
     with pytest.raises(type(error)) as info:
-        stream_to_store(failing_after(data, MIB, 3 * PART, error), s3=s3, bucket=bucket,
-                        key="k", part_size=PART, max_workers=max_workers)
+        send(failing_after(data, MIB, 3 * PART, error), s3, bucket, max_workers=max_workers,
+             on_checkpoint=saved.append)
     assert info.value is error
-    assert uploads(s3, bucket) == []
     assert not exists(s3, bucket, "k")
+    upload_id, parts = open_upload(s3, bucket, "k")
+    assert parts == [1, 2, 3]  # every part handed over ended (stored) before the error left
+    if isinstance(error, Exception):  # and was checkpointed: a retry resumes after it
+        assert (saved[-1].parts, saved[-1].upload_id) == (3, upload_id)
+    gives_up(s3, bucket, "k")
 
 
-def test_failing_iterator_before_a_full_part_leaves_nothing(s3: Any, bucket: str) -> None:
+def test_a_source_failing_before_a_full_part_leaves_nothing(s3: Any, bucket: str) -> None:
+    saved: list[Checkpoint] = []
     with pytest.raises(Boom):
-        stream_to_store(failing_after(data_of(MIB), 1000, 5000, Boom()), s3=s3, bucket=bucket,
-                        key="k", part_size=PART)
+        send(failing_after(data_of(MIB), 1000, 5000, Boom()), s3, bucket,
+             on_checkpoint=saved.append)
     assert uploads(s3, bucket) == []
     assert not exists(s3, bucket, "k")
+    assert saved == []
+
+
+def test_a_retry_resumes_from_the_checkpoint_of_a_failed_run(s3: Any, bucket: str) -> None:
+    """Why the parts are kept: the next run reads the source from the checkpoint's offset,
+    hashes on from its SHA-1 state and completes the same upload."""
+    data = data_of(3 * PART + 7)
+    saved: list[Checkpoint] = []
+    with pytest.raises(SourceError):
+        send(failing_after(data, MIB, 2 * PART + MIB, SourceError("Connection broken")), s3,
+             bucket, on_checkpoint=saved.append)
+    # carried over as JSON, as the task record carries it
+    checkpoint = Checkpoint.from_dict(json.loads(json.dumps(saved[-1].as_dict())))
+    assert (checkpoint.parts, checkpoint.offset) == (2, 2 * PART)
+    outcome = send(chunked(data[checkpoint.offset:], [MIB]), s3, bucket, checkpoint=checkpoint)
+    assert (outcome.done, outcome.size, outcome.sha1) == (True, len(data), sha1(data))
+    assert stored(s3, bucket, "k") == data
+    assert parts_of(s3, bucket, "k") == 4
+    assert uploads(s3, bucket) == []
 
 
 class FlakyS3:
-    """The real client, except that chosen operations fail (as the store might)."""
+    """The real client, except that chosen operations fail (as the store might), each failing
+    call after `delay` seconds."""
 
-    def __init__(self, real: Any, fail: dict[str, int]) -> None:
+    def __init__(self, real: Any, fail: dict[str, int], delay: float = 0.0) -> None:
         self._real = real
-        self._fail = dict(fail)  # operation -> fail on its n-th call (1-based)
+        # operation -> its first call that fails, and every later one (1-based); for
+        # upload_part: the first part number that fails (parts may be sent in any order)
+        self._fail = dict(fail)
+        self._delay = delay
         self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._real, name)
@@ -274,8 +385,11 @@ class FlakyS3:
             return attr
 
         def call(**kwargs: Any) -> Any:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            if self.calls[name] >= self._fail[name]:
+            with self._lock:
+                self.calls[name] = self.calls.get(name, 0) + 1
+                number = kwargs["PartNumber"] if name == "upload_part" else self.calls[name]
+            if number >= self._fail[name]:
+                time.sleep(self._delay)
                 raise Boom(f"{name} failed")
             return attr(**kwargs)
         return call
@@ -283,14 +397,20 @@ class FlakyS3:
 
 @pytest.mark.parametrize("max_workers", [1, 2])
 @pytest.mark.parametrize("operation", ["upload_part", "complete_multipart_upload"])
-def test_store_failure_aborts_and_propagates(s3: Any, bucket: str, operation: str,
-                                             max_workers: int) -> None:
+def test_a_store_failure_propagates_and_the_stored_parts_are_kept(
+        s3: Any, bucket: str, operation: str, max_workers: int) -> None:
     flaky = FlakyS3(s3, {operation: 2 if operation == "upload_part" else 1})
+    saved: list[Checkpoint] = []
     with pytest.raises(Boom, match=operation):
-        stream_to_store(chunked(data_of(4 * PART), [MIB]), s3=flaky, bucket=bucket, key="k",
-                        part_size=PART, max_workers=max_workers)
-    assert uploads(s3, bucket) == []
+        send(chunked(data_of(4 * PART), [MIB]), flaky, bucket, max_workers=max_workers,
+             on_checkpoint=saved.append)
     assert not exists(s3, bucket, "k")
+    upload_id, parts = open_upload(s3, bucket, "k")
+    assert parts == ([1] if operation == "upload_part" else [1, 2, 3, 4])
+    assert all(c.upload_id == upload_id and c.parts <= len(parts) for c in saved)
+    if max_workers == 1:  # one part at a time: each is checkpointed as soon as it is stored
+        assert saved[-1].parts == len(parts)
+    gives_up(s3, bucket, "k")
 
 
 class SlowPartsS3:
@@ -319,87 +439,71 @@ class SlowPartsS3:
         return call
 
 
-def test_abort_waits_for_parts_in_flight(s3: Any, bucket: str) -> None:
+def test_a_failure_waits_for_the_parts_in_flight_and_checkpoints_them(s3: Any,
+                                                                      bucket: str) -> None:
     slow = SlowPartsS3(s3)
+    saved: list[Checkpoint] = []
     with pytest.raises(Boom):
-        stream_to_store(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, Boom()), s3=slow,
-                        bucket=bucket, key="k", part_size=PART, max_workers=2)
+        send(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, Boom()), slow, bucket,
+             max_workers=2, on_checkpoint=saved.append)
+    assert slow.log.count(("start", "upload_part")) == 2
+    assert slow.log.count(("end", "upload_part")) == 2  # both ended before the error left
+    assert ("start", "abort_multipart_upload") not in slow.log  # the upload is kept
+    assert saved[-1].parts == 2
+    # the caller gives up: once it aborts, no part lands late (it would linger)
+    MultipartUpload(slow, bucket, "k", PART, upload_id=saved[-1].upload_id).abort()
     abort_at = slow.log.index(("start", "abort_multipart_upload"))
-    assert ("end", "upload_part") in slow.log
     assert ("start", "upload_part") not in slow.log[abort_at:]
-    assert ("end", "upload_part") not in slow.log[abort_at:]  # a part landing late could linger
+    assert ("end", "upload_part") not in slow.log[abort_at:]
     assert uploads(s3, bucket) == []
 
 
-def test_failing_abort_does_not_mask_the_original_error(s3: Any, bucket: str) -> None:
-    flaky = FlakyS3(s3, {"abort_multipart_upload": 1})
-    with pytest.raises(Interrupt):
-        stream_to_store(failing_after(data_of(2 * PART), MIB, PART + MIB, Interrupt()),
-                        s3=flaky, bucket=bucket, key="k", part_size=PART)
-    assert flaky.calls == {"abort_multipart_upload": 1}
+def test_failures_while_cleaning_up_do_not_mask_the_original_error(
+        s3: Any, bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A part in flight that fails while the run waits for it is only logged; the caller's
+    abort that fails is only logged too, and leaves the upload for the scheduled cleanup."""
+    flaky = FlakyS3(s3, {"upload_part": 2, "abort_multipart_upload": 1}, delay=0.3)
+    error = Boom("source broke")
+    with caplog.at_level(logging.INFO, logger="chalicelib.adapters"), \
+            pytest.raises(Boom) as info:
+        send(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, error), flaky, bucket,
+             max_workers=2)
+    assert info.value is error
+    assert "parts in flight were not all stored" in caplog.text
+    upload_id, parts = open_upload(s3, bucket, "k")
+    assert parts == [1]
+    MultipartUpload(flaky, bucket, "k", PART, upload_id=upload_id).abort()  # does not raise
+    assert flaky.calls["abort_multipart_upload"] == 1
+    assert "Could not abort multipart upload" in caplog.text
     assert len(uploads(s3, bucket)) == 1  # left for the scheduled cleanup
     assert abort_incomplete_uploads(s3, bucket, "") == ["k"]
 
 
-def test_failing_progress_callback_aborts(s3: Any, bucket: str) -> None:
-    now = [0.0]
-
-    def chunks() -> Iterator[bytes]:
-        for _ in range(3 * 5):
-            now[0] += 1.0
-            yield b"y" * MIB
-
+def test_a_failing_progress_callback_propagates_and_the_stored_parts_are_kept(
+        s3: Any, bucket: str) -> None:
     def on_progress(done: int) -> None:
         if done > PART:
             raise Boom("progress store down")
 
+    saved: list[Checkpoint] = []
     with pytest.raises(Boom, match="progress"):
-        stream_to_store(chunks(), s3=s3, bucket=bucket, key="k", part_size=PART,
-                        on_progress=on_progress, progress_interval=1.0, clock=lambda: now[0])
-    assert uploads(s3, bucket) == []
+        send((b"y" * MIB for _ in range(3 * 5)), s3, bucket, on_progress=on_progress,
+             on_checkpoint=saved.append)
     assert not exists(s3, bucket, "k")
+    upload_id, parts = open_upload(s3, bucket, "k")
+    assert parts == [1]
+    assert (saved[-1].parts, saved[-1].upload_id) == (1, upload_id)
+    gives_up(s3, bucket, "k")
 
 
 # --- progress ----------------------------------------------------------------------------------
 
-def test_progress_is_throttled_by_the_clock(s3: Any, bucket: str) -> None:
-    now = [100.0]
-    seen: list[tuple[float, int]] = []
-
-    def chunks() -> Iterator[bytes]:
-        for _ in range(24):  # one chunk every 0.5 s: 12 s in all
-            now[0] += 0.5
-            yield b"z" * (MIB // 2)
-
-    result = stream_to_store(chunks(), s3=s3, bucket=bucket, key="k", part_size=PART,
-                             on_progress=lambda done: seen.append((now[0], done)),
-                             progress_interval=2.0, clock=lambda: now[0])
-    assert seen == [(100.0 + t, t * MIB) for t in (2, 4, 6, 8, 10, 12)]
-    assert result.seconds == 12.0
-    assert result.size == 12 * MIB
-
-
-def test_progress_never_more_often_than_the_interval(s3: Any, bucket: str) -> None:
-    ticks = iter(random.Random(7).uniform(0, 0.7) for _ in range(10_000))
-    now = [0.0]
-    times: list[float] = []
-
-    def clock() -> float:
-        now[0] += next(ticks)
-        return now[0]
-
-    stream_to_store(chunked(data_of(PART + 7), [4096]), s3=s3, bucket=bucket, key="k",
-                    part_size=PART, on_progress=lambda done: times.append(now[0]),
-                    progress_interval=3.0, clock=clock)
-    assert len(times) > 5
-    assert all(b - a >= 3.0 for a, b in zip(times, times[1:]))
-
-
-def test_no_progress_within_the_first_interval(s3: Any, bucket: str) -> None:
-    calls: list[int] = []
-    stream_to_store(chunked(data_of(PART + 1), [MIB]), s3=s3, bucket=bucket, key="k",
-                    part_size=PART, on_progress=calls.append, progress_interval=3600.0)
-    assert calls == []
+def test_progress_is_reported_after_every_read(s3: Any, bucket: str) -> None:
+    """`on_progress(bytes_done)` runs after every read (whoever listens throttles itself)."""
+    seen: list[int] = []
+    outcome = send((b"z" * (MIB // 2) for _ in range(24)), s3, bucket, on_progress=seen.append)
+    assert seen == [n * (MIB // 2) for n in range(1, 25)]
+    assert outcome.size == 12 * MIB
 
 
 # --- abort_incomplete_uploads ------------------------------------------------------------------
@@ -469,38 +573,62 @@ def test_abort_incomplete_uploads_raises_other_errors() -> None:
             abort_incomplete_uploads(client, "b", "up/")
 
 
-# --- object_chunks -----------------------------------------------------------------------------
+# --- from a stored object (the snapshot export's upload: store.ObjectDownload) ----------------
 
-def test_object_chunks_round_trip(s3: Any, bucket: str) -> None:
+@pytest.fixture
+def in_store(bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store's bucket is this test's."""
+    monkeypatch.setattr(store, "bucket", lambda: bucket)
+    return bucket
+
+
+def read_all(download: store.ObjectDownload, buffer_size: int = MIB) -> list[bytes]:
+    """Everything `download.read_into` gives through one reused buffer, read by read."""
+    buffer, pieces = bytearray(buffer_size), []
+    try:
+        while count := download.read_into(memoryview(buffer)):
+            pieces.append(bytes(buffer[:count]))
+    finally:
+        download.close()
+    return pieces
+
+
+def test_object_download_round_trip(s3: Any, in_store: str) -> None:
     data = data_of(3 * MIB + 5)
-    s3.put_object(Bucket=bucket, Key="uploads/x", Body=data)
-    chunks = list(object_chunks(s3, bucket, "uploads/x", chunk_size=MIB))
-    assert b"".join(chunks) == data
-    assert len(chunks) >= 4 and all(0 < len(c) <= MIB for c in chunks)
-    assert list(object_chunks(s3, bucket, "uploads/x")) != []
+    s3.put_object(Bucket=in_store, Key="uploads/x", Body=data)
+    pieces = read_all(store.ObjectDownload("uploads/x", 0, None))
+    assert b"".join(pieces) == data
+    assert len(pieces) >= 4 and all(0 < len(p) <= MIB for p in pieces)
+    etag = s3.head_object(Bucket=in_store, Key="uploads/x")["ETag"]
+    assert b"".join(read_all(store.ObjectDownload("uploads/x", MIB + 1, etag))) == data[MIB + 1:]
 
 
-def test_object_chunks_of_an_empty_object(s3: Any, bucket: str) -> None:
-    s3.put_object(Bucket=bucket, Key="e", Body=b"")
-    assert b"".join(object_chunks(s3, bucket, "e")) == b""
+def test_object_download_of_an_empty_object(s3: Any, in_store: str) -> None:
+    s3.put_object(Bucket=in_store, Key="e", Body=b"")
+    assert read_all(store.ObjectDownload("e", 0, None)) == []
 
 
-def test_object_chunks_of_a_missing_object(s3: Any, bucket: str) -> None:
-    with pytest.raises(s3.exceptions.NoSuchKey):
-        list(object_chunks(s3, bucket, "missing"))
+def test_object_download_of_a_missing_object(in_store: str) -> None:
+    with pytest.raises(ClientError) as info:
+        store.ObjectDownload("missing", 0, None)
+    assert info.value.response["Error"]["Code"] == "NoSuchKey"
 
 
-def test_copy_into_place_while_hashing(s3: Any, bucket: str) -> None:
+def test_copy_into_place_while_hashing(s3: Any, in_store: str) -> None:
     """The snapshot-export step: an uploaded object is hashed while copied to its place."""
     data = data_of(2 * PART + 99)
-    s3.put_object(Bucket=bucket, Key="uploads/snap", Body=data)
-    result = stream_to_store(object_chunks(s3, bucket, "uploads/snap"), s3=s3, bucket=bucket,
-                             key="images/snap/file", part_size=PART)
-    assert (result.size, result.sha1) == (len(data), hashlib.sha1(data).hexdigest())
-    assert stored(s3, bucket, "images/snap/file") == data
+    s3.put_object(Bucket=in_store, Key="uploads/snap", Body=data)
+    download = store.ObjectDownload("uploads/snap", 0, None)
+    try:
+        outcome = transfer(download.read_into, s3=s3, bucket=in_store, key="images/snap/file",
+                           part_size=PART)
+    finally:
+        download.close()
+    assert (outcome.size, outcome.sha1) == (len(data), sha1(data))
+    assert stored(s3, in_store, "images/snap/file") == data
 
 
-# --- from an HTTP source -----------------------------------------------------------------------
+# --- from an HTTP source (sources.open_download, as the import step reads it) ------------------
 
 @pytest.fixture
 def source(loopback_server: HTTPServer) -> HTTPServer:
@@ -512,18 +640,19 @@ def test_streams_an_http_source_into_the_store(s3: Any, bucket: str, source: HTT
     data = data_of(2 * PART + 12345)
     source.expect_request("/image/file").respond_with_data(
         data, content_type="application/octet-stream")
-    response = open_stream(source.url_for("/image/file"), policy=LOOPBACK_OK, timeout=5)
-    with response:
-        result = stream_to_store(iter_body(response, SOURCE_CHUNK_SIZE), s3=s3, bucket=bucket,
-                                 key="images/i/file",
-                                 part_size=PART, max_bytes=len(data))
-    assert (result.size, result.sha1) == (len(data), hashlib.sha1(data).hexdigest())
+    download = open_download(source.url_for("/image/file"), policy=LOOPBACK_OK, timeout=5)
+    try:
+        outcome = transfer(download.read_into, s3=s3, bucket=bucket, key="images/i/file",
+                           part_size=PART, max_bytes=len(data))
+    finally:
+        download.close()
+    assert (outcome.size, outcome.sha1) == (len(data), sha1(data))
     assert stored(s3, bucket, "images/i/file") == data
     assert parts_of(s3, bucket, "images/i/file") == 3
 
 
-def test_a_truncated_http_source_aborts_the_upload(s3: Any, bucket: str,
-                                                   source: HTTPServer) -> None:
+def test_a_truncated_http_source_fails_and_the_stored_parts_are_kept(
+        s3: Any, bucket: str, source: HTTPServer) -> None:
     data = data_of(2 * PART)
 
     def truncated(_request: Any) -> Response:
@@ -533,10 +662,17 @@ def test_a_truncated_http_source_aborts_the_upload(s3: Any, bucket: str,
                         content_type="application/octet-stream")
 
     source.expect_request("/image/file").respond_with_handler(truncated)
-    response = open_stream(source.url_for("/image/file"), policy=LOOPBACK_OK, timeout=5)
-    with response, pytest.raises(SourceError) as info:
-        stream_to_store(iter_body(response), s3=s3, bucket=bucket, key="images/i/file",
-                        part_size=PART)
+    download = open_download(source.url_for("/image/file"), policy=LOOPBACK_OK, timeout=5)
+    saved: list[Checkpoint] = []
+    try:
+        with pytest.raises(SourceError) as info:
+            transfer(download.read_into, s3=s3, bucket=bucket, key="images/i/file",
+                     part_size=PART, on_checkpoint=saved.append)
+    finally:
+        download.close()
     assert info.value.reason == "Connection broken"
-    assert uploads(s3, bucket) == []
     assert not exists(s3, bucket, "images/i/file")
+    upload_id, parts = open_upload(s3, bucket, "images/i/file")
+    assert parts == [1]
+    assert (saved[-1].parts, saved[-1].upload_id) == (1, upload_id)
+    gives_up(s3, bucket, "images/i/file")

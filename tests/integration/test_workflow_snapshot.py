@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 
 import boto3
 import pytest
@@ -12,7 +13,7 @@ import requests
 
 from chalicelib.persistence.models import Datacenter, Image, Snapshot
 from chalicelib.services.platform import read_models
-from tests.integration.workflow_support import execution_status, wait_task
+from tests.integration.workflow_support import execution_status, step_runs, wait_task
 from tests.support import Api, wait_for
 
 VM = "0f9e8d7c-6b5a-4a3b-8c2d-1e0f9a8b7c6d"
@@ -90,6 +91,26 @@ def test_export_upload_and_ingest(server, admin, vm):
     assert keys == [f"images/{image.uuid}/file", f"images/{image.uuid}/manifest"]
     assert snapshot_status() == "ok"
     assert Datacenter.get("main").image_count == 1
+
+
+def test_a_large_export_is_ingested_in_several_runs(server, admin, vm, settings_override):
+    """The ingest is a checkpointed transfer too: with runs too short for more than a part,
+    every run continues the ranged read, the upload and the SHA-1 where the last one stopped."""
+    settings_override(TRANSFER_STEP_SECONDS="0.01")
+    task_id = create(admin)
+    request = next_request()
+    data = random.Random(3).randbytes(17 << 20)  # 4 parts of 5 MiB
+    assert requests.put(request["upload_url"], data=data, timeout=60).status_code == 200
+    r = wait_task(admin, task_id, timeout=60)
+    assert r.status_code == 200, r.text
+    assert step_runs(task_id, "IngestUpload") >= 3
+    image = Image.get("from-snap")
+    assert image.manifest_active["files"][0]["sha1"] == hashlib.sha1(data).hexdigest()
+    stored = boto3.client("s3").get_object(Bucket=server.bucket,
+                                           Key=f"images/{image.uuid}/file")["Body"].read()
+    assert stored == data
+    assert server.store_keys() == [f"images/{image.uuid}/file", f"images/{image.uuid}/manifest"]
+    assert server.open_uploads() == []
 
 
 def test_node_agent_that_never_answers_times_out(server, admin, vm):

@@ -99,3 +99,70 @@ def put_status_event(task_id: str, status: str, error: str | None = None) -> Non
         "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
         "Detail": json.dumps(detail)}])
     assert result["FailedEntryCount"] == 0
+
+
+class RangeFile:
+    """An image file served like a repository would: with an ETag, `Accept-Ranges: bytes` and
+    ranges (`Range` + `If-Range`), at `rate` bytes/s. It remembers where every request asked
+    to start. Faults for the tests: `ranges=False` ignores Range (always the whole file, and
+    no Accept-Ranges), `break_at` ends the first response after that many bytes (a reset
+    connection), `etags` changes the ETag from one request to the next."""
+
+    def __init__(self, content: bytes, *, rate: float = 0, ranges: bool = True,
+                 break_at: int | None = None, etags: list[str] | None = None) -> None:
+        self.content = content
+        self.rate = rate
+        self.ranges = ranges
+        self.break_at = break_at
+        self.etags = list(etags or ['"v1"'])
+        self.starts: list[int] = []       # the offset each request asked for (0: whole file)
+        self.statuses: list[int] = []
+
+    def handler(self, request) -> Response:
+        etag = self.etags[0] if len(self.etags) == 1 else self.etags.pop(0)
+        start = self._start(request, etag)
+        self.starts.append(self._asked(request))
+        body = self.content[start:]
+        headers = {"ETag": etag, "Content-Length": str(len(body))}
+        if self.ranges:
+            headers["Accept-Ranges"] = "bytes"
+        status = 200
+        if start:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(self.content) - 1}/{len(self.content)}"
+        self.statuses.append(status)
+        cut, self.break_at = self.break_at, None  # one broken response at the most
+        return Response(self._paced(body, cut), status=status, headers=headers)
+
+    def _asked(self, request) -> int:
+        value = request.headers.get("Range", "")
+        return int(value[len("bytes="):].split("-")[0]) if value.startswith("bytes=") else 0
+
+    def _start(self, request, etag: str) -> int:
+        if not self.ranges or "Range" not in request.headers:
+            return 0
+        if_range = request.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            return 0  # the file changed: the whole of it (RFC 9110 If-Range)
+        return self._asked(request)
+
+    def _paced(self, body: bytes, cut: int | None):
+        step = 256 * 1024
+        limit = len(body) if cut is None else cut
+        for offset in range(0, limit, step):
+            yield body[offset:min(offset + step, limit)]
+            if self.rate:
+                time.sleep(step / self.rate)
+        if cut is not None:
+            raise ConnectionResetError("the repository went away")
+
+
+def step_runs(task_id: str, state: str) -> int:
+    """How often the execution entered `state` (from its history, as Step Functions shows)."""
+    from chalicelib.adapters import workflows
+    task = Task.get(task_id)
+    arn = workflows.execution_arn(task.operation, task_id)
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=arn,
+                                                                  maxResults=1000)
+    return sum(1 for event in history["events"] if event["type"] == "TaskStateEntered"
+               and event.get("stateEnteredEventDetails", {}).get("name") == state)

@@ -6,11 +6,8 @@ done. None of them ends the task except through `chalicelib.services.tasks.endin
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-from chalicelib.config import settings
 from chalicelib.domain import task_texts
 from chalicelib.domain.task_results import TransientError
 from chalicelib.domain.vocabulary import RUNNING
@@ -38,22 +35,6 @@ def still_running(task_id: str) -> None:
     task = lifecycle.get(task_id)
     if task is None or task.state != RUNNING:
         raise TaskEnded(task_id)
-
-
-def progress_reporter(task_id: str, step: str, total: int | None) -> Callable[[int], None]:
-    """`report(bytes_done)`, written at most every PROGRESS_INTERVAL_SECONDS; raises
-    TaskEnded once the task was canceled, so the transfer stops and aborts its upload."""
-    interval = settings().progress_interval_seconds
-    last = [0.0]
-
-    def report(done: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= interval:
-            last[0] = now
-            if not lifecycle.record_progress(task_id, step, done, total):
-                raise TaskEnded(task_id)
-
-    return report
 
 
 def store_unavailable(exc: Exception) -> TransientError:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.adapters import store
 from chalicelib.config import settings
 from chalicelib.domain import task_texts
 from chalicelib.domain.task_results import StepError
+from chalicelib.domain.transfers import run_budget
+from chalicelib.services.image_server import transfer_runs
 from chalicelib.services.image_server.context import (
     TaskEnded,
     load,
-    progress_reporter,
     still_running,
     store_unavailable,
 )
@@ -20,7 +22,7 @@ from chalicelib.services.tasks import lifecycle
 
 def request_export(event: dict[str, Any]) -> None:
     """Send the export request; the execution waits on the task token."""
-    from chalicelib.adapters import aws, store
+    from chalicelib.adapters import aws
 
     task, image = load(event)
     token = event["token"]
@@ -40,35 +42,48 @@ def request_export(event: dict[str, Any]) -> None:
                                    MessageBody=json.dumps(message))
 
 
-def ingest_upload(event: dict[str, Any]) -> dict[str, Any]:
-    """Move the uploaded export into place, computing its SHA-1 and size on the way."""
-    from botocore.exceptions import BotoCoreError, ClientError
+class _UploadSource:
+    """The node's upload in the store, for transfer_runs (S3 reads ranges: always resumable)."""
 
-    from chalicelib.adapters import store
-    from chalicelib.adapters.transfer import object_chunks, stream_to_store
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def open(self, start: int, validator: str | None) -> store.ObjectDownload:
+        return store.ObjectDownload(self.key, start, validator)
+
+    def resumes(self, opened: object) -> bool:
+        return True
+
+
+def ingest_upload(event: dict[str, Any], remaining_seconds: float = 900.0) -> dict[str, Any]:
+    """Move the uploaded export into place, computing its SHA-1 and size on the way; like an
+    import's download, in as many runs as it takes."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     task, image = load(event)
     source = store.upload_key(task.task_id)
-    lifecycle.record_progress(task.task_id, "ingest", 0, None)
     try:
         size = store.object_size(source)
         if size is None:
             raise StepError(task_texts.RC_SOURCE, task_texts.EXPORT_NOT_UPLOADED)
         if size > settings().file_max_bytes:
             raise StepError(task_texts.RC_SPACE, task_texts.NO_SPACE)
-        result = stream_to_store(
-            object_chunks(store.s3(), store.bucket(), source), s3=store.s3(),
-            bucket=store.bucket(), key=store.file_key(image.uuid),
-            part_size=settings().transfer_part_bytes, max_bytes=size,
-            on_progress=progress_reporter(task.task_id, "ingest", None), progress_interval=0)
-        store.delete_keys([source])
+        target = transfer_runs.Target(key=store.file_key(image.uuid), expected_size=size,
+                                      max_bytes=size, step="ingest")
+        budget = run_budget(settings().transfer_step_seconds, remaining_seconds)
+        result = transfer_runs.run(task, _UploadSource(source), target, budget)
+        if not result["done"]:
+            return result
         still_running(task.task_id)
+        store.delete_keys([source])
     except TaskEnded:
         store.delete_keys([store.file_key(image.uuid)])
         raise
     except (BotoCoreError, ClientError) as exc:
         raise store_unavailable(exc) from exc
-    if result.size == 0:
+    if result["size"] == 0:
         raise StepError(task_texts.RC_IMAGE_FILE, task_texts.EXPORT_EMPTY)
-    return {"file": {"sha1": result.sha1, "size": result.size, "compression": "gzip"},
-            "transfer": {"size": result.size, "seconds": round(result.seconds, 3)}}
+    return {"done": True,
+            "file": {"sha1": result["sha1"], "size": result["size"], "compression": "gzip"},
+            "transfer": {"size": result["size"], "seconds": result["seconds"],
+                         "runs": result["runs"]}}

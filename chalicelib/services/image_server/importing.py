@@ -1,72 +1,114 @@
-"""The import step: stream `file_url` into the store, SHA-1 and size checked on the way
-against `files[0]` of the manifest (SPEC §4.3, §5.4)."""
+"""The import step (SPEC §4.3, §5.4): `file_url` into the store, SHA-1 and size checked against
+`files[0]` of the manifest. A run stops after TRANSFER_STEP_SECONDS with a checkpoint and the
+workflow runs it again (transfer_runs); a file the store already holds (same SHA-1 and size,
+recorded at another image's import) is copied there instead of downloaded."""
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters import sources, store
 from chalicelib.config import settings
 from chalicelib.domain import task_texts
+from chalicelib.domain.manifest import file_digest
 from chalicelib.domain.task_results import StepError, download_error
+from chalicelib.domain.transfers import progress, run_budget
+from chalicelib.domain.vocabulary import ImageStatus
+from chalicelib.persistence.models import Image, get_or_none
+from chalicelib.services.image_server import transfer_runs
 from chalicelib.services.image_server.context import (
     TaskEnded,
     load,
-    progress_reporter,
     still_running,
     store_unavailable,
 )
 from chalicelib.services.tasks import lifecycle
 
+STEP = "download"
 
-def import_file(event: dict[str, Any]) -> dict[str, Any]:
+
+class _HttpSource:
+    """The image file at `url`, under the source policy, for transfer_runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.policy = sources.configured_policy()
+        self.timeout = settings().file_timeout_seconds
+
+    def open(self, start: int, validator: str | None) -> sources.Download:
+        return sources.open_download(self.url, policy=self.policy, timeout=self.timeout,
+                                     start=start, validator=validator)
+
+    def resumes(self, opened: Any) -> bool:
+        if not opened.validator:
+            return False  # without a validator a later range could be of another file
+        return bool(opened.accepts_ranges) or sources.serves_ranges(
+            self.url, policy=self.policy, timeout=self.timeout, validator=opened.validator)
+
+
+def import_file(event: dict[str, Any], remaining_seconds: float = 900.0) -> dict[str, Any]:
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from chalicelib.adapters import sources, store
-    from chalicelib.adapters.transfer import SOURCE_CHUNK_SIZE, TransferTooLarge, stream_to_store
 
     task, image = load(event)
     expected = ((image.manifest or {}).get("files") or [{}])[0]
-    expected_size = expected.get("size")
-    cfg = settings()
-    lifecycle.record_progress(task.task_id, "download", 0, expected_size)
+    target = transfer_runs.Target(
+        key=store.file_key(image.uuid), expected_size=expected.get("size"),
+        max_bytes=_max_bytes(expected.get("size")), step=STEP)
     try:
-        response = sources.open_stream(task.request["file_url"],
-                                       policy=sources.configured_policy(),
-                                       timeout=cfg.file_timeout_seconds)
+        if not task.transfer:
+            reused = _reuse_identical_file(task.task_id, image, expected)
+            if reused is not None:
+                return reused
+        budget = run_budget(settings().transfer_step_seconds, remaining_seconds)
+        result = transfer_runs.run(task, _HttpSource(task.request["file_url"]), target, budget)
     except sources.SourceNotAllowed as exc:
         raise StepError(task_texts.RC_URL, task_texts.download_failed(exc.reason)) from exc
     except sources.SourceError as exc:
         raise download_error(exc.reason) from exc
-    try:
-        result = stream_to_store(
-            sources.iter_body(response, SOURCE_CHUNK_SIZE), s3=store.s3(), bucket=store.bucket(),
-            key=store.file_key(image.uuid), part_size=cfg.transfer_part_bytes,
-            max_bytes=min(int(expected_size), cfg.file_max_bytes) if expected_size
-            else cfg.file_max_bytes,
-            on_progress=progress_reporter(task.task_id, "download", expected_size),
-            progress_interval=0)
-    except sources.SourceError as exc:
-        raise download_error(exc.reason) from exc
-    except TransferTooLarge:
-        raise StepError(task_texts.RC_IMAGE_FILE,
-                        task_texts.larger_than_announced(expected_size)) from None
     except (BotoCoreError, ClientError) as exc:
         raise store_unavailable(exc) from exc
-    finally:
-        response.close()
+    if result["done"]:
+        _check_file(expected, result["size"], result["sha1"], target.key, task.task_id)
+    return result
+
+
+def _max_bytes(expected_size: Any) -> int:
+    limit = settings().file_max_bytes
+    return min(int(expected_size), limit) if expected_size else limit
+
+
+def _reuse_identical_file(task_id: str, image: Image,
+                          expected: dict[str, Any]) -> dict[str, Any] | None:
+    """Copy the file from an image whose recorded file has this SHA-1 and size (the store
+    copies it server-side); None when there is none."""
+    digest = file_digest({"files": [expected]})
+    if digest is None:
+        return None
+    for candidate in Image.file_index.query(digest):
+        source = get_or_none(Image, candidate.name)
+        if source is None or source.uuid == image.uuid or source.status != ImageStatus.OK:
+            continue
+        size = store.copy_file(source.uuid, image.uuid)
+        if size != expected["size"]:  # the other image's file changed under it: download
+            store.delete_keys([store.file_key(image.uuid)])
+            return None
+        lifecycle.save_transfer(task_id, {"reused": source.uuid},
+                                progress(STEP, size, size, None, 0))
+        still_running(task_id)
+        return {"done": True, "size": size, "sha1": expected["sha1"].lower(), "seconds": 0,
+                "runs": 0, "reused": source.name}
+    return None
+
+
+def _check_file(expected: dict[str, Any], size: int, sha1: str, key: str, task_id: str) -> None:
+    """The stored file is the one the manifest announced; else it is removed."""
     try:
-        _check_file(expected, result.size, result.sha1)
-        still_running(task.task_id)
+        if expected.get("size") is not None and int(expected["size"]) != size:
+            raise StepError(task_texts.RC_IMAGE_FILE,
+                            task_texts.size_mismatch(int(expected["size"]), size))
+        if expected.get("sha1") and expected["sha1"].lower() != sha1:
+            raise StepError(task_texts.RC_IMAGE_FILE,
+                            task_texts.checksum_mismatch(expected["sha1"].lower(), sha1))
+        still_running(task_id)
     except (StepError, TaskEnded):
-        store.delete_keys([store.file_key(image.uuid)])
+        store.delete_keys([key])
         raise
-    lifecycle.record_progress(task.task_id, "download", result.size, expected_size)
-    return {"size": result.size, "sha1": result.sha1, "seconds": round(result.seconds, 3)}
-
-
-def _check_file(expected: dict[str, Any], size: int, sha1: str) -> None:
-    if expected.get("size") is not None and int(expected["size"]) != size:
-        raise StepError(task_texts.RC_IMAGE_FILE,
-                        task_texts.size_mismatch(int(expected["size"]), size))
-    if expected.get("sha1") and expected["sha1"].lower() != sha1:
-        raise StepError(task_texts.RC_IMAGE_FILE,
-                        task_texts.checksum_mismatch(expected["sha1"].lower(), sha1))

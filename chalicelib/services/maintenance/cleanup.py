@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
+from chalicelib.domain.vocabulary import DONE
 
 log = logging.getLogger("imageapi.cleanup")
 
@@ -18,6 +19,7 @@ class CleanupReport:
     tasks_finished: list[str] = field(default_factory=list)
     images_repaired: list[str] = field(default_factory=list)
     uploads_aborted: list[str] = field(default_factory=list)
+    checkpoints_removed: list[str] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
     records_expired: int = 0
 
@@ -33,6 +35,7 @@ def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
     report = CleanupReport(dry_run)
     report.tasks_finished = reconcile.reconcile_tasks(dry_run=dry_run, now=now).finished
     report.images_repaired = reconcile.repair_images(dry_run=dry_run).repaired_images
+    report.checkpoints_removed = _remove_checkpoints(dry_run)
     if cfg.image_server_enabled:
         report.uploads_aborted = _abort_stale_uploads(cutoff, dry_run)
         report.orphans_deleted = _delete_orphans(cutoff, dry_run)
@@ -56,6 +59,24 @@ def _abort_stale_uploads(cutoff: datetime, dry_run: bool) -> list[str]:
             if not dry_run:
                 s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
     return aborted
+
+
+def _remove_checkpoints(dry_run: bool) -> list[str]:
+    """Transfer checkpoints of ended tasks: the upload each names is aborted, then the
+    checkpoint removed. A task's ending removes its checkpoint in the same transaction, so
+    these come only from records written otherwise (an earlier version, a hand edit)."""
+    from chalicelib.persistence.models import Task
+    from chalicelib.services.image_server import transfer_runs
+    from chalicelib.services.tasks import lifecycle
+    removed = []
+    for task in Task.scan(Task.transfer.exists() & (Task.state == DONE)):
+        removed.append(task.task_id)
+        if dry_run:
+            continue
+        if settings().image_server_enabled:
+            transfer_runs.abandon(task.transfer)
+        lifecycle.remove_ended_transfer(task.task_id)
+    return removed
 
 
 def _busy_prefixes() -> list[str]:

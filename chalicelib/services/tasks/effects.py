@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.domain import operations as ops
 from chalicelib.domain import task_texts
+from chalicelib.domain.manifest import file_digest
 from chalicelib.domain.task_endings import completes_instead
 from chalicelib.domain.vocabulary import SNAPSHOT_OK, ImageStatus
 from chalicelib.persistence import records
@@ -27,16 +28,20 @@ def commit(tx: records.Tx, task: Task, image: Image, outcome: dict[str, Any]) ->
         records.add_delete(tx, image, require_status=PENDING, require_task=task.task_id)
         return task_texts.success(task.operation, image.name)
     changes: dict[str, Any] = {"status": int(ImageStatus.OK), "task_id": None, "backup": None,
-                               "manifest_active": image.manifest}
+                               "manifest_active": image.manifest,
+                               "file_digest": file_digest(image.manifest)}
     if outcome.get("file"):  # a file made by the workflow (an exported snapshot)
         manifest = dict(image.manifest or {}, files=[outcome["file"]])
-        changes.update(manifest=manifest, manifest_active=manifest, src_vm=None, src_snap=None)
+        changes.update(manifest=manifest, manifest_active=manifest, src_vm=None, src_snap=None,
+                       file_digest=file_digest(manifest))
     records.add_update(tx, image, changes, require_status=PENDING, require_task=task.task_id)
     if rules.holds_alias:
         _release_previous_alias(tx, image)
     if rules.uses_snapshot:
         release_snapshot(tx, task.request)
     transfer = outcome.get("transfer") or {}
+    if transfer.get("reused"):
+        return task_texts.success_reused(image.name, int(transfer["size"]))
     return task_texts.success(task.operation, image.name, transfer.get("size"),
                               transfer.get("seconds"))
 

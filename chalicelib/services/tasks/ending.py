@@ -104,7 +104,7 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
     tx.update("task", Task(task.task_id), [
         Task.status.set(status), Task.state.set(DONE), Task.result.set(result),
         Task.finished.set(now), Task.pending.remove(), Task.pending_user.remove(),
-        Task.token.remove(),
+        Task.token.remove(), Task.transfer.remove(),
         Task.expires_at.set(now + timedelta(seconds=settings().task_retention_seconds)),
     ], condition=Task.state == claimed)
     tx.put("log", audit.entry(dc=task.dc, task_id=task.task_id, status=status,

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.domain import errors, http_texts, task_texts
 from chalicelib.domain.operations import rules
-from chalicelib.domain.vocabulary import PENDING, RUNNING
+from chalicelib.domain.vocabulary import DONE, PENDING, RUNNING
 from chalicelib.persistence import audit
 from chalicelib.persistence.models import Image, Task, TaskLogEntry, get_or_none
 
@@ -85,18 +85,32 @@ def record_token(task_id: str, token: str) -> bool:
     return _update_if_running(task_id, [Task.token.set(token)])
 
 
+def save_transfer(task_id: str, state: dict[str, Any], progress: dict[str, Any]) -> bool:
+    """A transfer's state between step runs, with its progress; False when the task ended."""
+    return _update_if_running(task_id, [Task.transfer.set(state), Task.progress.set(progress)])
+
+
 def mark_irrevocable(task_id: str) -> bool:
     """The operation is about to do what cannot be undone (a delete removing store objects).
     False when the task is no longer running: then nothing irreversible may start."""
     return _update_if_running(task_id, [Task.irrevocable.set(True)])
 
 
+def remove_ended_transfer(task_id: str) -> bool:
+    """An ended task's leftover transfer state goes; False if the task is not ended."""
+    return _update_if(task_id, DONE, [Task.transfer.remove()])
+
+
 def _update_if_running(task_id: str, actions: list[Any]) -> bool:
+    return _update_if(task_id, RUNNING, actions)
+
+
+def _update_if(task_id: str, state: str, actions: list[Any]) -> bool:
     from pynamodb.exceptions import UpdateError
 
     from chalicelib.adapters.aws import condition_failed
     try:
-        Task(task_id).update(actions=actions, condition=Task.state == RUNNING)
+        Task(task_id).update(actions=actions, condition=Task.state == state)
         return True
     except UpdateError as exc:
         if condition_failed(exc):
