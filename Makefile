@@ -33,6 +33,8 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/coldstart.py
 	$(VENV)/bin/python bench/transfer.py
+	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/python bench/export.py
 	$(VENV)/bin/python bench/api_budget.py
 	$(VENV)/bin/python bench/idle.py
 	$(VENV)/bin/python bench/soak.py

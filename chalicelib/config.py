@@ -51,12 +51,14 @@ class Settings:
     task_retention_seconds: int
     node_token: str
     task_deadline_seconds: int = 6 * 3600
-    export_timeout_seconds: int = 3600
-    export_heartbeat_seconds: int = 900
+    export_timeout_seconds: int = 86400
+    export_heartbeat_seconds: int = 300
     file_timeout_seconds: float = 30.0
     transfer_step_seconds: float = 600.0
     state_machine_arns: dict[str, str] = field(default_factory=dict)
-    node_agent_queue_url: str = ""
+    export_queue_prefix: str = ""          # + a node's name: that node's export queue
+    export_dead_letter_arn: str = ""       # where export requests no agent takes end up
+    part_url_seconds: int = 900            # lifetime of a presigned part URL
 
     @property
     def image_server_enabled(self) -> bool:
@@ -87,12 +89,15 @@ def settings() -> Settings:
         task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),
         node_token=_env("NODE_TOKEN"),
         task_deadline_seconds=_env_int("TASK_DEADLINE_SECONDS", 6 * 3600),
-        export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 3600),
-        export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 900),
+        export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 86400),
+        export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 300),
         file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
         transfer_step_seconds=float(_env("TRANSFER_STEP_SECONDS", "600")),
         state_machine_arns={op: _env(names.state_machine_arn_variable(op)) for op in OPERATIONS},
-        node_agent_queue_url=_env("NODE_AGENT_QUEUE_URL"),
+        export_queue_prefix=_env("EXPORT_QUEUE_PREFIX") or names.export_queue_prefix(
+            _env("IMAGE_API_TABLE_PREFIX") or names.DEFAULT_PREFIX),
+        export_dead_letter_arn=_env("EXPORT_DEAD_LETTER_ARN"),
+        part_url_seconds=_env_int("PART_URL_SECONDS", 900),
     )
 
 

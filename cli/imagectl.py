@@ -1,5 +1,5 @@
-"""imagectl: the operator's command line (datacenters, users, API keys, platform events,
-cleanup).
+"""imagectl: the operator's command line (datacenters, users, API keys, compute nodes'
+export queues, platform events, cleanup).
 
 It talks to the local stack of this checkout (started by `make run`) by default, or to a real
 AWS account with `--aws` (credentials and region as the AWS CLI finds them, tables named by
@@ -59,6 +59,27 @@ def cmd_user_key(args: argparse.Namespace) -> str:
     from chalicelib.services.identity import accounts
     key = accounts.rotate_key(args.name)
     return f"new API key for {args.name} (the previous key no longer works)\n{key}"
+
+
+def cmd_node_add(args: argparse.Namespace) -> str:
+    """A compute node's export queue (made now rather than at its first export), and what its
+    agent's configuration and IAM identity need."""
+    from chalicelib.adapters import node_queues
+    from chalicelib.domain.platform_events import NAME_RE
+    if not NAME_RE.match(args.name):
+        raise CliError(f"{args.name!r} is not a valid node name (letters, digits, '.', '_', "
+                       "'@', '-'; as the platform's VM events name nodes)")
+    url = node_queues.ensure(args.name)
+    return (f"export queue of node {args.name}: {node_queues.queue_name(args.name)}\n"
+            f"agent setting:  queue_url = \"{url}\"\n"
+            f"IAM tag of the node's role or user (NodeAgentPolicy): "
+            f"imageapi-export-queue={node_queues.queue_name(args.name)}")
+
+
+def cmd_node_list(args: argparse.Namespace) -> str:
+    from chalicelib.adapters import node_queues
+    queues = node_queues.listed()
+    return "\n".join(queues) if queues else "no export queues yet"
 
 
 def cmd_event_put(args: argparse.Namespace) -> str:
@@ -142,6 +163,16 @@ def parser() -> argparse.ArgumentParser:
     key = user.add_parser("key", help="issue a new API key (revokes the old one); prints it last")
     key.add_argument("name")
     key.set_defaults(func=cmd_user_key)
+
+    node = groups.add_parser("node", help="compute nodes' export queues (README \"Snapshot "
+                                          "export\")").add_subparsers(dest="action",
+                                                                      required=True)
+    add = node.add_parser("add", help="create a node's export queue; prints its URL for the "
+                                      "node agent's queue_url")
+    add.add_argument("name", help="the node's name, as the platform's VM events give it")
+    add.set_defaults(func=cmd_node_add)
+    listed = node.add_parser("list", help="the nodes' export queues (URLs)")
+    listed.set_defaults(func=cmd_node_list)
 
     event = groups.add_parser("event", help="platform events").add_subparsers(
         dest="action", required=True)

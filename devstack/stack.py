@@ -14,12 +14,12 @@ import boto3
 from chalicelib.domain import names
 from chalicelib.domain.vocabulary import OPERATIONS
 from devstack import layout
-from devstack.emulator import ACCOUNT, Emulator, start_emulator
+from devstack.emulator import ACCOUNT, REGION, Emulator, start_emulator
 
 log = logging.getLogger("devstack")
 
 # what the operator CLI needs to act like the app (recorded in the state file)
-APP_ENV = ["IMAGE_STORE_BUCKET", "NODE_AGENT_QUEUE_URL", "IMAGE_SOURCE_ALLOW_LOOPBACK",
+APP_ENV = ["IMAGE_STORE_BUCKET", "EXPORT_DEAD_LETTER_ARN", "IMAGE_SOURCE_ALLOW_LOOPBACK",
            *names.STATE_MACHINE_ARN_VARIABLES]
 
 
@@ -34,7 +34,7 @@ class StackOptions:
     write_state: bool = True
     persist: bool = False              # keep the emulator's data in .devstack/data across runs
     fresh: bool = False                # with persist: forget the saved data first
-    node_agent: bool = True            # the snapshot-export simulator
+    node_agent: bool = True            # run the real node agent for the local compute node
     cleanup_seconds: float = 0         # run the scheduled cleanup this often (0 = never)
     env: dict = field(default_factory=dict)  # extra settings for the app (timeouts, ...)
 
@@ -80,6 +80,8 @@ class Stack:
         from devstack.gateway import ApiServer
         self.api = ApiServer(app, "127.0.0.1", opts.port)
         self.api.start()
+        if opts.image_server and opts.node_agent:
+            self._start_node_agent()
         if self.saver:
             self.saver.start()
         if opts.write_state:
@@ -97,13 +99,13 @@ class Stack:
     def _configure_app(self) -> None:
         """The environment the app reads its deployment from (as the template sets it)."""
         opts = self.options
-        queue = names.node_agent_queue_name(opts.table_prefix)
+        dead_letters = names.export_dead_letter_queue_name(opts.table_prefix)
         arns = self.machine_arns()
         os.environ.update({
             "IMAGE_API_TABLE_PREFIX": opts.table_prefix,
             "IMAGE_SOURCE_ALLOW_LOOPBACK": "true" if opts.allow_loopback else "false",
             "IMAGE_STORE_BUCKET": self.bucket if opts.image_server else "",
-            "NODE_AGENT_QUEUE_URL": f"{self.emulator.url}/{ACCOUNT}/{queue}",
+            "EXPORT_DEAD_LETTER_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{dead_letters}",
             **{names.state_machine_arn_variable(op): arns[op] if opts.image_server else ""
                for op in OPERATIONS},
             **opts.env,
@@ -125,10 +127,16 @@ class Stack:
         from devstack.watcher import ExecutionWatcher
         self.watcher = ExecutionWatcher(list(self.machine_arns().values()))
         self.watcher.start()
-        if opts.node_agent:
-            from devstack.nodeagent import NodeAgent
-            self.node_agent = NodeAgent(os.environ["NODE_AGENT_QUEUE_URL"])
-            self.node_agent.start()
+
+    def _start_node_agent(self) -> None:
+        """The local compute node's agent: the real one, with the fake zfs (control files in
+        `.devstack/zfs/`), its queue made as an export would make it."""
+        from chalicelib.adapters import node_queues
+        from devstack.node_agent import LOCAL_NODE, AgentProcess
+        self.node_agent = AgentProcess.start(
+            api_url=self.api_url, node=LOCAL_NODE, queue_url=node_queues.ensure(LOCAL_NODE),
+            emulator_url=self.emulator.url, zfs_dir=layout.stack_dir() / "zfs", echo=True,
+            poll_seconds="5")  # quiet when idle; Ctrl-C waits 5 s at most
 
     def _restore(self) -> None:
         from devstack.saved_state import SavedState, Saver
@@ -176,18 +184,19 @@ class Stack:
             pass  # restored from an earlier run
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-        boto3.client("sqs").create_queue(QueueName=names.node_agent_queue_name(prefix))
+        boto3.client("sqs").create_queue(QueueName=names.export_dead_letter_queue_name(prefix))
         function_prefix = f"{prefix}-"
         lambdas.install_dispatch(app, function_prefix)
         arns = lambdas.create_functions(app, function_prefix)
         statemachines.create(prefix, list(OPERATIONS), arns)
 
     def stop(self) -> None:
+        if self.node_agent:  # first: exports it stops are reported through the API
+            self.node_agent.stop()
         if self.api:
             self.api.stop()
-        for part in (self.node_agent, self.watcher):
-            if part:
-                part.stop()
+        if self.watcher:
+            self.watcher.stop()
         if self.bus:
             self.bus.stop()
         if self.saver:

@@ -146,22 +146,29 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]},
         },
     }
-    # Export requests are transient (each has a task token that times out): queues may go.
-    queue_policy = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
-    resources["NodeAgentDeadLetterQueue"] = {
-        "Type": "AWS::SQS::Queue", **queue_policy,
-        "Properties": {"QueueName": names.node_agent_queue_name(prefix) + "-dlq",
+    # Export requests go to one queue per compute node (`<prefix>-export-<node>`), created by
+    # the app when it first sends to a node (or by `./imagectl node add`); what no agent takes
+    # after 5 receives ends here. Requests are transient (each task times out): queues may go.
+    resources["ExportDeadLetterQueue"] = {
+        "Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+        "Properties": {"QueueName": names.export_dead_letter_queue_name(prefix),
                        "SqsManagedSseEnabled": True,
                        "MessageRetentionPeriod": 14 * 24 * 3600},
     }
-    resources["NodeAgentQueue"] = {
-        "Type": "AWS::SQS::Queue", **queue_policy,
+    export_queues = _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                         f"{names.export_queue_prefix(prefix)}*")
+    # For the compute nodes' agents (README "Snapshot export"): their own queue and nothing
+    # else. A node's role or user carries the tag `imageapi-export-queue` = its queue's name.
+    resources["NodeAgentPolicy"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
         "Properties": {
-            "QueueName": names.node_agent_queue_name(prefix), "SqsManagedSseEnabled": True,
-            "MessageRetentionPeriod": 4 * 24 * 3600,
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["NodeAgentDeadLetterQueue",
-                                                                     "Arn"]},
-                              "maxReceiveCount": 5},
+            "Description": "Node agent: receive and delete the export requests of its own queue",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "OwnExportQueue", "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                           "sqs:DeleteMessage", "sqs:GetQueueUrl"],
+                "Resource": _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                                 "${!aws:PrincipalTag/imageapi-export-queue}")}]},
         },
     }
 
@@ -215,8 +222,9 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                            ":execution:"
                            f"{names.state_machine_name(prefix, op)}:*") for op in OPERATIONS]},
         {"Sid": "TaskTokens", "Effect": "Allow", "Action": UNSCOPED_ACTIONS, "Resource": "*"},
-        {"Sid": "NodeAgentQueue", "Effect": "Allow", "Action": "sqs:SendMessage",
-         "Resource": {"Fn::GetAtt": ["NodeAgentQueue", "Arn"]}},
+        {"Sid": "ExportQueues", "Effect": "Allow", "Resource": export_queues,
+         "Action": ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                    "sqs:SetQueueAttributes", "sqs:SendMessage"]},
     ]
     # One policy on every Chalice-generated role: the handlers share the service layer.
     resources["AppPolicy"] = {
@@ -231,7 +239,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     env = {
         "IMAGE_API_TABLE_PREFIX": prefix,
         "IMAGE_STORE_BUCKET": {"Ref": "ImageStoreBucket"},
-        "NODE_AGENT_QUEUE_URL": {"Ref": "NodeAgentQueue"},
+        "EXPORT_QUEUE_PREFIX": names.export_queue_prefix(prefix),
+        "EXPORT_DEAD_LETTER_ARN": {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]},
         "NODE_TOKEN": {"Ref": "NodeToken"},
         **{names.state_machine_arn_variable(op): machine_arn(prefix, op) for op in OPERATIONS},
     }
@@ -263,12 +272,14 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
 
     outputs = {
         "ImageStoreBucketName": {"Value": {"Ref": "ImageStoreBucket"}},
-        "NodeAgentQueueUrl": {"Value": {"Ref": "NodeAgentQueue"}},
+        "ExportDeadLetterQueueUrl": {"Value": {"Ref": "ExportDeadLetterQueue"}},
+        "NodeAgentPolicyArn": {"Value": {"Ref": "NodeAgentPolicy"}},
         **{f"{machine_id(op)}Arn": {"Value": {"Ref": machine_id(op)}} for op in OPERATIONS},
     }
     parameters = {"NodeToken": {
         "Type": "String", "NoEcho": True, "Default": "",
-        "Description": "Token compute nodes use to read the image source (empty: API keys only)"}}
+        "Description": "Token compute nodes present to the API: to read the image source, and "
+                       "with every export call (empty: API keys and export tokens only)"}}
     return {"Parameters": parameters, "Resources": resources, "Outputs": outputs}
 
 

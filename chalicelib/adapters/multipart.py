@@ -98,9 +98,13 @@ class MultipartUpload:
 
     def complete(self) -> None:
         self.wait()
+        member = f"Checksum{self.checksum}" if self.checksum else None
+        parts = [{"PartNumber": part["PartNumber"], "ETag": part["ETag"],
+                  **({member: part[member]} if member and part.get(member) else {})}
+                 for part in self.stored_parts()]
         self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
                                           UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": self._stored_parts()})
+                                          MultipartUpload={"Parts": parts})
         self.upload_id = None  # completed: nothing to abort any more
 
     def put_object(self, body: bytearray | memoryview) -> None:
@@ -152,19 +156,14 @@ class MultipartUpload:
                 return
             wait(self._pending, return_when=FIRST_COMPLETED)
 
-    def _stored_parts(self) -> list[dict[str, Any]]:
-        """Every part of the upload, from S3 itself (a resumed upload holds parts that earlier
-        step runs stored), as CompleteMultipartUpload wants them."""
+    def stored_parts(self) -> list[dict[str, Any]]:
+        """Every part the upload holds, in order, as ListParts describes them (a resumed
+        upload holds parts that earlier step runs stored, or that a node agent sent)."""
         parts: list[dict[str, Any]] = []
-        member = f"Checksum{self.checksum}" if self.checksum else None
         pages = self.s3.get_paginator("list_parts").paginate(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
         for page in pages:
-            for part in page.get("Parts", ()):
-                entry = {"PartNumber": part["PartNumber"], "ETag": part["ETag"]}
-                if member and part.get(member):
-                    entry[member] = part[member]
-                parts.append(entry)
+            parts.extend(page.get("Parts", ()))
         return sorted(parts, key=lambda part: part["PartNumber"])
 
 

@@ -125,9 +125,24 @@ def delete_upload(task_id: str) -> None:
     delete_keys([upload_key(task_id)])
 
 
-def presign_upload(task_id: str, expires: int) -> str:
-    return str(s3().generate_presigned_url("put_object", ExpiresIn=expires,
-                                           Params={"Bucket": bucket(), "Key": upload_key(task_id)}))
+def start_upload(task_id: str) -> str:
+    """A multipart upload of a snapshot export (its parts come from the node agent)."""
+    return str(s3().create_multipart_upload(Bucket=bucket(), Key=upload_key(task_id))["UploadId"])
+
+
+def presign_part(task_id: str, upload_id: str, number: int, expires: int) -> str:
+    """A URL that lets its holder PUT one part of one export's upload, until it expires."""
+    return str(s3().generate_presigned_url(
+        "upload_part", ExpiresIn=expires,
+        Params={"Bucket": bucket(), "Key": upload_key(task_id), "UploadId": upload_id,
+                "PartNumber": number}))
+
+
+def export_upload(task_id: str, upload_id: str) -> Any:
+    """The export's multipart upload (adapters.multipart), to list and complete it."""
+    from chalicelib.adapters.multipart import MIN_PART_SIZE, MultipartUpload
+    return MultipartUpload(s3(), bucket(), upload_key(task_id), MIN_PART_SIZE,
+                           upload_id=upload_id, max_workers=1)
 
 
 def presign_download(uuid: str, expires: int = 300) -> str:

@@ -50,11 +50,27 @@ def describe(arn: str) -> dict[str, Any] | None:
 
 def send_task_success(token: str, output: dict[str, Any]) -> bool:
     """False when the token is no longer valid (the wait ended already)."""
+    return _to_waiting_task("send_task_success", taskToken=token, output=json.dumps(output))
+
+
+def send_task_heartbeat(token: str) -> bool:
+    """False when the wait is over (it timed out, or the execution ended)."""
+    return _to_waiting_task("send_task_heartbeat", taskToken=token)
+
+
+def send_task_failure(token: str, error: str, cause: str) -> bool:
+    return _to_waiting_task("send_task_failure", taskToken=token, error=error, cause=cause)
+
+
+_WAIT_OVER = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+
+
+def _to_waiting_task(action: str, **arguments: str) -> bool:
     from botocore.exceptions import ClientError
     try:
-        aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
+        getattr(aws.client("stepfunctions"), action)(**arguments)
         return True
     except ClientError as exc:
-        if aws.error_code(exc) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+        if aws.error_code(exc) in _WAIT_OVER:
             return False
         raise

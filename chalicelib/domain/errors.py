@@ -70,6 +70,13 @@ class PreconditionFailed(ApiError):
     detail = texts.ETAG_MISMATCH
 
 
+class Gone(ApiError):
+    """The task a node agent works for has ended: the agent stops."""
+
+    status = 410
+    detail = texts.TASK_FINISHED
+
+
 class ExpectationFailed(ApiError):
     status = 417
 

@@ -20,6 +20,7 @@ ETAG_MISMATCH = "Precondition failed (ETag does not match)"
 IMAGE_STATUS_NOT_OK = "Image status is not OK"
 SNAPSHOT_STATUS_NOT_OK = "VM snapshot status is not OK"
 VM_NOT_OPERATIONAL = "VM is not operational"
+NODE_NOT_OPERATIONAL = "Node is not operational"
 IMAGE_SERVER_NOT_AVAILABLE = "Image server is not available"
 IMAGE_USED_BY_VMS = "Image is used by some VMs"
 MALFORMED_REQUEST = "Malformed request"
@@ -27,10 +28,19 @@ THROTTLED = "Request was throttled."
 INTERNAL_ERROR = "Internal server error"
 BAD_REQUEST = "Bad request"
 NOT_STARTED = "Image operation could not be started; it was rolled back."
+# the export routes, answered to node agents (README "Snapshot export")
+EXPORT_BYTES_INVALID = "bytes must be a non-negative integer"
+EXPORT_PARTS_COUNT_INVALID = "parts must be an integer between 1 and 10000"
+EXPORT_PARTS_MISSING = "The upload does not hold the parts and bytes reported"
 
 
 def invalid_order_by(allowed: Sequence[str]) -> str:
     return f"Invalid order_by; Possible sort fields are: {', '.join(allowed)}"
+
+
+def export_parts_invalid(most: int) -> str:
+    return (f"parts must list 1 to {most} objects with a number (1-10000) and a size "
+            "(1 byte to 5 GiB)")
 
 
 def method_not_allowed(method: str) -> str:

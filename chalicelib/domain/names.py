@@ -5,6 +5,9 @@ table, a state machine or a queue is called the same everywhere.
 """
 from __future__ import annotations
 
+import hashlib
+import re
+
 from chalicelib.domain.vocabulary import OPERATIONS
 
 DEFAULT_PREFIX = "imageapi"
@@ -28,8 +31,25 @@ def state_machine_arn_variable(operation: str) -> str:
 STATE_MACHINE_ARN_VARIABLES = tuple(state_machine_arn_variable(op) for op in OPERATIONS)
 
 
-def node_agent_queue_name(prefix: str) -> str:
-    return f"{prefix}-node-agent"
+def export_queue_prefix(prefix: str) -> str:
+    """Every compute node has its own queue of export requests: this prefix + the node."""
+    return f"{prefix}-export-"
+
+
+def export_queue_name(queue_prefix: str, node: str) -> str:
+    """SQS allows 80 characters of letters, digits, `-` and `_`. A node name that does not fit
+    as it is (dots, length) gets a digest of itself appended, so two nodes never share a
+    queue (`cn.1` and `cn_1` are different nodes)."""
+    kept = re.sub(r"[^A-Za-z0-9_-]", "_", node)
+    if kept == node and len(queue_prefix + node) <= 80:
+        return queue_prefix + node
+    digest = hashlib.sha256(node.encode()).hexdigest()[:10]
+    return f"{queue_prefix}{kept[:80 - len(queue_prefix) - 11]}-{digest}"
+
+
+def export_dead_letter_queue_name(prefix: str) -> str:
+    """Outside the node queues' prefix (`<prefix>-export-`): no node name can land on it."""
+    return f"{prefix}-exports-dlq"
 
 
 def local_bucket_name(prefix: str) -> str:

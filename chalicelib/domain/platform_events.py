@@ -95,8 +95,11 @@ def vm_state(d: Detail) -> Detail:
     ostype = _int(d, "ostype", minimum=1)
     if ostype not in range(1, 7):
         raise MalformedEvent("ostype must be 1..6")
+    node = d.get("node")
+    if node is not None and (not isinstance(node, str) or not NAME_RE.match(node)):
+        raise MalformedEvent("node is not a valid name")
     return {"uuid": _uuid(d, "uuid"), "hostname": _name(d, "hostname"), "dc": _name(d, "dc"),
-            "owner": owner, "status": status.lower(), "ostype": ostype,
+            "owner": owner, "status": status.lower(), "ostype": ostype, "node": node,
             "disks": _disks(d.get("disks", [])), "version": _int(d, "version")}
 
 

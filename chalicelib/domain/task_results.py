@@ -69,6 +69,8 @@ def failure_reason(recorded: dict[str, Any] | None, error: str | None,
     if error in _TIMEOUTS:
         return texts.RC_HOST, texts.TIMED_OUT
     if error == EXPORT_FAILED:
+        if recorded:  # what the agent reported, as the API recorded it
+            return int(recorded["returncode"]), str(recorded["message"])
         return texts.RC_SOURCE, texts.export_failed(cause_text(cause))
     if recorded and not (error or "").startswith("States."):
         return int(recorded["returncode"]), str(recorded["message"])

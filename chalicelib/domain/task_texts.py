@@ -24,6 +24,7 @@ NOT_COMMITTED = "ERROR: The operation ended without committing"
 IMAGE_DIR_MISSING = "ERROR: Target image directory does not exist"
 EXPORT_NOT_UPLOADED = "ERROR: The exported snapshot was not uploaded"
 EXPORT_EMPTY = "ERROR: The exported snapshot is empty"
+NODE_UNKNOWN = "ERROR: The compute node of the VM is not known"
 NO_SPACE = "ERROR: Not enough free space on image server"
 NO_RESUME = ("ERROR: Image source does not support resumable downloads (HTTP Range) and the "
              "file does not fit one transfer step")

@@ -7,7 +7,10 @@ Functions execution names (the execution name *is* the task id).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+
+_REAL = re.compile(r"^eu-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def new_task_id() -> str:
@@ -23,3 +26,8 @@ def dummy_task_id(username: str) -> str:
 
 def is_dummy(task_id: str) -> bool:
     return task_id.startswith("du-")
+
+
+def is_real(task_id: str) -> bool:
+    """The shape of an id `new_task_id` makes (checked before any lookup)."""
+    return bool(_REAL.match(task_id))

@@ -177,6 +177,7 @@ class Vm(Model):
     hostname = UnicodeAttribute()
     dc = UnicodeAttribute()
     owner = UnicodeAttribute(null=True)
+    node = UnicodeAttribute(null=True)              # the compute node it runs on
     status = UnicodeAttribute(default="unknown")
     ostype = NumberAttribute(default=1)
     disks = ListAttribute(of=VmDisk, default=list)
@@ -244,6 +245,7 @@ class Task(Model):
     token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
     irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
     transfer = JSONAttribute(null=True)            # a transfer's state between its step runs
+    export = JSONAttribute(null=True)              # a snapshot export: node, upload, tokens
     creator = UnicodeAttribute()
     owner = UnicodeAttribute()
     dc = UnicodeAttribute()

@@ -61,7 +61,7 @@ def test_detail_type_names():
 def test_vm_state():
     assert parse("VM State", VM_STATE) == ("VM State", {
         "uuid": VM, "hostname": "web01.example.com", "dc": "main", "owner": "bob",
-        "status": "running", "ostype": 1, "version": 5,
+        "status": "running", "ostype": 1, "node": None, "version": 5,
         "disks": [
             {"image_uuid": IMG, "size": 10240, "zfs_filesystem": "zones/web01-disk0"},
             {"image_uuid": None, "size": 1024, "zfs_filesystem": "zones/web01-disk1"},
@@ -76,6 +76,15 @@ def test_vm_state_optional_parts():
     _, clean = parse("VM State", with_(VM_STATE, owner=None, disks=[{"size": 0}]))
     assert clean["owner"] is None
     assert clean["disks"] == [{"image_uuid": None, "size": 0, "zfs_filesystem": None}]
+
+
+def test_vm_state_names_the_compute_node():
+    # The node agent that exports this VM's snapshots listens on the node's own queue.
+    assert parse("VM State", with_(VM_STATE, node="cn01.example.com"))[1]["node"] == \
+        "cn01.example.com"
+    for bad in ("", "bad node!", 7, "x" * 300):
+        with pytest.raises(MalformedEvent, match="node"):
+            parse("VM State", with_(VM_STATE, node=bad))
 
 
 @pytest.mark.parametrize("ostype", [1, 2, 3, 4, 5, 6])

@@ -57,7 +57,9 @@ RECORDED = {"returncode": 8, "message": "ERROR: Image file checksum mismatch (a 
     (None, "States.Timeout", None, (4, "ERROR: The operation did not finish in time")),
     (RECORDED, "States.HeartbeatTimeout", None, (4, "ERROR: The operation did not finish in time")),
     (None, "ExportFailed", "zfs busy", (5, "ERROR: Snapshot export failed (zfs busy)")),
-    (RECORDED, "ExportFailed", None, (5, "ERROR: Snapshot export failed (no reason given)")),
+    # The API records what the node agent reported; that message wins over the bare error.
+    (RECORDED, "ExportFailed", None, (8, RECORDED["message"])),
+    (None, "ExportFailed", None, (5, "ERROR: Snapshot export failed (no reason given)")),
     (None, "ExportFailed", json.dumps({"errorMessage": "exit 1"}),
      (5, "ERROR: Snapshot export failed (exit 1)")),
     (RECORDED, "StepError", "...", (8, RECORDED["message"])),

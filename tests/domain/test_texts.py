@@ -28,6 +28,7 @@ HTTP = {
     "IMAGE_STATUS_NOT_OK": "Image status is not OK",
     "SNAPSHOT_STATUS_NOT_OK": "VM snapshot status is not OK",
     "VM_NOT_OPERATIONAL": "VM is not operational",
+    "NODE_NOT_OPERATIONAL": "Node is not operational",
     "IMAGE_SERVER_NOT_AVAILABLE": "Image server is not available",
     "IMAGE_USED_BY_VMS": "Image is used by some VMs",
     "MALFORMED_REQUEST": "Malformed request",
@@ -35,6 +36,9 @@ HTTP = {
     "INTERNAL_ERROR": "Internal server error",
     "BAD_REQUEST": "Bad request",
     "NOT_STARTED": "Image operation could not be started; it was rolled back.",
+    "EXPORT_BYTES_INVALID": "bytes must be a non-negative integer",
+    "EXPORT_PARTS_COUNT_INVALID": "parts must be an integer between 1 and 10000",
+    "EXPORT_PARTS_MISSING": "The upload does not hold the parts and bytes reported",
 }
 FIELDS = {
     "REQUIRED": "This field is required.",
@@ -64,6 +68,7 @@ TASKS = {
     "IMAGE_DIR_MISSING": "ERROR: Target image directory does not exist",
     "EXPORT_NOT_UPLOADED": "ERROR: The exported snapshot was not uploaded",
     "EXPORT_EMPTY": "ERROR: The exported snapshot is empty",
+    "NODE_UNKNOWN": "ERROR: The compute node of the VM is not known",
     "NO_SPACE": "ERROR: Not enough free space on image server",
     "NO_RESUME": "ERROR: Image source does not support resumable downloads (HTTP Range) and "
                  "the file does not fit one transfer step",
@@ -77,6 +82,8 @@ TEMPLATES = [
     (http_texts.invalid_order_by(("name", "created")),
      "Invalid order_by; Possible sort fields are: name, created"),
     (http_texts.method_not_allowed("PATCH"), 'Method "PATCH" not allowed.'),
+    (http_texts.export_parts_invalid(100),
+     "parts must list 1 to 100 objects with a number (1-10000) and a size (1 byte to 5 GiB)"),
     (field_texts.max_length(32, 33), "Ensure this value has at most 32 characters (it has 33)."),
     (field_texts.between(1, 1000), "Ensure this value is between 1 and 1000."),
     (field_texts.not_a_choice(7), "Select a valid choice. 7 is not one of the available choices."),

@@ -274,11 +274,28 @@ def put_event(devstack: RunningStack, tmp_path: Path, detail_type: str, detail: 
 
 def test_imagectl_help(devstack):
     for args in ([], ["dc"], ["dc", "create"], ["user"], ["user", "create"], ["user", "key"],
-                 ["event"], ["event", "put"]):
+                 ["event"], ["event", "put"], ["node"], ["node", "add"], ["node", "list"]):
         proc = imagectl(devstack, *args, "--help")
         assert proc.stdout.startswith("usage: imagectl"), (args, proc.stdout, proc.stderr)
     assert "--image-limit" in imagectl(devstack, "dc", "create", "--help").stdout
     assert "--role" in imagectl(devstack, "user", "create", "--help").stdout
+
+
+def test_imagectl_node_add_and_list(devstack):
+    out = imagectl(devstack, "node", "add", "cn07.example.com").stdout
+    [queue_line, url_line, tag_line] = out.strip().splitlines()
+    name = queue_line.rsplit(": ", 1)[1]
+    assert name.startswith("imageapi-local-export-cn07_example_com-")  # SQS names: no dots
+    assert url_line.startswith('agent setting:  queue_url = "http://') and name in url_line
+    assert tag_line.endswith(f"imageapi-export-queue={name}")
+    assert imagectl(devstack, "node", "add", "cn07.example.com").stdout == out  # idempotent
+    listed = imagectl(devstack, "node", "list").stdout.split()
+    assert any(url.endswith(f"/{name}") for url in listed)
+    assert any(url.endswith("/imageapi-local-export-node1") for url in listed)  # make run's node
+    proc = imagectl(devstack, "node", "add", "bad node!", ok=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("imagectl: 'bad node!' is not a valid node name")
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_imagectl_users_keys_and_dcs(devstack, repo, tmp_path):
@@ -377,14 +394,16 @@ def test_imagectl_vm_state_event_marks_image_in_use(devstack, repo, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# d) image from a VM snapshot, exported by the stack's node-agent simulator
+# d) image from a VM snapshot, exported by the stack's node agent (the real one, fake zfs)
 # ---------------------------------------------------------------------------------------------
-def test_snapshot_image_through_the_node_agent_simulator(devstack, tmp_path):
+def test_snapshot_image_through_the_node_agent(devstack, tmp_path):
     import gzip
+
+    from devstack import fake_zfs
     admin = devstack.api(devstack.admin_key)
     vm_uuid, hostname, name = str(uuidlib.uuid4()), unique("db"), unique("snap")
     put_event(devstack, tmp_path, "VM State", {
-        "uuid": vm_uuid, "hostname": hostname, "dc": "main", "owner": "admin",
+        "uuid": vm_uuid, "hostname": hostname, "dc": "main", "owner": "admin", "node": "node1",
         "status": "stopped", "ostype": 1, "version": 1,
         "disks": [{"image_uuid": None, "size": 4096, "zfs_filesystem": f"zones/{vm_uuid}-disk0"}]})
     put_event(devstack, tmp_path, "Snapshot State", {
@@ -405,7 +424,10 @@ def test_snapshot_image_through_the_node_agent_simulator(devstack, tmp_path):
     location = admin.get(f"/images/{image['uuid']}/file").headers["Location"]
     data = requests.get(location, timeout=30).content
     assert len(data) == manifest["files"][0]["size"]
-    assert gzip.decompress(data)  # a real gzip stream of the exported snapshot
+    # a gzip stream of exactly what `zfs send zones/<vm>-disk0@es-9` wrote on the node
+    sent = b"".join(block for _, block in zip(range(64), fake_zfs.blocks(
+        f"zones/{vm_uuid}-disk0@es-9", incompressible=False), strict=False))
+    assert gzip.decompress(data) == sent
 
 
 # ---------------------------------------------------------------------------------------------

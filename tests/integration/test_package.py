@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGE, PREFIX = "prod", "imageapi-prod"
 DATA_SERVICES = ("dynamodb", "s3", "states", "sqs")
 # Every setting whose value only the deployment knows (chalicelib/config.py).
-DEPLOYMENT_ENV = {"IMAGE_API_TABLE_PREFIX", "IMAGE_STORE_BUCKET", "NODE_AGENT_QUEUE_URL",
+DEPLOYMENT_ENV = {"IMAGE_API_TABLE_PREFIX", "IMAGE_STORE_BUCKET", "EXPORT_QUEUE_PREFIX",
+                  "EXPORT_DEAD_LETTER_ARN",
                   "PLATFORM_EVENT_SOURCE", "NODE_TOKEN",
                   *STATE_MACHINE_ARN_VARIABLES}
 
@@ -81,9 +82,15 @@ def test_tables_bucket_and_queues(template):
         for rule in bucket["LifecycleConfiguration"]["Rules"]]
 
     queues = _of_type(template, "AWS::SQS::Queue")
-    assert queues["NodeAgentQueue"]["Properties"]["QueueName"] == f"{PREFIX}-node-agent"
-    assert queues["NodeAgentQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == \
-        {"Fn::GetAtt": ["NodeAgentDeadLetterQueue", "Arn"]}
+    # node queues are made by the app (one per compute node); the template has their DLQ
+    assert set(queues) == {"ExportDeadLetterQueue"}
+    assert queues["ExportDeadLetterQueue"]["Properties"]["QueueName"] == f"{PREFIX}-exports-dlq"
+    [agent_statement] = template["Resources"]["NodeAgentPolicy"]["Properties"][
+        "PolicyDocument"]["Statement"]
+    assert set(agent_statement["Action"]) == {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                                              "sqs:DeleteMessage", "sqs:GetQueueUrl"}
+    assert agent_statement["Resource"]["Fn::Sub"].endswith(
+        ":${!aws:PrincipalTag/imageapi-export-queue}")
 
 
 def test_rules_schedule_and_gateway_responses(template):
@@ -190,7 +197,8 @@ def test_every_function_has_the_deployment_environment(template):
         assert set(env) >= DEPLOYMENT_ENV, (logical_id, DEPLOYMENT_ENV - set(env))
         assert env["IMAGE_API_TABLE_PREFIX"] == PREFIX
         assert env["IMAGE_STORE_BUCKET"] == {"Ref": "ImageStoreBucket"}
-        assert env["NODE_AGENT_QUEUE_URL"] == {"Ref": "NodeAgentQueue"}
+        assert env["EXPORT_QUEUE_PREFIX"] == f"{PREFIX}-export-"
+        assert env["EXPORT_DEAD_LETTER_ARN"] == {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]}
         for op in OPERATIONS:
             arn = env[f"STATE_MACHINE_{op.upper()}_ARN"]["Fn::Sub"]
             assert arn.endswith(f":stateMachine:{machine_name(PREFIX, op)}")
@@ -224,6 +232,9 @@ print(json.dumps(app(event, None)))
 def test_deployment_zip_answers_ping_on_its_own(package, tmp_path):
     with zipfile.ZipFile(package / "deployment.zip") as archive:
         archive.extractall(tmp_path)
+        shipped = {name.split("/")[0] for name in archive.namelist()}
+    # the compute nodes' agent, the local stack and the tests are never deployed
+    assert not shipped & {"nodeagent", "devstack", "tests", "bench", "cli", "infra"}
     # -I: no PYTHON* variables, no user site, no script directory; -S: no site-packages.
     # The extracted package is the only import source besides the standard library.
     env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",

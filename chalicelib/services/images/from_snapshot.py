@@ -77,6 +77,8 @@ def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
         raise errors.PreconditionRequired(http_texts.IMAGE_SERVER_NOT_AVAILABLE)
     if vm.status not in VM_OPERATIONAL:
         raise errors.Locked(http_texts.VM_NOT_OPERATIONAL)
+    if not vm.node:  # no compute node known to export from (no platform event named one)
+        raise errors.Locked(http_texts.NODE_NOT_OPERATIONAL)
     if snapshot.status != SNAPSHOT_OK:
         raise errors.ExpectationFailed(http_texts.SNAPSHOT_STATUS_NOT_OK)
     return SnapshotImagePlan(vm, snapshot, disk_id, values)
@@ -163,5 +165,6 @@ def _new_image(name: str, p: SnapshotImagePlan, task_id: str) -> Image:
 def _export_request(p: SnapshotImagePlan, snapname: str) -> dict[str, Any]:
     disk = p.vm.disks[p.disk_id - 1]
     return {"vm_uuid": p.vm.uuid, "snap_key": p.snapshot.snap_key, "hostname": p.vm.hostname,
+            "node": p.vm.node,
             "zfs_filesystem": disk.zfs_filesystem,
             "zfs_snapshot": p.snapshot.zfs_name or snapname, "disk_id": p.disk_id}

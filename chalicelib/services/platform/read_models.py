@@ -38,6 +38,7 @@ def apply_vm_state(e: dict[str, Any]) -> bool:
     return _apply(Vm(e["uuid"]), [
         Vm.hostname.set(e["hostname"]), Vm.dc.set(e["dc"]),
         Vm.owner.set(e["owner"]) if e["owner"] else Vm.owner.remove(),
+        Vm.node.set(e["node"]) if e.get("node") else Vm.node.remove(),
         Vm.status.set(e["status"]), Vm.ostype.set(e["ostype"]),
         Vm.disks.set([VmDisk(**disk) for disk in disks]), Vm.image_uuids.set(images),
         Vm.deleted.set(False),

@@ -70,9 +70,19 @@ def get(task_id: str) -> Task | None:
 
 def record_progress(task_id: str, step: str, done: int, total: int | None) -> bool:
     """False when the task is no longer running (the caller should stop)."""
+    return _update_if_running(task_id, [Task.progress.set(_progress(step, done, total))])
+
+
+def _progress(step: str, done: int, total: int | None) -> dict[str, Any]:
     percent = int(done * 100 / total) if total else None
-    return _update_if_running(task_id, [Task.progress.set(
-        {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent})])
+    return {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent}
+
+
+def record_export_progress(task_id: str, sent: int, export: dict[str, Any]) -> bool:
+    """An agent's report: bytes sent, and the export record with its token's new expiry."""
+    return _update_if_running(task_id, [
+        Task.progress.set(_progress("export", sent, None)),
+        Task.export.set(export)])
 
 
 def record_failure(task_id: str, returncode: int, message: str) -> None:
@@ -88,6 +98,11 @@ def record_token(task_id: str, token: str) -> bool:
 def save_transfer(task_id: str, state: dict[str, Any], progress: dict[str, Any]) -> bool:
     """A transfer's state between step runs, with its progress; False when the task ended."""
     return _update_if_running(task_id, [Task.transfer.set(state), Task.progress.set(progress)])
+
+
+def save_export(task_id: str, export: dict[str, Any]) -> bool:
+    """A snapshot export's node, upload and token hashes; False when the task ended."""
+    return _update_if_running(task_id, [Task.export.set(export)])
 
 
 def mark_irrevocable(task_id: str) -> bool:

@@ -1,0 +1,144 @@
+"""One export by the agent's own code (nodeagent/export.py), against an API and a store that
+misbehave: a local HTTP server plays both, the fake zfs (devstack/bin/zfs) writes the stream.
+The whole flow against the real service is in tests/integration/test_workflow_snapshot.py."""
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from devstack import fake_zfs
+from devstack.node_agent import FAKE_ZFS
+from nodeagent.api import ExportApi
+from nodeagent.config import AgentConfig
+from nodeagent.export import DONE, ENDED, FAILED, Export, ExportRequest
+from nodeagent.parts import Bandwidth
+
+MiB = 1 << 20
+TASK = "8d0c1d54-2f6e-4b7a-9c3e-5b1f0a2d4e6f"
+
+
+class Service:
+    """The export routes and the store's part URLs, with faults: answers are taken from
+    `faults[route]` (a list of statuses) before the route works normally."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.parts: dict[int, bytes] = {}
+        self.calls: list[tuple[str, dict]] = []
+        self.faults: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+        for route in ("parts", "progress", "complete", "failure"):
+            server.expect_request(f"/api/exports/{TASK}/{route}", method="POST") \
+                .respond_with_handler(self._api(route))
+        server.expect_request("/store", method="PUT").respond_with_handler(self._store)
+
+    def _fault(self, route: str) -> int | None:
+        with self.lock:
+            queue = self.faults.get(route) or []
+            return queue.pop(0) if queue else None
+
+    def _api(self, route: str):
+        def handle(request: Request) -> Response:
+            body = json.loads(request.data)
+            assert request.headers["ES-EXPORT-TOKEN"] == "tok"
+            with self.lock:
+                self.calls.append((route, body))
+            status = self._fault(route)
+            if status:
+                return Response(json.dumps({"detail": "fault"}), status=status)
+            answer: dict = {"detail": "OK"}
+            if route == "parts":
+                answer = {"urls": {str(p["number"]): self.server.url_for(
+                    f"/store?part={p['number']}") for p in body["parts"]}, "expires_in": 900}
+            return Response(json.dumps(answer), content_type="application/json")
+        return handle
+
+    def _store(self, request: Request) -> Response:
+        status = self._fault("store")
+        if status:
+            return Response("SlowDown", status=status)
+        with self.lock:
+            self.parts[int(request.args["part"])] = request.get_data()
+        return Response("", headers={"ETag": '"x"'})
+
+    def routes(self) -> list[str]:
+        return [route for route, _ in self.calls]
+
+
+@pytest.fixture
+def service():
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield Service(server)
+    server.clear()
+    server.stop()
+
+
+def export(service: Service, tmp_path, monkeypatch, **shape) -> Export:
+    (tmp_path / "es-1.json").write_text(json.dumps(shape))
+    monkeypatch.setenv("FAKE_ZFS_DIR", str(tmp_path))
+    config = AgentConfig(api_url=service.server.url_for("/api"), node="cn1", queue_url="-",
+                         zfs=str(FAKE_ZFS), part_size_mib=5)
+    request = ExportRequest(TASK, "cn1", "zones/vm-disk0", "es-1", "tok", heartbeat_seconds=0.2)
+    return Export(request, config, ExportApi(config.api_url, "", 10), Bandwidth(0),
+                  threading.Event())
+
+
+def sent(size: int) -> bytes:
+    stream = fake_zfs.blocks("zones/vm-disk0@es-1", True)
+    return b"".join(next(stream) for _ in range(size // fake_zfs.BLOCK))
+
+
+def test_hiccups_of_the_api_and_the_store_are_retried(service, tmp_path, monkeypatch):
+    service.faults = {"parts": [503], "store": [500, 503], "progress": [502],
+                      "complete": [503, 504]}
+    job = export(service, tmp_path, monkeypatch, size=12 * MiB, random=True, rate=8 * MiB)
+    assert job.run() == DONE
+    assert sorted(service.parts) == [1, 2, 3]
+    stream = b"".join(service.parts[n] for n in (1, 2, 3))
+    assert gzip.decompress(stream) == sent(12 * MiB)
+    assert [len(service.parts[n]) for n in (1, 2)] == [5 * MiB, 5 * MiB]
+    complete = [body for route, body in service.calls if route == "complete"]
+    assert complete[-1] == {"parts": 3, "bytes": len(stream)}
+    assert "failure" not in service.routes()
+    assert "progress" in service.routes()
+
+
+def test_a_store_that_keeps_refusing_fails_the_export_with_its_reason(service, tmp_path,
+                                                                      monkeypatch):
+    service.faults = {"store": [403] * 10}
+    job = export(service, tmp_path, monkeypatch, size=6 * MiB, random=True)
+    assert job.run() == FAILED
+    [failure] = [body for route, body in service.calls if route == "failure"]
+    assert failure == {"reason": "the store did not take part 1 (HTTP 403)"}
+    assert "complete" not in service.routes()
+
+
+def test_the_task_ending_stops_the_export_and_zfs(service, tmp_path, monkeypatch):
+    service.faults = {"progress": [410]}
+    job = export(service, tmp_path, monkeypatch, size=64 * MiB, random=True, hang_at=6 * MiB)
+    assert job.run() == ENDED
+    assert job.process is not None and job.process.poll() is not None  # zfs is gone
+    assert not {"complete", "failure"} & set(service.routes())
+
+
+def test_zfs_exit_status_and_last_stderr_line_are_the_reason(service, tmp_path, monkeypatch):
+    job = export(service, tmp_path, monkeypatch, size=8 * MiB, fail_at=1 * MiB, exit=2,
+                 stderr="warning: slow\ncannot open 'zones/vm-disk0@es-1': dataset does not exist")
+    assert job.run() == FAILED
+    [failure] = [body for route, body in service.calls if route == "failure"]
+    assert failure == {"reason": "zfs send exited with status 2: cannot open "
+                                 "'zones/vm-disk0@es-1': dataset does not exist"}
+
+
+def test_a_missing_zfs_is_reported(service, tmp_path, monkeypatch):
+    job = export(service, tmp_path, monkeypatch, size=MiB)
+    job.config = AgentConfig(**{**job.config.__dict__, "zfs": str(tmp_path / "no-zfs")})
+    assert job.run() == FAILED
+    [failure] = [body for route, body in service.calls if route == "failure"]
+    assert failure == {"reason": f"cannot run {tmp_path / 'no-zfs'}: No such file or directory"}
