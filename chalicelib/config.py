@@ -59,6 +59,8 @@ class Settings:
     export_queue_prefix: str = ""          # + a node's name: that node's export queue
     export_dead_letter_arn: str = ""       # where export requests no agent takes end up
     part_url_seconds: int = 900            # lifetime of a presigned part URL
+    node_token_parameter: str = ""         # SSM SecureString holding the node token
+    auth_token_seconds: int = 3600         # lifetime of a login token (from the login)
 
     @property
     def image_server_enabled(self) -> bool:
@@ -85,9 +87,11 @@ def settings() -> Settings:
         file_max_bytes=_env_int("IMAGE_FILE_MAX_BYTES", 1 << 40),
         transfer_part_bytes=_env_int("TRANSFER_PART_BYTES", 8 << 20),
         auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "5")),
+        auth_token_seconds=_env_int("AUTH_TOKEN_SECONDS", 3600),
         cleanup_grace_seconds=_env_int("CLEANUP_GRACE_SECONDS", 24 * 3600),
         task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),
         node_token=_env("NODE_TOKEN"),
+        node_token_parameter=_env("NODE_TOKEN_PARAMETER"),
         task_deadline_seconds=_env_int("TASK_DEADLINE_SECONDS", 6 * 3600),
         export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 86400),
         export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 300),

@@ -35,6 +35,13 @@ def _number(name: str, default: str, kind: type = int) -> float:
         raise StartupError(f"{name}={raw!r} is not a number; unset it or give a number") from None
 
 
+def sample_repo_port() -> int | None:
+    """SAMPLE_REPO_PORT: the sample repository's port (0: a free one; `off`: none)."""
+    if os.environ.get("SAMPLE_REPO_PORT", "").strip().lower() in ("off", "no", "false", "none"):
+        return None
+    return int(_number("SAMPLE_REPO_PORT", "8001"))
+
+
 def options_from_env() -> StackOptions:
     return StackOptions(
         port=int(_number("PORT", "8000")),
@@ -45,6 +52,7 @@ def options_from_env() -> StackOptions:
         allow_loopback=_flag("IMAGE_SOURCE_ALLOW_LOOPBACK", True),
         persist=True,
         fresh=_flag("IMAGE_API_FRESH", False),
+        sample_repo_port=sample_repo_port(),
     )
 
 
@@ -78,6 +86,12 @@ def main() -> int:
         options = options_from_env()
         check_port(options.port, "PORT")
         check_port(options.emulator_port, "EMULATOR_PORT")
+        if options.sample_repo_port is not None:
+            if options.sample_repo_port and options.sample_repo_port in (
+                    options.port, options.emulator_port):
+                raise StartupError(f"SAMPLE_REPO_PORT={options.sample_repo_port} is the port of "
+                                   "the API or the emulator: choose another, or off")
+            check_port(options.sample_repo_port, "SAMPLE_REPO_PORT")
     except StartupError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
@@ -90,6 +104,11 @@ def main() -> int:
     print(f"Data:         {data} " + ("(restored from the last run; IMAGE_API_FRESH=1 starts "
                                       "empty)" if stack.restored else "(new)"), flush=True)
     print(describe_admin_key(stack), flush=True)
+    if stack.sample_repo is not None:
+        print(f"Sample repo:  {stack.sample_repo.repository_url}  "
+              "(SAMPLE_REPO_PORT=off: no sample repository)", flush=True)
+        for line in stack.sample_repo.listing():
+            print(f"Sample image: {line}", flush=True)
     print("Ready. Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()

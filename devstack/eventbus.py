@@ -17,6 +17,7 @@ import boto3
 from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 from chalice.local import LambdaContext
 
+from chalicelib.domain import names
 from devstack.emulator import ACCOUNT, REGION
 
 log = logging.getLogger("devstack.eventbus")
@@ -49,9 +50,23 @@ class EventBus:
         arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         rule = f"{self.prefix}-{handler}"
-        self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-        self.events.put_targets(Rule=rule, Targets=[{"Id": "handler", "Arn": arn}])
+        bus = self._bus_of(handler)
+        self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED",
+                             EventBusName=bus)
+        self.events.put_targets(Rule=rule, EventBusName=bus,
+                                Targets=[{"Id": "handler", "Arn": arn}])
         self.queues[handler] = queue
+
+    def _bus_of(self, handler: str) -> str:
+        """Platform events have their own bus, as in the deployment; the rest: the default."""
+        if handler != names.PLATFORM_EVENT_HANDLER:
+            return "default"
+        bus = names.platform_event_bus_name(self.prefix)
+        try:
+            self.events.create_event_bus(Name=bus)
+        except self.events.exceptions.ResourceAlreadyExistsException:
+            pass  # restored from an earlier run
+        return bus
 
     def start(self) -> None:
         for handler, queue in self.queues.items():

@@ -50,7 +50,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without anything that points at some other AWS or stack."""
     drop_prefixes = ("AWS_", "MOTO_", "IMAGE_", "DEVSTACK_")
     drop = {"AUTH_CACHE_SECONDS", "PORT", "EMULATOR_PORT", "PLATFORM_EVENT_SOURCE", "LOG_LEVEL",
-            "CLEANUP_INTERVAL_SECONDS"}
+            "CLEANUP_INTERVAL_SECONDS", "SAMPLE_REPO_PORT"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes) and k not in drop}
     # Never route loopback traffic through a proxy configured in the environment.
     for name in ("NO_PROXY", "no_proxy"):
@@ -77,7 +77,7 @@ class StackProcess:
             emulator_port = free_port()
         settings = clean_env(PORT=str(port), EMULATOR_PORT=str(emulator_port),
                              DEVSTACK_DIR=str(directory), IMAGE_SOURCE_ALLOW_LOOPBACK="true",
-                             PYTHONUNBUFFERED="1", **env)
+                             PYTHONUNBUFFERED="1", **{"SAMPLE_REPO_PORT": "0", **env})
         process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=settings,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)

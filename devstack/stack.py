@@ -36,6 +36,7 @@ class StackOptions:
     fresh: bool = False                # with persist: forget the saved data first
     node_agent: bool = True            # run the real node agent for the local compute node
     cleanup_seconds: float = 0         # run the scheduled cleanup this often (0 = never)
+    sample_repo_port: int | None = None  # serve the sample image repository (0: a free port)
     env: dict = field(default_factory=dict)  # extra settings for the app (timeouts, ...)
 
 
@@ -52,6 +53,7 @@ class Stack:
     admin_key_origin: str = ""         # "given", "generated" (new, printed once) or "stored"
     restored: bool = False             # the emulator's data came from an earlier run
     saver: Any = None
+    sample_repo: Any = None            # devstack.image_repo.ImageRepository, when served
 
     @property
     def api_url(self) -> str:
@@ -80,6 +82,10 @@ class Stack:
         from devstack.gateway import ApiServer
         self.api = ApiServer(app, "127.0.0.1", opts.port)
         self.api.start()
+        if opts.sample_repo_port is not None:
+            from devstack import image_repo
+            self.sample_repo = image_repo.ImageRepository(
+                image_repo.sample_images(), "127.0.0.1", opts.sample_repo_port).start()
         if opts.image_server and opts.node_agent:
             self._start_node_agent()
         if self.saver:
@@ -195,6 +201,8 @@ class Stack:
             self.node_agent.stop()
         if self.api:
             self.api.stop()
+        if self.sample_repo is not None:
+            self.sample_repo.stop()
         if self.watcher:
             self.watcher.stop()
         if self.bus:
@@ -218,6 +226,10 @@ class Stack:
         state_file.write_text(json.dumps({
             "pid": os.getpid(), "api_url": self.api_url, "emulator_url": self.emulator.url,
             "table_prefix": self.options.table_prefix, "env": app_env,
+            **({"sample_repo_url": self.sample_repo.repository_url,
+                "sample_manifest_urls": [self.sample_repo.manifest_url(image)
+                                         for image in self.sample_repo.images]}
+               if self.sample_repo is not None else {}),
         }))
 
 

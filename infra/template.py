@@ -6,8 +6,10 @@ writes OUT_DIR/merge.json, then OUT_DIR/sam.json and OUT_DIR/deployment.zip.
 
 Chalice generates the functions, their roles (one per function, because autogen_policy is
 false), the API, the EventBridge rules and the schedule. The merge template adds what the app
-uses: the tables (from the PynamoDB models, via infra.tables), the image-store bucket, the
-node-agent queue, the state machines (statemachines/*.asl.json, verbatim) and IAM.
+uses: the tables (from the PynamoDB models, via infra.tables), the image-store bucket (TLS and
+SigV4 only), the node-agent queue, the state machines (statemachines/*.asl.json, verbatim),
+IAM (one policy per function role, from infra.grants), the stage's throttling and the name
+of the node token's SSM parameter (CloudFormation cannot create a SecureString).
 
 Chalice's merge deep-merges dicts but REPLACES lists, so IAM is added as separate
 AWS::IAM::Policy resources rather than appended to the generated roles' policy lists.
@@ -29,9 +31,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters import store
 from chalicelib.api.http import NOT_FOUND_BODY
-from chalicelib.domain import names
+from chalicelib.domain import http_texts, names
 from chalicelib.domain.vocabulary import OPERATIONS
+from infra import grants
+from infra.grants import GRANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "statemachines"
@@ -109,7 +114,6 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     prefix = table_prefix(stage)
     generated = base["Resources"]
     functions = sorted(k for k, v in generated.items() if v["Type"] == FUNCTION)
-    roles = sorted(k for k, v in generated.items() if v["Type"] == "AWS::IAM::Role")
     steps = _steps()
     step_ids = {name: _camel(name) for names in steps.values() for name in names}
     missing = sorted(set(step_ids.values()) - set(functions))
@@ -146,6 +150,7 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]},
         },
     }
+    resources["ImageStoreBucketPolicy"] = bucket_policy()
     # Export requests go to one queue per compute node (`<prefix>-export-<node>`), created by
     # the app when it first sends to a node (or by `./imagectl node add`); what no agent takes
     # after 5 receives ends here. Requests are transient (each task times out): queues may go.
@@ -155,8 +160,6 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                        "SqsManagedSseEnabled": True,
                        "MessageRetentionPeriod": 14 * 24 * 3600},
     }
-    export_queues = _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
-                         f"{names.export_queue_prefix(prefix)}*")
     # For the compute nodes' agents (README "Snapshot export"): their own queue and nothing
     # else. A node's role or user carries the tag `imageapi-export-queue` = its queue's name.
     resources["NodeAgentPolicy"] = {
@@ -198,40 +201,10 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
             },
         }
 
-    table_arns: list[Any] = []
-    for logical_id in sorted(tables):
-        table_arns += [{"Fn::GetAtt": [logical_id, "Arn"]}, _sub(f"${{{logical_id}.Arn}}/index/*")]
-    statements = [
-        {"Sid": "Tables", "Effect": "Allow", "Resource": table_arns, "Action": [
-            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-            "dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:Scan",
-            "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"]},
-        # HeadObject = GetObject; multipart create/upload/complete = PutObject; presigned URLs
-        # are signed with this role, so compute nodes get exactly these object rights.
-        {"Sid": "StoreObjects", "Effect": "Allow", "Resource": _sub("${ImageStoreBucket.Arn}/*"),
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                    "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]},
-        {"Sid": "StoreBucket", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": ["ImageStoreBucket", "Arn"]},
-         "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"]},
-        {"Sid": "StartWorkflows", "Effect": "Allow", "Action": "states:StartExecution",
-         "Resource": [{"Ref": machine_id(op)} for op in OPERATIONS]},
-        {"Sid": "WatchWorkflows", "Effect": "Allow",
-         "Action": ["states:DescribeExecution", "states:StopExecution"],
-         "Resource": [_sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
-                           ":execution:"
-                           f"{names.state_machine_name(prefix, op)}:*") for op in OPERATIONS]},
-        {"Sid": "TaskTokens", "Effect": "Allow", "Action": UNSCOPED_ACTIONS, "Resource": "*"},
-        {"Sid": "ExportQueues", "Effect": "Allow", "Resource": export_queues,
-         "Action": ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
-                    "sqs:SetQueueAttributes", "sqs:SendMessage"]},
-    ]
-    # One policy on every Chalice-generated role: the handlers share the service layer.
-    resources["AppPolicy"] = {
-        "Type": "AWS::IAM::Policy",
-        "Properties": {"PolicyName": f"{prefix}-app", "Roles": [{"Ref": role} for role in roles],
-                       "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}},
-    }
+    resources.update(platform_event_bus(prefix))
+
+    # One policy per function role, from infra.grants: each function gets what it uses.
+    resources.update(function_policies(stage, generated, functions, tables))
 
     # Every function gets the deployment's names: config.json supplies what is known before
     # deploy (LOG_LEVEL, PLATFORM_EVENT_SOURCE, ...), the template what only CloudFormation
@@ -241,11 +214,13 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "IMAGE_STORE_BUCKET": {"Ref": "ImageStoreBucket"},
         "EXPORT_QUEUE_PREFIX": names.export_queue_prefix(prefix),
         "EXPORT_DEAD_LETTER_ARN": {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]},
-        "NODE_TOKEN": {"Ref": "NodeToken"},
         **{names.state_machine_arn_variable(op): machine_arn(prefix, op) for op in OPERATIONS},
     }
     for logical_id in functions:
-        patch: dict[str, Any] = {"Environment": {"Variables": env}}
+        variables = dict(env)
+        if GRANTS[logical_id].node_token:  # only where it may be read (NODE_TOKEN is not set)
+            variables["NODE_TOKEN_PARAMETER"] = {"Ref": "NodeTokenParameter"}
+        patch: dict[str, Any] = {"Environment": {"Variables": variables}}
         for event_id, event in generated[logical_id]["Properties"].get("Events", {}).items():
             pattern = event.get("Properties", {}).get("Pattern", {})
             # The app fixes its rule patterns when it is imported, before the bucket exists
@@ -256,6 +231,10 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                 patch.setdefault("Events", {})[event_id] = {"Properties": {"Pattern": {
                     "detail": {"bucket": {"name": [{"Ref": "ImageStoreBucket"}]}}}}}
             # Status changes of this service's machines only, not of every machine in the account.
+            # Platform events are heard on the platform's own bus only (README "Security").
+            elif logical_id == PLATFORM_FUNCTION:
+                patch.setdefault("Events", {})[event_id] = {"Properties": {
+                    "EventBusName": {"Ref": "PlatformEventBus"}}}
             elif pattern.get("source") == ["aws.states"]:
                 patch.setdefault("Events", {})[event_id] = {"Properties": {"Pattern": {
                     "detail": {"stateMachineArn": [machine_arn(prefix, op) for op in OPERATIONS]}}}}
@@ -263,24 +242,245 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
 
     # Like the local stack: an unknown route is a 404 in the API's envelope, not API Gateway's
     # 403 "Missing Authentication Token".
-    resources["RestAPI"] = {"Properties": {"GatewayResponses": {"MISSING_AUTHENTICATION_TOKEN": {
-        "StatusCode": "404",
-        # static values are quoted in API Gateway's mapping syntax
-        "ResponseParameters": {"Headers": {
-            name: f"'{value}'" for name, value in not_found_headers(stage).items()}},
-        "ResponseTemplates": {"application/json": json.dumps(NOT_FOUND_BODY)}}}}}
+    # static values are quoted in API Gateway's mapping syntax
+    envelope = {"Headers": {name: f"'{value}'" for name, value in not_found_headers(stage).items()}}
+    resources["RestAPI"] = {"Properties": {
+        "GatewayResponses": {
+            "MISSING_AUTHENTICATION_TOKEN": {
+                "StatusCode": "404", "ResponseParameters": envelope,
+                "ResponseTemplates": {"application/json": json.dumps(NOT_FOUND_BODY)}},
+            # past the stage's throttling: the app's own 429, before any function runs
+            "THROTTLED": {
+                "StatusCode": "429", "ResponseParameters": envelope,
+                "ResponseTemplates": {"application/json": json.dumps(
+                    {"detail": http_texts.THROTTLED})}}},
+        # Stage-wide throttling of every method (all clients together); the account's
+        # regional limit still applies above it.
+        "MethodSettings": [{
+            "ResourcePath": "/*", "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"}}],
+    }}
 
     outputs = {
         "ImageStoreBucketName": {"Value": {"Ref": "ImageStoreBucket"}},
         "ExportDeadLetterQueueUrl": {"Value": {"Ref": "ExportDeadLetterQueue"}},
         "NodeAgentPolicyArn": {"Value": {"Ref": "NodeAgentPolicy"}},
+        "PlatformEventBusArn": {"Value": {"Fn::GetAtt": ["PlatformEventBus", "Arn"]}},
         **{f"{machine_id(op)}Arn": {"Value": {"Ref": machine_id(op)}} for op in OPERATIONS},
     }
-    parameters = {"NodeToken": {
-        "Type": "String", "NoEcho": True, "Default": "",
-        "Description": "Token compute nodes present to the API: to read the image source, and "
-                       "with every export call (empty: API keys and export tokens only)"}}
-    return {"Parameters": parameters, "Resources": resources, "Outputs": outputs}
+    return {"Parameters": template_parameters(prefix), "Conditions": CONDITIONS,
+            "Resources": resources, "Outputs": outputs}
+
+
+PLATFORM_FUNCTION = "".join(part.title() for part in names.PLATFORM_EVENT_HANDLER.split("_"))
+
+
+def platform_event_bus(prefix: str) -> dict[str, Any]:
+    """The bus platform events arrive on. On the default bus any principal of the account
+    that may PutEvents could forge a "User State"; here only the principals named by
+    PlatformEventPrincipals may put (an Allow for other accounts, a Deny for everyone else —
+    a same-account principal with a broad IAM policy included)."""
+    bus = {"Ref": "PlatformEventBus"}
+    publishers = {"Ref": "PlatformEventPrincipals"}
+    return {
+        "PlatformEventBus": {"Type": "AWS::Events::EventBus",
+                             "Properties": {"Name": names.platform_event_bus_name(prefix)}},
+        "PlatformEventBusAllowPublishers": {
+            "Type": "AWS::Events::EventBusPolicy",
+            "Properties": {"EventBusName": bus, "StatementId": "AllowPlatformPublishers",
+                           "Statement": {"Effect": "Allow", "Principal": {"AWS": publishers},
+                                         "Action": "events:PutEvents",
+                                         "Resource": {"Fn::GetAtt": ["PlatformEventBus",
+                                                                     "Arn"]}}}},
+        "PlatformEventBusDenyOthers": {
+            "Type": "AWS::Events::EventBusPolicy",
+            "Properties": {"EventBusName": bus, "StatementId": "DenyEveryoneElse",
+                           "Statement": {"Effect": "Deny", "Principal": "*",
+                                         "Action": "events:PutEvents",
+                                         "Resource": {"Fn::GetAtt": ["PlatformEventBus", "Arn"]},
+                                         "Condition": {"StringNotLike": {
+                                             "aws:PrincipalArn": publishers}}}}},
+    }
+
+
+HAS_NODE_TOKEN = "HasNodeTokenParameter"
+CONDITIONS = {HAS_NODE_TOKEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": "NodeTokenParameter"}, ""]}]}}
+
+
+def template_parameters(prefix: str) -> dict[str, Any]:
+    return {
+        # CloudFormation cannot create SecureString parameters: the operator puts the token
+        # (README "Deployment"); the template takes its name and lets only the API read it.
+        "NodeTokenParameter": {
+            "Type": "String", "Default": node_token_parameter(prefix),
+            "AllowedPattern": r"^$|^(/[A-Za-z0-9_.-]+)+$",
+            "Description": "SSM SecureString parameter holding the token compute nodes present "
+                           "(ES-NODE-TOKEN) to read the image source and with every export "
+                           "call; it must exist before the first node call. Empty: no node "
+                           "token (API keys and export tokens only)"},
+        "PlatformEventPrincipals": {
+            "Type": "CommaDelimitedList",
+            "Description": "IAM principal ARNs that may publish platform events (VMs, snapshots, "
+                           "users, DCs) on the platform event bus; nobody else may"},
+        "ApiThrottleRateLimit": {
+            "Type": "Number", "Default": 100, "MinValue": 1,
+            "Description": "Requests per second the API stage accepts (steady rate, all "
+                           "clients together)"},
+        "ApiThrottleBurstLimit": {
+            "Type": "Number", "Default": 200, "MinValue": 1,
+            "Description": "Requests the API stage accepts at once above the steady rate"},
+    }
+
+
+def node_token_parameter(prefix: str) -> str:
+    return f"/{prefix}/node-token"
+
+
+def bucket_policy() -> dict[str, Any]:
+    """The store answers only TLS and SigV4 requests, whoever signs them (the functions, the
+    nodes' presigned URLs, operators). Deny-only: not a public policy."""
+    everything = [{"Fn::GetAtt": ["ImageStoreBucket", "Arn"]}, _sub("${ImageStoreBucket.Arn}/*")]
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {
+        "Bucket": {"Ref": "ImageStoreBucket"},
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+             "Action": "s3:*", "Resource": everything,
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Sid": "DenyOtherThanSigV4", "Effect": "Deny", "Principal": "*",
+             "Action": "s3:*", "Resource": everything,
+             "Condition": {"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}},
+        ]}}}
+
+
+def function_policies(stage: str, generated: dict[str, Any], functions: list[str],
+                      tables: dict[str, Any]) -> dict[str, Any]:
+    """An AWS::IAM::Policy per function, on that function's role only (infra.grants)."""
+    unknown, stale = sorted(set(functions) - set(GRANTS)), sorted(set(GRANTS) - set(functions))
+    if unknown or stale:
+        raise SystemExit(f"infra/grants.py: no grant for {unknown}; no function for {stale}")
+    roles = {logical_id: generated[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+             for logical_id in functions}
+    shared = sorted({role for role in roles.values() if list(roles.values()).count(role) > 1})
+    if shared:  # a shared role would hand one function's rights to the others
+        raise SystemExit(f"functions share the roles {shared}: one role per function needed")
+    prefix = table_prefix(stage)
+    upload_prefix = stage_env(stage).get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() \
+        or names.UPLOAD_PREFIX
+    places = _Places(prefix, tables, upload_prefix)
+    return {f"{logical_id}Policy": {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": f"{prefix}-{logical_id}", "Roles": [{"Ref": roles[logical_id]}],
+        "PolicyDocument": {"Version": "2012-10-17",
+                           "Statement": places.statements(GRANTS[logical_id])}}}
+        for logical_id in functions}
+
+
+class _Places:
+    """Where a grant's actions apply: the stage's tables, key spaces, machines and queues."""
+
+    def __init__(self, prefix: str, tables: dict[str, Any], upload_prefix: str) -> None:
+        self.prefix = prefix
+        self.tables = {res["Properties"]["TableName"].removeprefix(f"{prefix}-"): logical_id
+                       for logical_id, res in tables.items()}
+        self.indexes = {logical_id: {i["IndexName"] for i in
+                                     res["Properties"].get("GlobalSecondaryIndexes", [])}
+                        for logical_id, res in tables.items()}
+        bucket = "${ImageStoreBucket.Arn}/"
+        self.spaces = {grants.IMAGES: _sub(bucket + store.image_prefix("*") + "*"),
+                       grants.UPLOADS: _sub(bucket + upload_prefix + "*"),
+                       grants.ANYWHERE: _sub(bucket + "*")}
+
+    def statements(self, grant: grants.Grant) -> list[Any]:
+        return [*self._tables(grant), *self._store(grant), *self._workflows(grant),
+                *self._queues(grant), *self._task_events(grant), *self._node_token(grant)]
+
+    def _tables(self, grant: grants.Grant) -> list[dict[str, Any]]:
+        out = []
+        for short, table in sorted(grant.tables.items()):
+            logical_id = self.tables.get(short)
+            if logical_id is None or not set(table.indexes) <= self.indexes[logical_id]:
+                raise SystemExit(f"infra/grants.py names an unknown table or index: {short} "
+                                 f"{table.indexes}")
+            if table.actions:
+                out.append({"Sid": logical_id, "Effect": "Allow", "Action": list(table.actions),
+                            "Resource": {"Fn::GetAtt": [logical_id, "Arn"]}})
+            if table.indexes:
+                out.append({"Sid": f"{logical_id}Indexes", "Effect": "Allow",
+                            "Action": grants.QUERY,
+                            "Resource": [_sub(f"${{{logical_id}.Arn}}/index/{index}")
+                                         for index in table.indexes]})
+        return out
+
+    def _store(self, grant: grants.Grant) -> list[dict[str, Any]]:
+        everywhere = set(grant.objects.get(grants.ANYWHERE, ()))
+        out = []
+        for space, actions in sorted(grant.objects.items()):
+            left = actions if space == grants.ANYWHERE else \
+                [a for a in actions if a not in everywhere]
+            if left:
+                out.append({"Sid": f"Store{space.capitalize()}", "Effect": "Allow",
+                            "Action": list(left), "Resource": self.spaces[space]})
+        if grant.bucket:
+            out.append({"Sid": "StoreBucket", "Effect": "Allow", "Action": list(grant.bucket),
+                        "Resource": {"Fn::GetAtt": ["ImageStoreBucket", "Arn"]}})
+        return out
+
+    def _workflows(self, grant: grants.Grant) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if grants.START in grant.executions:
+            out.append({"Sid": "StartWorkflows", "Effect": "Allow", "Action": grants.START,
+                        "Resource": [{"Ref": machine_id(op)} for op in OPERATIONS]})
+        watch = [action for action in grant.executions if action != grants.START]
+        if watch:
+            out.append({"Sid": "WatchWorkflows", "Effect": "Allow", "Action": watch,
+                        "Resource": [_sub("arn:${AWS::Partition}:states:${AWS::Region}:"
+                                          "${AWS::AccountId}:execution:"
+                                          f"{names.state_machine_name(self.prefix, op)}:*")
+                                     for op in OPERATIONS]})
+        if grant.task_tokens:
+            if not set(grant.task_tokens) <= set(UNSCOPED_ACTIONS):
+                raise SystemExit(f"not a task-token action: {grant.task_tokens}")
+            out.append({"Sid": "TaskTokens", "Effect": "Allow",
+                        "Action": list(grant.task_tokens), "Resource": "*"})
+        return out
+
+    def _queues(self, grant: grants.Grant) -> list[dict[str, Any]]:
+        if not grant.export_queues:
+            return []
+        return [{"Sid": "ExportQueues", "Effect": "Allow",
+                 "Resource": _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                                  f"{names.export_queue_prefix(self.prefix)}*"),
+                 "Action": ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                            "sqs:SetQueueAttributes", "sqs:SendMessage"]}]
+
+    def _task_events(self, grant: grants.Grant) -> list[dict[str, Any]]:
+        """A task's end with a callback, announced on the default bus: that event only."""
+        if not grant.task_events:
+            return []
+        return [{"Sid": "TaskEndedEvents", "Effect": "Allow", "Action": "events:PutEvents",
+                 "Resource": _sub("arn:${AWS::Partition}:events:${AWS::Region}:"
+                                  "${AWS::AccountId}:event-bus/default"),
+                 "Condition": {"StringEquals": {"events:source": names.TASK_EVENT_SOURCE,
+                                                "events:detail-type": names.TASK_ENDED}}}]
+
+    def _node_token(self, grant: grants.Grant) -> list[Any]:
+        """The node token's parameter, and its decryption through SSM for that parameter
+        only (the encryption context SSM sets), whichever key encrypts it: the AWS-managed
+        alias/aws/ssm, or a customer key whose policy delegates to IAM."""
+        if not grant.node_token:
+            return []
+        parameter = _sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+                         "parameter${NodeTokenParameter}")
+        read = {"Sid": "NodeTokenParameter", "Effect": "Allow", "Action": "ssm:GetParameter",
+                "Resource": parameter}
+        decrypt = {"Sid": "NodeTokenDecrypt", "Effect": "Allow", "Action": "kms:Decrypt",
+                   "Resource": _sub("arn:${AWS::Partition}:kms:${AWS::Region}:"
+                                    "${AWS::AccountId}:key/*"),
+                   "Condition": {"StringEquals": {
+                       "kms:ViaService": _sub("ssm.${AWS::Region}.${AWS::URLSuffix}"),
+                       "kms:EncryptionContext:PARAMETER_ARN": parameter}}}
+        return [{"Fn::If": [HAS_NODE_TOKEN, statement, {"Ref": "AWS::NoValue"}]}
+                for statement in (read, decrypt)]
 
 
 def chalice_package(stage: str, out_dir: Path, merge: Path | None = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from nodeagent.parts import Bandwidth, Throttled, part_size
 
 READ_SIZE = 1 << 20
 PART_ATTEMPTS = 5
+URL_BATCH = 8  # presigned part URLs asked for at once
 DONE, FAILED, ENDED = "done", "failed", "ended"
 
 
@@ -60,6 +61,7 @@ class ExportRequest:
 
 
 class Export:
+    retry_base_seconds = 1.0  # a failed part waits 1, 2, 4, 8 s before its next attempt
     def __init__(self, request: ExportRequest, config: AgentConfig, api: ExportApi,
                  bandwidth: Bandwidth, stopping: threading.Event,
                  on_heartbeat: Callable[[], None] = lambda: None) -> None:
@@ -75,6 +77,7 @@ class Export:
         self.lock = threading.Lock()
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_tail: deque[str] = deque(maxlen=3)
+        self.urls: dict[int, str] = {}      # presigned URLs of the next parts
         self.http = requests.Session()
 
     # --- the export, start to end ------------------------------------------------------------
@@ -157,13 +160,13 @@ class Export:
     # --- parts -------------------------------------------------------------------------------
 
     def _send_part(self, number: int, data: bytes | bytearray) -> None:
-        task, token = self.request.task_id, self.request.token
+        task = self.request.task_id
         problem = "no attempt"
         for attempt in range(PART_ATTEMPTS):
             self._check_going()
             if attempt:
-                time.sleep(min(2 ** attempt, 30))
-            url = self.api.part_urls(task, token, {number: len(data)})[number]
+                time.sleep(min(self.retry_base_seconds * 2 ** (attempt - 1), 30))
+            url = self._part_url(number, len(data), fresh=attempt > 0)
             body: Any = Throttled(data, self.bandwidth) if self.bandwidth.rate else data
             try:
                 response = self.http.put(url, data=body, timeout=(10, 300),
@@ -181,6 +184,24 @@ class Export:
             if response.status_code < 500 and response.status_code not in (403, 408, 429):
                 break  # not something a new URL or a wait would change
         raise ExportFailed(f"the store did not take part {number} ({problem})")
+
+    def _part_url(self, number: int, size: int, fresh: bool) -> str:
+        """A presigned URL for the part; asked for with the next few parts' (they are short-lived
+        but outlive a few parts), so the API is called once per URL_BATCH parts. A retry asks
+        anew: the URL it had may be what failed (expired)."""
+        with self.lock:
+            cached = None if fresh else self.urls.pop(number, None)
+        if cached:
+            return cached
+        first = self.config.part_size
+        wanted = {number: size, **{n: part_size(n, first)
+                                   for n in range(number + 1, number + URL_BATCH)}}
+        urls = self.api.part_urls(self.request.task_id, self.request.token, wanted)
+        with self.lock:
+            for other, url in urls.items():
+                if other != number:
+                    self.urls.setdefault(other, url)
+        return urls[number]
 
     def _check_going(self) -> None:
         if self.ended.is_set():
@@ -236,6 +257,10 @@ class Export:
         process = self.process
         if process is not None and process.poll() is None:
             process.kill()
+            try:
+                process.wait(timeout=10)  # reaped: no zombie, and its pipes end
+            except subprocess.TimeoutExpired:
+                pass
 
     def _source(self) -> str:
         return f"{self.request.filesystem}@{self.request.snapshot}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import time
 import uuid as uuidlib
 from collections.abc import Callable
@@ -137,10 +138,14 @@ class LocalStackHandle:
                  message=lambda seen: f"events for {handler} still queued: {seen}")
 
     def put_event(self, detail_type: str, detail: dict[str, Any],
-                  source: str = "danube.platform") -> None:
-        """Through the emulator's EventBridge, as the platform would publish it."""
+                  source: str = "danube.platform", bus: str | None = None) -> None:
+        """Through the emulator's EventBridge, as the platform would publish it: on the
+        platform's bus unless `bus` names another (e.g. "default", as a forger would)."""
+        from chalicelib.domain import names
+        bus = bus or names.platform_event_bus_name(os.environ["IMAGE_API_TABLE_PREFIX"])
         result = boto3.client("events").put_events(Entries=[{
-            "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}])
+            "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail),
+            "EventBusName": bus}])
         assert result["FailedEntryCount"] == 0, result
 
 

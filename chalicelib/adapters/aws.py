@@ -23,7 +23,8 @@ def _config(service: str) -> Any:
     # Every part carries a CRC32 that S3 checks, and the file's SHA-1 is verified end to end, so
     # the SigV4 SHA-256 of each body is redundant work (about a quarter of a transfer's CPU).
     # On HTTPS boto3 already skips it when a checksum is sent; this says so for any endpoint.
-    # Presigned URLs (image files for nodes, export parts) are SigV4, as every region requires.
+    # Presigned URLs (image files for nodes, export parts) must be SigV4: botocore would
+    # presign SigV2 in us-east-1, and the store's bucket policy refuses anything but SigV4.
     return Config(signature_version="s3v4", s3={"payload_signing_enabled": False})
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -38,6 +42,55 @@ class SourceNotAllowed(SourceError):
 
     def __init__(self, reason: str = NOT_ALLOWED) -> None:
         super().__init__(reason)
+
+
+class Deadline:
+    """A total time budget for the HTTP exchanges made inside `total_deadline(...)`. Socket
+    timeouts bound each read, not the whole: a server that drips a byte every few seconds would
+    hold a request for as long as it likes. When the budget is spent, every socket opened under
+    it is shut down, which ends any read blocked on it at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+_current_deadline: ContextVar[Deadline | None] = ContextVar("source_deadline", default=None)
+
+
+@contextmanager
+def total_deadline(seconds: float) -> Iterator[Deadline]:
+    """Every connection opened in this block (this thread) ends when `seconds` have passed."""
+    deadline = Deadline(seconds)
+    token = _current_deadline.set(deadline)
+    deadline._timer.start()
+    try:
+        yield deadline
+    finally:
+        deadline._timer.cancel()
+        _current_deadline.reset(token)
 
 
 class _PolicyHTTPConnection(HTTPConnection):
@@ -70,6 +123,9 @@ class _PolicyHTTPConnection(HTTPConnection):
             sock = socket.socket(family, socktype, proto)
             try:
                 self._prepare(sock)
+                deadline = _current_deadline.get()
+                if deadline is not None:
+                    deadline.track(sock)
                 sock.connect(sockaddr)
                 return sock
             except TimeoutError as exc:

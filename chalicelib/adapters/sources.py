@@ -23,6 +23,7 @@ from chalicelib.adapters.guarded_http import (  # noqa: F401 (part of this modul
     SourceNotAllowed,
     configured_policy,
     new_session,
+    total_deadline,
 )
 from chalicelib.domain.urlpolicy import ALLOWED_SCHEMES, SourcePolicy, check_url_syntax
 
@@ -30,6 +31,8 @@ MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
 TOO_LARGE = "Response is too large"
 TRUNCATED = "Connection broken"
+TIMED_OUT = "Read timed out"
+COMPRESSED = "Response is compressed (Content-Encoding) although identity was asked for"
 # Ask for the bytes as stored: a file's SHA-1 is over the raw bytes, and nothing is decompressed.
 _HEADERS = {"Accept-Encoding": "identity"}
 
@@ -38,12 +41,19 @@ _HEADERS = {"Accept-Encoding": "identity"}
 
 def fetch_bytes(url: str, *, policy: SourcePolicy, max_bytes: int, timeout: float,
                 ca_bundle: str | None = None) -> bytes:
-    """GET `url` (following checked redirects) and return a body of at most `max_bytes` bytes."""
-    response = _open_stream(url, policy=policy, timeout=timeout, ca_bundle=ca_bundle)
-    with response:
-        if _declared_length(response) > max_bytes:
-            raise SourceError(TOO_LARGE)
-        return _read_capped(response, max_bytes)
+    """GET `url` (following checked redirects) and return a body of at most `max_bytes` bytes,
+    all of it within `timeout` seconds (connects, redirects and reads together)."""
+    with total_deadline(timeout) as deadline:
+        try:
+            response = _open_stream(url, policy=policy, timeout=timeout, ca_bundle=ca_bundle)
+            with response:
+                if _declared_length(response) > max_bytes:
+                    raise SourceError(TOO_LARGE)
+                return _read_capped(response, max_bytes)
+        except SourceError:
+            if deadline.expired:
+                raise SourceError(TIMED_OUT) from None
+            raise
 
 
 @dataclass
@@ -229,12 +239,16 @@ def _declared_length(response: requests.Response) -> int:
 
 
 def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
-    """Read at most max_bytes + 1 bytes: enough to tell "too large" without loading more."""
+    """Read at most max_bytes + 1 bytes: enough to tell "too large" without loading more.
+    Bytes as sent: a compressed body (asked for identity, got gzip) could expand a thousandfold
+    in memory before any cap applied, so it is refused."""
+    if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        raise SourceError(COMPRESSED)
     body = bytearray()
     try:
         while len(body) <= max_bytes:
-            chunk = response.raw.read(min(CHUNK_SIZE, max_bytes + 1 - len(body)),
-                                      decode_content=True)
+            chunk = response.raw.read1(min(CHUNK_SIZE, max_bytes + 1 - len(body)),
+                                       decode_content=False)
             if not chunk:
                 return bytes(body)
             body += chunk

@@ -15,13 +15,13 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.config import SERVICE_VERSION, settings
-from chalicelib.domain import errors, http_texts
+from chalicelib.domain import errors, http_texts, limits
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import FAILURE, PENDING, SUCCESS
 
 log = logging.getLogger("imageapi.http")
 
-METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 # Danube Cloud clients send `application/json; indent=4`; some send nothing or form types.
 ANY_CONTENT = ["*/*"]
 
@@ -81,9 +81,9 @@ def _parse_body(raw: str | bytes | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise errors.MalformedRequest() from None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or limits.nesting_depth(value) > limits.MAX_BODY_DEPTH:
         raise errors.MalformedRequest()
     return value
 
@@ -139,12 +139,21 @@ def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: b
             method = request.method.upper()
             ctx = Ctx(method=method, params=_parse_params(request.query_params),
                       body={}, headers=request.headers)
+            if method == "OPTIONS":  # the route's description, for `es help` (no key needed)
+                from chalicelib.api.openapi import describe
+                return _render(Reply(200, describe(path), {"Allow": ", ".join(views)}), ctx)
             view = views.get(method)
-            if view is None:
-                raise errors.MethodNotAllowed(http_texts.method_not_allowed(method))
+            if view is None:  # RFC 9110: a 405 says which methods the resource has
+                reply = _error_reply(errors.MethodNotAllowed(
+                    http_texts.method_not_allowed(method)), ctx)
+                reply.headers["Allow"] = ", ".join(views)
+                return _render(reply, ctx)
             if authenticated:
                 from chalicelib.services.identity.authentication import authenticate
                 ctx.principal = authenticate(ctx)
+            if not all(limits.key_fits(value) for value in url_params.values()):
+                # `/image//` or a 3000-byte name: nothing stored can be called that
+                raise errors.NotFound(http_texts.NOT_FOUND)
             if method != "GET":
                 ctx.body = _parse_body(request.raw_body)
             return _render(view(ctx, **url_params), ctx)

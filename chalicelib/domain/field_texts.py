@@ -2,9 +2,13 @@
 Django REST framework's words where Danube Cloud uses them, its own texts elsewhere."""
 from __future__ import annotations
 
+from chalicelib.domain.redaction import redact
+
 REQUIRED = "This field is required."
 INVALID = "Enter a valid value."
 NOT_NULL = "This field may not be null."
+BLANK = "This field may not be blank."
+NOT_A_STRING = "Not a valid string."
 WHOLE_NUMBER = "Enter a whole number."
 INVALID_URL = "Enter a valid URL."
 INVALID_VALUE = "Invalid value."          # tags, cursors
@@ -19,6 +23,10 @@ PENDING_TASKS = "Image has pending tasks."
 MANIFEST_PARSE_ERROR = "Could not parse image manifest."
 MANIFEST_INVALID = "Invalid image manifest."
 MANIFEST_MULTIPLE_FILES = "Multiple files inside manifest are not supported."
+
+
+def too_many_items(limit: int) -> str:
+    return f"Ensure this field has no more than {limit} elements."
 
 
 def max_length(limit: int, length: int) -> str:
@@ -38,7 +46,7 @@ def owner_missing(username: str) -> str:
 
 
 def manifest_unreachable(reason: str) -> str:
-    return f"Image manifest URL is unreachable ({reason.rstrip('.')})."
+    return f"Image manifest URL is unreachable ({redact(reason).rstrip('.')})."
 
 
 def uuid_registered(holder: str) -> str:

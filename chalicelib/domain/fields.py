@@ -11,19 +11,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.domain.field_texts import (
+    BLANK,
     INVALID,
     INVALID_VALUE,
     REQUIRED,
     WHOLE_NUMBER,
     max_length,
     not_a_choice,
+    too_many_items,
 )
+from chalicelib.domain.limits import MAX_TAG_CHARS, MAX_TAGS, MAX_USERNAME_CHARS
 
 TRUE_WORDS = frozenset(("true", "True", "TRUE", "t", "T", "1"))
 FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
 
 # Characters refused in alias/version/desc (they end up in shell commands and HTML elsewhere)
 SAFE_TEXT_RE = re.compile(r"^[^<>%$&;'\"]*$")
+# ...and control, zero-width and bidi-override characters (a NUL, a terminal escape, text
+# that reads differently from how it is stored)
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TAG_RE = re.compile(r"^[ :/A-Za-z0-9_-]+$")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -98,11 +104,27 @@ def safe_text(limit: int, *, allow_empty: bool) -> Coercer:
         error = max_length_error(value, limit)
         if error:
             return None, error
-        if not SAFE_TEXT_RE.match(value):
+        if not SAFE_TEXT_RE.match(value) or CONTROL_RE.search(value):
             return None, INVALID
         return value, None
 
     return coerce
+
+
+def to_username(raw: Any) -> Result:
+    """`owner`: a user's name (whether that user exists is checked where users are)."""
+    value, error = to_text(raw)
+    if error:
+        return None, error
+    value = value.strip()
+    if not value:
+        return None, BLANK
+    error = max_length_error(value, MAX_USERNAME_CHARS)
+    if error:
+        return None, error
+    if CONTROL_RE.search(value):
+        return None, INVALID
+    return value, None
 
 
 def choice(options: Iterable[int]) -> Coercer:
@@ -131,7 +153,9 @@ def to_tags(raw: Any) -> Result:
         items = [item.strip() for item in raw if item.strip()]
     else:
         return None, INVALID_VALUE
-    if not all(TAG_RE.match(item) and len(item) <= 100 for item in items):
+    if len(items) > MAX_TAGS:
+        return None, too_many_items(MAX_TAGS)
+    if not all(TAG_RE.match(item) and len(item) <= MAX_TAG_CHARS for item in items):
         return None, INVALID_VALUE
     # keep the first occurrence of each tag, in order
     return list(dict.fromkeys(items)), None

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 INVALID_API_KEY = "Invalid API key."
+INVALID_TOKEN = "Invalid token."
 PERMISSION_DENIED = "Permission denied"
 OBJECT_PERMISSION_DENIED = "You do not have permission to perform this action."
 NOT_FOUND = "Not found"
@@ -32,6 +33,10 @@ NOT_STARTED = "Image operation could not be started; it was rolled back."
 EXPORT_BYTES_INVALID = "bytes must be a non-negative integer"
 EXPORT_PARTS_COUNT_INVALID = "parts must be an integer between 1 and 10000"
 EXPORT_PARTS_MISSING = "The upload does not hold the parts and bytes reported"
+# POST /accounts/login, GET /accounts/logout (SPEC §4.11), in Danube Cloud's words
+LOGIN_WELCOME = "Welcome to Danube Cloud API."
+LOGIN_FAILED = "Unable to log in with provided credentials."
+LOGOUT_BYE = "Bye."
 
 
 def invalid_order_by(allowed: Sequence[str]) -> str:

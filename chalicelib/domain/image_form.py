@@ -15,7 +15,7 @@ COERCERS: dict[str, f.Coercer] = {
     "alias": f.safe_text(32, allow_empty=False),
     "version": f.safe_text(16, allow_empty=False),
     "access": f.choice(ACCESS_CHOICES),
-    "owner": f.to_text,
+    "owner": f.to_username,
     "desc": f.safe_text(128, allow_empty=True),
     "resize": f.to_bool,
     "deploy": f.to_bool,
@@ -58,13 +58,14 @@ def manifest_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
     """Field values a manifest supplies, validated like client input.
 
     Unlike Danube Cloud, a description with characters the API refuses (`Tom & Jerry`) does
-    not fail the import: those characters are dropped from the derived text. A bad version or
+    not fail the import: those characters are dropped from the derived text (control
+    characters become blanks). A bad version or
     tag still fails, since changing those would change the image's identity.
     """
     values: dict[str, Any] = {key: defaults[key] for key in
                               ("version", "desc", "resize", "deploy", "tags") if key in defaults}
     if isinstance(values.get("desc"), str):
-        values["desc"] = UNSAFE_RE.sub("", values["desc"])[:128]
+        values["desc"] = f.CONTROL_RE.sub(" ", UNSAFE_RE.sub("", values["desc"]))[:128]
     return values
 
 

@@ -5,6 +5,8 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.redaction import redact
+
 FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc",
           "ostype", "size", "resize", "deploy", "tags", "status", "created")
 
@@ -56,7 +58,7 @@ def log_detail(fields: dict[str, Any]) -> str:
         elif isinstance(value, (list, tuple)):
             text = ",".join(str(v) for v in value)
         elif isinstance(value, str):
-            text = "'" + value + "'"
+            text = "'" + redact(value) + "'"  # a URL's password is not for the log
         else:
             text = str(value)
         parts.append(f"{key}={text}")

@@ -52,6 +52,19 @@ def export_dead_letter_queue_name(prefix: str) -> str:
     return f"{prefix}-exports-dlq"
 
 
+PLATFORM_EVENT_HANDLER = "on_platform_event"
+# A task that ended and has a callback announces it on the default bus; the callback is sent
+# by that event's handler, never inside the API request or step that ended the task.
+TASK_EVENT_SOURCE = "imageapi.tasks"
+TASK_ENDED = "Task Ended"
+
+
+def platform_event_bus_name(prefix: str) -> str:
+    """The platform's events arrive on this bus only (its policy admits the platform's
+    principals); the default bus, where any principal of the account may put, is not heard."""
+    return f"{prefix}-platform"
+
+
 def local_bucket_name(prefix: str) -> str:
     """The local stack's image store (AWS adds account and region: bucket names are global)."""
     return f"{prefix}-store"

@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.domain.vocabulary import IMPORT
+
 ROLE_ADMIN = "admin"
 ROLE_IMAGE_ADMIN = "image_admin"
 ROLE_IMAGE_IMPORT_ADMIN = "image_import_admin"
@@ -56,6 +58,24 @@ class Principal:
 
     def can_see_image(self, dc_bound: str | None) -> bool:
         return self.can_manage_image(dc_bound)
+
+    def can_read_task(self, *, creator: str, owner: str, dc: str, unbound: bool) -> bool:
+        """Its creator and SuperAdmins; for a DC-bound image also the image's owner and the
+        admins of the task's DC. The tasks of a DC-unbound image hide as the image does."""
+        if self.is_super_admin or self.username == creator:
+            return True
+        return not unbound and (self.username == owner or self.is_dc_admin(dc))
+
+    def can_cancel_task(self, *, creator: str, operation: str, dc: str, unbound: bool) -> bool:
+        """Its creator, or who may start the operation: an image admin of the DC (an import
+        admin for imports); for a DC-unbound image a SuperAdmin."""
+        if self.is_super_admin or self.username == creator:
+            return True
+        if unbound:
+            return False
+        if operation == IMPORT:
+            return self.is_image_import_admin(dc)
+        return self.is_image_admin(dc)
 
 
 def normalise_roles(raw: Mapping[str, Iterable[str]] | None) -> dict[str, list[str]]:

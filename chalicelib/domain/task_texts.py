@@ -2,6 +2,8 @@
 where a step has an equivalent (SPEC §4.8), with esimg's return codes."""
 from __future__ import annotations
 
+from chalicelib.domain.redaction import redact
+
 # esimg exit codes
 RC_INPUT, RC_MANIFEST, RC_HOST, RC_SOURCE, RC_URL = 1, 2, 4, 5, 6
 RC_IMAGE_DIR, RC_IMAGE_FILE, RC_MANIFEST_WRITE, RC_SPACE = 7, 8, 9, 10
@@ -44,7 +46,7 @@ def success_reused(name: str, size: int) -> str:
 
 
 def download_failed(reason: str) -> str:
-    return f"ERROR: Could not download image file ({reason.rstrip('.')})"
+    return f"ERROR: Could not download image file ({redact(reason).rstrip('.')})"
 
 
 def checksum_mismatch(expected: str, actual: str) -> str:

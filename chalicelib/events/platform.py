@@ -6,6 +6,7 @@ import os
 
 from chalice.app import Blueprint, CloudWatchEvent
 
+from chalicelib.domain.names import PLATFORM_EVENT_HANDLER
 from chalicelib.domain.platform_events import MalformedEvent
 
 bp = Blueprint(__name__)
@@ -16,7 +17,8 @@ PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").str
     or "danube.platform"
 
 
-@bp.on_cw_event({"source": [PLATFORM_SOURCE]}, name="on_platform_event")
+# The deployment puts this rule on the platform's own bus (names.platform_event_bus_name).
+@bp.on_cw_event({"source": [PLATFORM_SOURCE]}, name=PLATFORM_EVENT_HANDLER)
 def on_platform_event(event: CloudWatchEvent) -> None:
     """Never raises: a malformed event is logged and dropped instead of retried for ever."""
     from chalicelib.services.platform import read_models

@@ -6,7 +6,8 @@ import os
 
 from chalice.app import Blueprint, CloudWatchEvent
 
-from chalicelib.domain.names import UPLOAD_PREFIX
+from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE, UPLOAD_PREFIX
+from chalicelib.domain.taskids import is_real
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
 
 bp = Blueprint(__name__)
@@ -26,6 +27,17 @@ def on_execution_status(event: CloudWatchEvent) -> None:
     detail = event.detail if isinstance(event.detail, dict) else {}
     workflow_events.execution_ended(detail.get("name"), detail.get("status"),
                                     detail.get("error"), detail.get("cause"))
+
+
+@bp.on_cw_event({"source": [TASK_EVENT_SOURCE], "detail-type": [TASK_ENDED]},
+                name="on_task_ended")
+def on_task_ended(event: CloudWatchEvent) -> None:
+    """Send an ended task's callback (announced by the task's ending; at most once)."""
+    from chalicelib.services.tasks import callbacks
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    task_id = detail.get("task_id")
+    if isinstance(task_id, str) and is_real(task_id):
+        callbacks.deliver(task_id)
 
 
 @bp.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"],

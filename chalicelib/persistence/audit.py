@@ -14,13 +14,14 @@ from chalicelib.persistence.models import Image, TaskLogEntry
 
 def entry(*, dc: str, task_id: str, status: str, username: str, owner: str | None,
           name: str, alias: str | None, msg: str, detail: dict[str, Any] | str,
-          when: datetime | None = None, seq: int = 0) -> TaskLogEntry:
+          unbound: bool, when: datetime | None = None, seq: int = 0) -> TaskLogEntry:
+    """`unbound`: the entry is about a DC-unbound image (only SuperAdmins read it)."""
     now = when or datetime.now(UTC)
     text = detail if isinstance(detail, str) else log_detail(detail)
     return TaskLogEntry(
         dc, f"{now.strftime('%Y-%m-%dT%H:%M:%S.%f')}{seq}#{task_id}",
         time=now, task_id=task_id, status=status, username=username, owner=owner,
-        object_name=name, object_alias=alias, msg=msg, detail=text,
+        object_name=name, object_alias=alias, msg=msg, detail=text, unbound=unbound or None,
         expires_at=now + timedelta(seconds=settings().task_retention_seconds))
 
 
@@ -30,7 +31,8 @@ def attach_entry(image: Image, username: str, task_id: str) -> TaskLogEntry | No
         return None
     return entry(dc=image.dc_bound, task_id=task_id, status=SUCCESS, username=username,
                  owner=image.owner, name=image.name, alias=image.alias,
-                 msg=task_texts.LOG_ATTACH, detail={"dc": image.dc_bound}, seq=2)
+                 msg=task_texts.LOG_ATTACH, detail={"dc": image.dc_bound}, unbound=False,
+                 seq=2)
 
 
 def render(item: TaskLogEntry) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pynamodb.models import Model
 
 from chalicelib.config import settings
 from chalicelib.domain import names
+from chalicelib.domain.limits import key_fits
 from chalicelib.domain.vocabulary import PENDING, RUNNING, Access, ImageStatus
 
 _M = TypeVar("_M", bound=Model)
@@ -138,6 +139,12 @@ class User(Model):
     api_key_hash = UnicodeAttribute(null=True)     # sha256 of the key (never the key itself)
     callback_key = UnicodeAttribute(null=True)
     event_version = NumberAttribute(default=0)
+    # login (SPEC §4.11): none of these is ever set by a platform event
+    password_hash = UnicodeAttribute(null=True)    # scrypt$n$r$p$salt$hash (domain.passwords)
+    token_hash = UnicodeAttribute(null=True)       # sha256 of the current login token
+    token_expires = UTCDateTimeAttribute(null=True)
+    login_failures = NumberAttribute(null=True)    # failed logins since login_failed_since
+    login_failed_since = UTCDateTimeAttribute(null=True)
 
     key_hash_index = KeyHashIndex()
 
@@ -251,10 +258,12 @@ class Task(Model):
     dc = UnicodeAttribute()
     image_name = UnicodeAttribute()
     image_alias = UnicodeAttribute(null=True)      # as the task log shows it
+    unbound = BooleanAttribute(null=True)          # of a DC-unbound image: hidden like it
     view = JSONAttribute(null=True)                # the apiview shown by GET /task/<id>
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     callback = JSONAttribute(null=True)
+    callback_sent = UTCDateTimeAttribute(null=True)  # claimed once: a callback goes out once
     created = UTCDateTimeAttribute()
     deadline = UTCDateTimeAttribute(null=True)
     finished = UTCDateTimeAttribute(null=True)
@@ -284,6 +293,7 @@ class TaskLogEntry(Model):
     object_alias = UnicodeAttribute(null=True)
     msg = UnicodeAttribute()
     detail = UnicodeAttribute(default="")
+    unbound = BooleanAttribute(null=True)          # about a DC-unbound image: SuperAdmins only
     expires_at = TTLAttribute(null=True)
 
 
@@ -293,7 +303,10 @@ ALL_MODELS: tuple[type[Model], ...] = (
 
 
 def get_or_none(model: type[_M], hash_key: Any, range_key: Any = None) -> _M | None:
-    """The item, or None when there is none (one GetItem)."""
+    """The item, or None when there is none (one GetItem; none at all for a key no item can
+    have: empty, or longer than DynamoDB allows, which it would answer with an error)."""
+    if any(isinstance(key, str) and not key_fits(key) for key in (hash_key, range_key)):
+        return None
     try:
         return model.get(hash_key, range_key)
     except model.DoesNotExist:

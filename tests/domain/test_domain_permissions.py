@@ -129,3 +129,47 @@ def test_principal_is_frozen():
 ])
 def test_normalise_roles(raw, expected):
     assert normalise_roles(raw) == expected
+
+
+# --------------------------------------------------------------------------- tasks
+def principal(name: str = "u", roles: dict | None = None, super_admin: bool = False):
+    return Principal.from_roles(name, super_admin, roles or {})
+
+
+IN_MAIN_ADMIN = {"main": ["admin"]}
+IN_MAIN_IMAGE_ADMIN = {"main": ["admin", "image_admin"]}
+IN_MAIN_IMPORT_ADMIN = {"main": ["admin", "image_admin", "image_import_admin"]}
+
+
+@pytest.mark.parametrize("who, unbound, may_read", [
+    (principal("root", super_admin=True), True, True),
+    (principal("creator"), True, True),               # its creator always
+    (principal("bob"), False, True),                  # the image's owner, of a bound image
+    (principal("bob"), True, False),                  # ... not of an unbound one
+    (principal("x", IN_MAIN_ADMIN), False, True),         # admins of the task's DC
+    (principal("x", IN_MAIN_ADMIN), True, False),         # ... not for an unbound image
+    (principal("x", {"dc2": ["admin"]}), False, False),
+    (principal("x"), False, False),
+])
+def test_who_may_read_a_task(who, unbound, may_read):
+    assert who.can_read_task(creator="creator", owner="bob", dc="main",
+                             unbound=unbound) is may_read
+
+
+@pytest.mark.parametrize("who, operation, unbound, may_cancel", [
+    (principal("root", super_admin=True), "import", True, True),
+    (principal("creator"), "delete", True, True),
+    (principal("bob"), "import", False, False),       # the owner without roles: no
+    (principal("x", IN_MAIN_ADMIN), "import", False, False),
+    (principal("x", IN_MAIN_ADMIN), "update", False, False),
+    (principal("x", IN_MAIN_IMAGE_ADMIN), "import", False, False),  # needs the import role
+    (principal("x", IN_MAIN_IMAGE_ADMIN), "update", False, True),
+    (principal("x", IN_MAIN_IMAGE_ADMIN), "delete", False, True),
+    (principal("x", IN_MAIN_IMAGE_ADMIN), "snapshot", False, True),
+    (principal("x", IN_MAIN_IMPORT_ADMIN), "import", False, True),
+    (principal("x", IN_MAIN_IMPORT_ADMIN), "import", True, False),   # unbound: SuperAdmins
+    (principal("x", {"dc2": IN_MAIN_IMPORT_ADMIN["main"]}), "import", False, False),
+])
+def test_who_may_cancel_a_task(who, operation, unbound, may_cancel):
+    assert who.can_cancel_task(creator="creator", operation=operation, dc="main",
+                               unbound=unbound) is may_cancel

@@ -13,6 +13,7 @@ from chalicelib.domain import field_texts, http_texts, task_texts
 HTTP = {
     "NOT_AUTHENTICATED": "Authentication credentials were not provided.",
     "INVALID_API_KEY": "Invalid API key.",
+    "INVALID_TOKEN": "Invalid token.",
     "PERMISSION_DENIED": "Permission denied",
     "OBJECT_PERMISSION_DENIED": "You do not have permission to perform this action.",
     "NOT_FOUND": "Not found",
@@ -39,11 +40,16 @@ HTTP = {
     "EXPORT_BYTES_INVALID": "bytes must be a non-negative integer",
     "EXPORT_PARTS_COUNT_INVALID": "parts must be an integer between 1 and 10000",
     "EXPORT_PARTS_MISSING": "The upload does not hold the parts and bytes reported",
+    "LOGIN_WELCOME": "Welcome to Danube Cloud API.",
+    "LOGIN_FAILED": "Unable to log in with provided credentials.",
+    "LOGOUT_BYE": "Bye.",
 }
 FIELDS = {
     "REQUIRED": "This field is required.",
     "INVALID": "Enter a valid value.",
     "NOT_NULL": "This field may not be null.",
+    "BLANK": "This field may not be blank.",
+    "NOT_A_STRING": "Not a valid string.",
     "WHOLE_NUMBER": "Enter a whole number.",
     "INVALID_URL": "Enter a valid URL.",
     "INVALID_VALUE": "Invalid value.",
@@ -86,6 +92,7 @@ TEMPLATES = [
      "parts must list 1 to 100 objects with a number (1-10000) and a size (1 byte to 5 GiB)"),
     (field_texts.max_length(32, 33), "Ensure this value has at most 32 characters (it has 33)."),
     (field_texts.between(1, 1000), "Ensure this value is between 1 and 1000."),
+    (field_texts.too_many_items(50), "Ensure this field has no more than 50 elements."),
     (field_texts.not_a_choice(7), "Select a valid choice. 7 is not one of the available choices."),
     (field_texts.owner_missing("bob"), "Object with username=bob does not exist."),
     (field_texts.manifest_unreachable("Read timed out"),

@@ -1,10 +1,11 @@
 """The local stack as `make run` runs it (devstack.process), for the end-to-end tests: started
 in a folder of the test's, used over HTTP and through `./imagectl`, and stopped with Ctrl-C,
 after which `stop_stack` reports what a clean stop must guarantee (prompt exit, exit code 0,
-both ports free, the state file removed).
+its ports free (API, emulator, sample repository), the state file removed).
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,25 @@ class RunningStack(StackProcess):
     def api(self, key: str | None) -> Api:
         return Api(self.api_url, key)
 
+    def sample_images(self) -> list[tuple[str, str]]:
+        """(manifest URL, manifest name) of each `Sample image:` line printed at start-up."""
+        return [(fields[2], fields[3]) for fields in
+                (line.split() for line in self.output if line.startswith("Sample image: "))]
+
+    @property
+    def sample_repo_port(self) -> int | None:
+        """The sample repository's port, from the `Sample repo:` line (None: not served)."""
+        for line in self.output:
+            match = re.match(r"Sample repo: +http://[^:]+:(\d+)/", line)
+            if match:
+                return int(match.group(1))
+        return None
+
 
 def start_stack(directory: Path, **extra_env: str) -> RunningStack:
     """Start the stack with its files in `directory`; `IMAGE_API_ADMIN_KEY` may be given."""
+    # the sample repository on a free port too (its default, 8001, may be a developer's)
+    extra_env.setdefault("SAMPLE_REPO_PORT", "0")
     try:
         stack = RunningStack.start(directory, AUTH_CACHE_SECONDS="0", **extra_env)
     except StackError as exc:
@@ -44,7 +61,8 @@ def stop_stack(stack: RunningStack) -> list[str]:
         problems.append(f"exit code {stack.process.returncode}")
     if "Stopped." not in "".join(stack.output):
         problems.append("no 'Stopped.' line")
-    for port in (stack.port, stack.emulator_port):
+    sample_port = stack.sample_repo_port
+    for port in (stack.port, stack.emulator_port, *([sample_port] if sample_port else [])):
         if not port_is_free(port):
             problems.append(f"port {port} still in use after Ctrl-C")
     if stack.state_file.exists():

@@ -196,6 +196,53 @@ def test_esdc_api_client_delete_after_version_update(devstack, repo):
     assert_image_gone(client, name)
 
 
+def test_esdc_api_client_login_flow(devstack, repo):
+    """`es login` as esdc_api.Client does it: the password set by `./imagectl user password`
+    (one line of stdin), then every call with `Authorization: Token`, then `es logout`."""
+    from esdc_api import Client
+    from esdc_api.exceptions import ClientError
+    username = unique("eslogin")
+    imagectl(devstack, "user", "create", username, "--role", "main:admin",
+             "--role", "main:image_admin", "--role", "main:image_import_admin")
+    password = "pw " + secrets.token_urlsafe(12)
+    proc = imagectl(devstack, "user", "password", username, stdin=password + "\n")
+    assert password not in proc.stdout + proc.stderr
+
+    client = Client(api_url=devstack.api_url, timeout=30)  # no API key
+    assert not client.is_authenticated()
+    bad = client.login(username, "not the password")
+    assert bad.status_code == 400 and not client.is_authenticated()
+    with pytest.raises(ClientError) as exc:
+        bad.content  # noqa: B018 (the property raises the client's error)
+    assert exc.value.detail == "Unable to log in with provided credentials."
+
+    r = client.login(username, password)
+    assert r.ok, (r.status_code, r.raw_content)
+    answer = r.content.result
+    assert answer["detail"] == "Welcome to Danube Cloud API." and answer["expires"]
+    token = answer["token"]
+    assert client.headers["Authorization"] == f"Token {token}"
+    assert "ES-API-KEY" not in client.headers and client.is_authenticated()
+
+    listing = client.get("/image")
+    assert listing.ok and listing.headers["es_username"] == username
+    assert isinstance(listing.content.result, list)
+    name = unique("eslogin-img")
+    esdc_import(client, repo, name)
+    esdc_wait(client, client.set(f"/image/{name}", desc="set by es"))
+    assert client.get(f"/image/{name}").content.result["desc"] == "set by es"
+    final = esdc_wait(client, client.delete(f"/image/{name}"))
+    assert final.result["message"] == f"Successfully deleted image {name}"
+    assert_image_gone(client, name)
+
+    out = client.logout()
+    assert out.ok and out.content.result == {"detail": "Bye."}
+    assert "Authorization" not in client.headers and not client.is_authenticated()
+    r = requests.get(f"{devstack.api_url}/image/", timeout=10,
+                     headers={"Authorization": f"Token {token}"})
+    assert r.status_code == 401, r.text
+
+
 def test_alias_version_unique_after_update(devstack, repo):
     """Regression: the alias+version pair taken by a PUT is reserved for that image."""
     admin = devstack.api(devstack.admin_key)
@@ -274,11 +321,24 @@ def put_event(devstack: RunningStack, tmp_path: Path, detail_type: str, detail: 
 
 def test_imagectl_help(devstack):
     for args in ([], ["dc"], ["dc", "create"], ["user"], ["user", "create"], ["user", "key"],
-                 ["event"], ["event", "put"], ["node"], ["node", "add"], ["node", "list"]):
+                 ["event"], ["event", "put"], ["node"], ["node", "add"], ["node", "list"],
+                 ["user", "callback-key"]):
         proc = imagectl(devstack, *args, "--help")
         assert proc.stdout.startswith("usage: imagectl"), (args, proc.stdout, proc.stderr)
     assert "--image-limit" in imagectl(devstack, "dc", "create", "--help").stdout
     assert "--role" in imagectl(devstack, "user", "create", "--help").stdout
+
+
+def test_imagectl_user_callback_key(devstack):
+    imagectl(devstack, "user", "create", "cbuser")
+    shown = last_line(imagectl(devstack, "user", "callback-key", "cbuser").stdout)
+    assert len(shown) == 64 and int(shown, 16) >= 0
+    rotated = last_line(imagectl(devstack, "user", "callback-key", "cbuser", "--rotate").stdout)
+    assert rotated != shown and len(rotated) == 64
+    assert last_line(imagectl(devstack, "user", "callback-key", "cbuser").stdout) == rotated
+    proc = imagectl(devstack, "user", "callback-key", "nobody-here", ok=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "imagectl: user 'nobody-here' does not exist")
 
 
 def test_imagectl_node_add_and_list(devstack):
@@ -444,3 +504,51 @@ def test_image_server_off_is_synchronous(db_only_stack, repo):
     r = admin.post("/vm/x/snapshot/y/image/z", {})
     assert r.status_code == 404  # lookups first; with a VM it would be 428 (no image server)
     assert admin.delete("/image/dbonly").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# f) the sample image repository `make run` serves (devstack.image_repo)
+# ---------------------------------------------------------------------------------------------
+def test_the_printed_sample_images_import_as_the_readme_shows(devstack):
+    """The README's curl request, with each `Sample image:` URL the stack printed."""
+    samples = devstack.sample_images()
+    assert len(samples) >= 2, devstack.log()
+    state = json.loads(devstack.state_file.read_text())
+    assert state["sample_manifest_urls"] == [url for url, _ in samples]
+    admin = devstack.api(devstack.admin_key)
+    for manifest_url, name in samples:
+        # curl -H "ES-API-KEY: $KEY" -H 'Content-Type: application/json' \
+        #      -d '{"manifest_url": "<url>", "dc": "main"}' http://127.0.0.1:8000/api/image/<name>/
+        r = requests.post(f"{devstack.api_url}/image/{name}/", timeout=30,
+                          headers={"ES-API-KEY": devstack.admin_key,
+                                   "Content-Type": "application/json"},
+                          data=json.dumps({"manifest_url": manifest_url, "dc": "main"}))
+        assert r.status_code == 201, r.text
+        final = wait_raw(admin, r.json()["task_id"])
+        assert final["status"] == "SUCCESS", final
+        published = requests.get(manifest_url, timeout=10).json()
+        image = admin.get(f"/image/{name}").json()["result"]
+        assert (image["uuid"], image["status"]) == (published["uuid"], 1)
+        served = admin.get(f"/images/{published['uuid']}").json()   # what compute nodes get
+        assert served["files"] == published["files"]
+        assert served["files"][0]["compression"] == "gzip"
+
+
+def test_a_busy_sample_repo_port_is_one_line_and_exit_1(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.e2e.stack_process import ROOT, clean_env
+    with socket.socket() as busy:
+        busy.bind((LOOPBACK, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "devstack"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, env=clean_env(
+                                  DEVSTACK_DIR=str(tmp_path), PORT="0",
+                                  SAMPLE_REPO_PORT=str(port)))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert f"port {port}" in proc.stderr and "SAMPLE_REPO_PORT=" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout

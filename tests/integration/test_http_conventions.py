@@ -46,7 +46,9 @@ def test_unknown_route_and_wrong_method(admin):
     assert admin.get("/nothing/here").status_code == 404
     r = admin.request("PATCH", "/image/")
     assert r.status_code == 405
+    assert r.headers["Allow"] == "GET"  # RFC 9110
     assert admin.request("POST", "/image").status_code == 405
+    assert admin.request("PATCH", "/image/img1").headers["Allow"] == "GET, POST, PUT, DELETE"
 
 
 def test_content_types_clients_send(admin, files):
@@ -73,3 +75,32 @@ def test_validation_failure_envelope(admin):
     body = r.json()
     assert r.status_code == 400 and body["status"] == "FAILURE"
     assert body["task_id"] and r.headers["es_task_id"] == body["task_id"]
+
+
+def test_options_describes_the_route_for_es_help(clean):
+    """SPEC §4.12: what `es help /image/<name>` prints, without a key."""
+    from tests.support import Api
+    anonymous = Api(clean.api_url, None)
+    r = anonymous.request("OPTIONS", "/image/img1")
+    assert r.status_code == 200, r.text
+    assert r.headers["Allow"] == "GET, POST, PUT, DELETE"
+    body = r.json()
+    assert body["url"] == "/image/{name}" and set(body["methods"]) == {"GET", "POST", "PUT",
+                                                                        "DELETE"}
+    post = body["methods"]["POST"]
+    assert post["asynchronous"] is True and not body["methods"]["GET"]["asynchronous"]
+    assert {"name": "name", "in": "path", "required": True} in post["parameters"]
+    assert {"manifest_url", "dc", "cb_url"} <= set(post["body"])
+    assert "import admins" in post["permissions"]
+    for path in ("/image", "/task/x/cancel", "/vm/v/snapshot/s/image/n", "/ping",
+                 "/accounts/login", "/exports/t/parts"):
+        r = anonymous.request("OPTIONS", path)
+        assert r.status_code == 200 and r.json()["methods"], path
+        assert all(m["permissions"] and m["summary"] for m in r.json()["methods"].values())
+
+
+def test_options_through_danube_clouds_client(clean):
+    from esdc_api import Client
+    answer = Client(clean.api_url).options("/task/log")
+    assert answer.ok and answer.content.result["methods"]["GET"]["permissions"].startswith(
+        "admins of the DC")

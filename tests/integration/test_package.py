@@ -25,11 +25,11 @@ pytestmark = pytest.mark.package
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE, PREFIX = "prod", "imageapi-prod"
-DATA_SERVICES = ("dynamodb", "s3", "states", "sqs")
+DATA_SERVICES = ("dynamodb", "s3", "states", "sqs", "ssm", "kms", "events")
 # Every setting whose value only the deployment knows (chalicelib/config.py).
 DEPLOYMENT_ENV = {"IMAGE_API_TABLE_PREFIX", "IMAGE_STORE_BUCKET", "EXPORT_QUEUE_PREFIX",
                   "EXPORT_DEAD_LETTER_ARN",
-                  "PLATFORM_EVENT_SOURCE", "NODE_TOKEN",
+                  "PLATFORM_EVENT_SOURCE",
                   *STATE_MACHINE_ARN_VARIABLES}
 
 
@@ -158,7 +158,15 @@ def _statements(template: dict):
             continue
         for document in documents:
             for statement in document["Statement"]:
-                yield logical_id, statement
+                yield logical_id, _unless_condition(statement)
+
+
+def _unless_condition(statement: dict) -> dict:
+    """A statement under a template condition ({"Fn::If": [cond, statement, NoValue]})."""
+    if "Fn::If" in statement:
+        _, statement, otherwise = statement["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}
+    return statement
 
 
 def _as_list(value):
@@ -179,15 +187,267 @@ def test_no_data_action_on_every_resource(template):
     assert checked > 0
 
 
-def test_app_policy_is_on_every_function_role(template):
-    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0]
-             for fn in _of_type(template, "AWS::Serverless::Function").values()}
-    policy = template["Resources"]["AppPolicy"]["Properties"]
-    assert {role["Ref"] for role in policy["Roles"]} == roles
-    actions = {a for s in policy["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])}
-    assert {"dynamodb:GetItem", "s3:PutObject", "s3:ListBucket", "states:StartExecution",
-            "states:DescribeExecution", "states:SendTaskSuccess", "sqs:SendMessage"} <= actions
+def _function_statements(template: dict) -> dict[str, list[dict]]:
+    """Function -> every statement its role carries: the role's own policies (Chalice's logs)
+    and each AWS::IAM::Policy attached to it."""
+    functions = _of_type(template, "AWS::Serverless::Function")
+    role_of = {name: fn["Properties"]["Role"]["Fn::GetAtt"][0] for name, fn in functions.items()}
+    attached: dict[str, list[dict]] = {role: [] for role in role_of.values()}
+    for role, resource in _of_type(template, "AWS::IAM::Role").items():
+        for policy in resource["Properties"].get("Policies", []):
+            attached.setdefault(role, []).extend(policy["PolicyDocument"]["Statement"])
+    for policy in _of_type(template, "AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            attached.setdefault(role["Ref"], []).extend(
+                policy["Properties"]["PolicyDocument"]["Statement"])
+    return {name: [_unless_condition(s) for s in attached[role]]
+            for name, role in role_of.items()}
 
+
+def _actions(statements: list[dict], service: str) -> set[str]:
+    return {action for s in statements for action in _as_list(s["Action"])
+            if action.startswith(service + ":")}
+
+
+def _table_access(template: dict, statements: list[dict]) -> dict[str, str]:
+    """{"users": "r", "users/key-hash-index": "r", "tasks": "rw", ...}: what a function may do
+    to each table and index, named one by one (a wildcard fails here)."""
+    short = {logical_id: table["Properties"]["TableName"].removeprefix(PREFIX + "-")
+             for logical_id, table in _of_type(template, "AWS::DynamoDB::Table").items()}
+    found: dict[str, set[str]] = {}
+    for statement in statements:
+        actions = _actions([statement], "dynamodb")
+        if not actions:
+            continue
+        assert statement["Effect"] == "Allow" and "Condition" not in statement, statement
+        for resource in _as_list(statement["Resource"]):
+            if "Fn::GetAtt" in resource:
+                logical_id, attribute = resource["Fn::GetAtt"]
+                assert attribute == "Arn", resource
+                name = short[logical_id]
+            else:
+                match = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/([A-Za-z0-9_.-]+)",
+                                     resource["Fn::Sub"])
+                assert match, f"not one table or index: {resource}"
+                name = f"{short[match[1]]}/{match[2]}"
+            found.setdefault(name, set()).update(actions)
+    for name, actions in found.items():
+        assert actions <= TABLE_READS | TABLE_WRITES, (name, actions - TABLE_READS - TABLE_WRITES)
+    return {name: ("r" if actions & TABLE_READS else "") + ("w" if actions & TABLE_WRITES else "")
+            for name, actions in found.items()}
+
+
+def _object_access(statements: list[dict]) -> dict[str, str]:
+    """{"images/*/*": "GPD", ...}: store key patterns and what a function may do to them."""
+    found: dict[str, set[str]] = {}
+    for statement in statements:
+        actions = _actions([statement], "s3") - BUCKET_ACTIONS
+        if not actions:
+            continue
+        assert statement["Effect"] == "Allow", statement
+        for resource in _as_list(statement["Resource"]):
+            pattern = resource["Fn::Sub"]
+            assert pattern.startswith("${ImageStoreBucket.Arn}/"), resource
+            found.setdefault(pattern.removeprefix("${ImageStoreBucket.Arn}/"), set()).update(
+                actions)
+    return {pattern: "".join(letter for letter, action in OBJECT_LETTERS.items()
+                             if action in actions) for pattern, actions in found.items()}
+
+
+TABLE_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem"}
+# Ending a task: the image transaction, the task and its log entry (no users: a callback is
+# announced by an event, and OnTaskEnded reads the callback key).
+ENDING = {"images": "rw", "guards": "w", "dcs": "w", "snapshots": "w", "tasks": "rw",
+          "tasklog": "w"}
+STEP = {"images": "r", "tasks": "rw"}
+EXPECTED_TABLES = {
+    "APIHandler": {"images": "rw", "images/uuid-index": "r", "guards": "rw", "users": "rw",
+                   "users/key-hash-index": "r", "dcs": "rw", "vms": "r",
+                   "vms/hostname-index": "r", "snapshots": "rw", "tasks": "rw",
+                   "tasks/pending-user-index": "r", "tasklog": "rw"},
+    "StepImportFile": {**STEP, "images/file-index": "r"},
+    "StepWriteManifest": STEP, "StepDeleteObjects": STEP, "StepRequestExport": STEP,
+    "StepIngestUpload": STEP,
+    "StepFinish": ENDING, "StepRollback": ENDING, "OnExecutionStatus": ENDING,
+    "OnCleanup": {**ENDING, "tasks/pending-index": "r", "tasklog": "rw"},
+    "OnPlatformEvent": {"vms": "w", "snapshots": "w", "users": "w", "dcs": "w"},
+    "OnUploadCreated": {"tasks": "r"},
+    "OnTaskEnded": {"tasks": "rw", "users": "rw"},
+}
+# G GetObject (also HEAD, presigned GET, copy source), P PutObject (also multipart, presigned
+# part PUT), D DeleteObject, A AbortMultipartUpload, L ListMultipartUploadParts
+OBJECT_LETTERS = {"G": "s3:GetObject", "P": "s3:PutObject", "D": "s3:DeleteObject",
+                  "A": "s3:AbortMultipartUpload", "L": "s3:ListMultipartUploadParts"}
+BUCKET_ACTIONS = {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
+IMAGES, UPLOADS = "images/*/*", "uploads/*"
+ROLLBACK = {IMAGES: "GPDA", UPLOADS: "DA"}
+EXPECTED_OBJECTS = {
+    "APIHandler": {IMAGES: "GPDA", UPLOADS: "GPDAL"},
+    "StepImportFile": {IMAGES: "GPDAL"},
+    "StepWriteManifest": {IMAGES: "GP"},
+    "StepDeleteObjects": {IMAGES: "DA"},
+    "StepRequestExport": {UPLOADS: "P"},
+    "StepIngestUpload": {IMAGES: "PDAL", UPLOADS: "GD"},
+    "StepFinish": {},
+    "StepRollback": ROLLBACK, "OnExecutionStatus": ROLLBACK,
+    "OnCleanup": {IMAGES: "GP", "*": "DA"},   # orphans and stale uploads are anywhere
+    "OnPlatformEvent": {}, "OnUploadCreated": {}, "OnTaskEnded": {},
+}
+ANNOUNCE = {"events:PutEvents"}  # whoever ends tasks announces callbacks
+# L ListBucket (HeadObject of a missing key is a 404, not a 403), U ListBucketMultipartUploads
+EXPECTED_BUCKET = {"APIHandler": "LU", "StepImportFile": "U", "StepWriteManifest": "L",
+                   "StepDeleteObjects": "U", "StepIngestUpload": "LU", "StepRollback": "LU",
+                   "OnExecutionStatus": "LU", "OnCleanup": "LU"}
+EXPECTED_OTHERS = {  # Step Functions, SQS, EventBridge, SSM and KMS
+    "APIHandler": {"states:StartExecution", "states:StopExecution", "states:SendTaskHeartbeat",
+                   "states:SendTaskFailure", "ssm:GetParameter", "kms:Decrypt", *ANNOUNCE},
+    "StepRequestExport": {"sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                          "sqs:SetQueueAttributes", "sqs:SendMessage"},
+    "StepFinish": ANNOUNCE, "StepRollback": ANNOUNCE, "OnExecutionStatus": ANNOUNCE,
+    "OnUploadCreated": {"states:SendTaskSuccess"},
+    "OnCleanup": {"states:DescribeExecution", "states:StopExecution", *ANNOUNCE},
+}
+
+
+def test_each_function_role_has_a_policy_of_its_own(template):
+    functions = _of_type(template, "AWS::Serverless::Function")
+    roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions.values()]
+    assert len(set(roles)) == len(roles) == len(EXPECTED_TABLES)
+    assert set(functions) == set(EXPECTED_TABLES)
+    for name, policy in _of_type(template, "AWS::IAM::Policy").items():
+        # one role each: no policy hands one function's rights to another
+        assert len(policy["Properties"]["Roles"]) == 1, name
+    attached = [p["Properties"]["Roles"][0]["Ref"]
+                for p in _of_type(template, "AWS::IAM::Policy").values()]
+    assert sorted(attached) == sorted(roles)
+
+
+def test_table_access_function_by_function(template):
+    statements = _function_statements(template)
+    access = {name: _table_access(template, statements[name]) for name in statements}
+    assert access == EXPECTED_TABLES
+
+    # The steps that take in what others supplied (a file from any URL, a node's upload)
+    # reach only their task and image records: no users, no guards, no DCs, no task log.
+    for name in ("StepImportFile", "StepIngestUpload"):
+        assert set(access[name]) <= {"images", "images/file-index", "tasks"}, name
+        assert access[name]["images"] == "r"
+    # Who may touch the users table (API key hashes): the API (keys by hash, which only it
+    # may query; logins update their user), the platform's events, and the callback sender
+    # (reads and makes a callback key). Nobody else; and nobody creates or removes users
+    # (the operator CLI does, with the operator's credentials).
+    users = {name: tables["users"] for name, tables in access.items() if "users" in tables}
+    assert users == {"APIHandler": "rw", "OnPlatformEvent": "w", "OnTaskEnded": "rw"}
+    assert {name for name, tables in access.items() if "users/key-hash-index" in tables} == \
+        {"APIHandler"}
+    for name in users:
+        on_users = [s for s in statements[name] if "users" in _table_access(template, [s])]
+        assert _actions(on_users, "dynamodb") <= {"dynamodb:GetItem", "dynamodb:Query",
+                                                  "dynamodb:UpdateItem"}, name
+    assert _actions(statements["OnPlatformEvent"], "dynamodb") == {"dynamodb:UpdateItem"}
+
+
+def test_store_and_other_access_function_by_function(template):
+    statements = _function_statements(template)
+    objects = {name: _object_access(statements[name]) for name in statements}
+    assert objects == EXPECTED_OBJECTS
+    bucket = {name: "".join(letter for letter, action in (("L", "s3:ListBucket"),
+                                                          ("U", "s3:ListBucketMultipartUploads"))
+                            if action in _actions(found, "s3"))
+              for name, found in statements.items()}
+    assert {name: letters for name, letters in bucket.items() if letters} == EXPECTED_BUCKET
+    for name, found in statements.items():
+        others = set().union(*(_actions(found, service) for service in
+                               ("states", "sqs", "events", "ssm", "kms")))
+        assert others == EXPECTED_OTHERS.get(name, set()), name
+        # the bucket's own actions only on the bucket, and only with object access
+        for statement in found:
+            if _actions([statement], "s3") & BUCKET_ACTIONS:
+                assert _actions([statement], "s3") <= BUCKET_ACTIONS
+                assert statement["Resource"] == {"Fn::GetAtt": ["ImageStoreBucket", "Arn"]}
+                assert objects[name], name
+
+
+def test_node_token_is_an_ssm_parameter_only_the_api_reads(template):
+    parameters = template["Parameters"]
+    assert "NodeToken" not in parameters
+    assert parameters["NodeTokenParameter"]["Type"] == "String"
+    assert parameters["NodeTokenParameter"]["Default"] == f"/{PREFIX}/node-token"
+    functions = _of_type(template, "AWS::Serverless::Function")
+    holders = {name for name, fn in functions.items()
+               if "NODE_TOKEN_PARAMETER" in fn["Properties"]["Environment"]["Variables"]}
+    assert holders == {"APIHandler"}
+    env = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["NODE_TOKEN_PARAMETER"] == {"Ref": "NodeTokenParameter"}
+
+    policy = template["Resources"]["APIHandlerPolicy"]["Properties"]["PolicyDocument"]
+    conditional = [s["Fn::If"] for s in policy["Statement"] if "Fn::If" in s]
+    assert {branch[0] for branch in conditional} == {"HasNodeTokenParameter"}
+    by_action = {branch[1]["Action"]: branch[1] for branch in conditional}
+    parameter_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+                                "parameter${NodeTokenParameter}"}
+    assert by_action["ssm:GetParameter"]["Resource"] == parameter_arn
+    decrypt = by_action["kms:Decrypt"]["Condition"]["StringEquals"]
+    assert decrypt["kms:ViaService"] == {"Fn::Sub": "ssm.${AWS::Region}.${AWS::URLSuffix}"}
+    assert decrypt["kms:EncryptionContext:PARAMETER_ARN"] == parameter_arn
+    assert template["Conditions"]["HasNodeTokenParameter"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "NodeTokenParameter"}, ""]}]}
+
+
+def test_api_stage_throttling(template):
+    parameters = template["Parameters"]
+    assert parameters["ApiThrottleRateLimit"]["Type"] == "Number"
+    assert parameters["ApiThrottleRateLimit"]["Default"] == 100
+    assert parameters["ApiThrottleBurstLimit"]["Type"] == "Number"
+    assert parameters["ApiThrottleBurstLimit"]["Default"] == 200
+    api = template["Resources"]["RestAPI"]["Properties"]
+    [every_method] = api["MethodSettings"]
+    assert every_method == {"ResourcePath": "/*", "HttpMethod": "*",
+                            "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+                            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"}}
+    # a throttled request is answered in the API's envelope, as the app answers its own 429
+    throttled = api["GatewayResponses"]["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    assert json.loads(throttled["ResponseTemplates"]["application/json"]) == {
+        "detail": "Request was throttled."}
+    assert throttled["ResponseParameters"] == \
+        api["GatewayResponses"]["MISSING_AUTHENTICATION_TOKEN"]["ResponseParameters"]
+
+
+def test_callbacks_are_announced_by_one_kind_of_event(template):
+    announcing = set()
+    for name, found in _function_statements(template).items():
+        for statement in found:
+            if _actions([statement], "events"):
+                announcing.add(name)
+                assert _actions([statement], "events") == ANNOUNCE
+                assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:events:"
+                                                 "${AWS::Region}:${AWS::AccountId}:"
+                                                 "event-bus/default"}, name
+                assert statement["Condition"] == {"StringEquals": {
+                    "events:source": "imageapi.tasks", "events:detail-type": "Task Ended"}}
+    # whoever ends tasks (services.tasks.ending), and nobody else
+    assert announcing == {"APIHandler", "StepFinish", "StepRollback", "OnExecutionStatus",
+                          "OnCleanup"}
+
+
+def test_store_refuses_plain_http_and_old_signatures(template):
+    policies = _of_type(template, "AWS::S3::BucketPolicy")
+    [policy] = [p["Properties"] for p in policies.values()
+                if p["Properties"]["Bucket"] == {"Ref": "ImageStoreBucket"}]
+    statements = policy["PolicyDocument"]["Statement"]
+    everything = [{"Fn::GetAtt": ["ImageStoreBucket", "Arn"]},
+                  {"Fn::Sub": "${ImageStoreBucket.Arn}/*"}]
+    denials = {json.dumps(s["Condition"], sort_keys=True): s for s in statements
+               if s["Effect"] == "Deny"}
+    insecure = denials[json.dumps({"Bool": {"aws:SecureTransport": "false"}})]
+    sigv2 = denials[json.dumps({"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}})]
+    for statement in (insecure, sigv2):
+        assert statement["Principal"] == "*" and statement["Action"] == "s3:*"
+        assert statement["Resource"] == everything
+    assert all(s["Effect"] == "Deny" for s in statements)  # grants nothing to anyone
 
 def test_every_function_has_the_deployment_environment(template):
     functions = _of_type(template, "AWS::Serverless::Function")
@@ -202,6 +462,8 @@ def test_every_function_has_the_deployment_environment(template):
         for op in OPERATIONS:
             arn = env[f"STATE_MACHINE_{op.upper()}_ARN"]["Fn::Sub"]
             assert arn.endswith(f":stateMachine:{machine_name(PREFIX, op)}")
+        # the node token is no function's plain environment variable any more
+        assert "NODE_TOKEN" not in env, logical_id
 
 
 PING = r"""
@@ -246,3 +508,22 @@ def test_deployment_zip_answers_ping_on_its_own(package, tmp_path):
     response = json.loads(result.stdout.strip().splitlines()[-1])
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["result"] == "pong"
+
+
+def test_platform_events_have_their_own_guarded_bus(template):
+    """A forged "User State" on the default bus is not heard (issue 9.3)."""
+    resources = template["Resources"]
+    assert resources["PlatformEventBus"]["Properties"]["Name"] == f"{PREFIX}-platform"
+    event = next(iter(resources["OnPlatformEvent"]["Properties"]["Events"].values()))
+    assert event["Properties"]["EventBusName"] == {"Ref": "PlatformEventBus"}
+    others = [fn for name, fn in _of_type(template, "AWS::Serverless::Function").items()
+              if name != "OnPlatformEvent"]
+    assert all("EventBusName" not in event["Properties"]
+               for fn in others for event in fn["Properties"].get("Events", {}).values())
+    allow = resources["PlatformEventBusAllowPublishers"]["Properties"]["Statement"]
+    deny = resources["PlatformEventBusDenyOthers"]["Properties"]["Statement"]
+    assert allow["Principal"] == {"AWS": {"Ref": "PlatformEventPrincipals"}}
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "events:PutEvents")
+    assert deny["Condition"] == {"StringNotLike": {
+        "aws:PrincipalArn": {"Ref": "PlatformEventPrincipals"}}}
+    assert template["Parameters"]["PlatformEventPrincipals"]["Type"] == "CommaDelimitedList"

@@ -126,3 +126,61 @@ def test_dc_state_sets_and_clears_the_image_limit(clean):
     name = f"dc-{uuidlib.uuid4().hex[:6]}"
     clean.put_event("DC State", {"name": name, "image_limit": 1, "version": 1})
     wait_for(lambda: Datacenter.count(name) == 1)
+
+
+def test_events_on_the_default_bus_are_not_heard(clean):
+    """Anyone in the account may PutEvents on the default bus: a forged "User State" there
+    must not make anyone a SuperAdmin or an admin (issue 9.3)."""
+    from chalicelib.services.identity import accounts
+    mallory = clean.api(accounts.create_user("mallory"))
+    clean.put_event("User State", {"username": "mallory", "is_super_admin": True,
+                                   "is_active": True, "version": 1,
+                                   "dc_roles": {"main": ["admin", "image_admin"]}},
+                    bus="default")
+    clean.put_event("VM State", vm_detail(1), bus="default")
+    platform_events_delivered(clean)
+    assert get_vm() is None
+    assert mallory.get("/image").status_code == 403
+    assert not User.get("mallory").is_super_admin
+    assert User.get("mallory").dc_roles.as_dict() == {}
+
+
+def test_events_never_grant_super_admin_but_may_take_it_away(clean):
+    from chalicelib.services.identity import accounts
+    carol = clean.api(accounts.create_user("carol"))
+    clean.put_event("User State", {"username": "carol", "is_super_admin": True,
+                                   "is_active": True, "version": 1,
+                                   "dc_roles": {"main": ["admin", "image_admin"]}})
+    wait_for(lambda: User.get("carol").dc_roles.as_dict())  # the roles came through ...
+    assert User.get("carol").is_super_admin is False  # ... SuperAdmin did not
+    assert carol.get("/image", params={"dc": "main"}).status_code == 200
+    assert carol.get("/task/log", params={"dc": "other"}).status_code == 403
+    root = clean.api(accounts.create_user("root", super_admin=True))
+    assert root.get("/task/log", params={"dc": "other"}).status_code == 200
+    clean.put_event("User State", {"username": "root", "is_super_admin": False,
+                                   "is_active": True, "version": 1, "dc_roles": {}})
+    wait_for(lambda: not User.get("root").is_super_admin)
+    wait_for(lambda: root.get("/task/log", params={"dc": "other"}).status_code == 403)
+
+
+def test_users_made_by_events_get_a_callback_key(clean):
+    """Their callbacks used to be signed with an empty key (issue 9.5)."""
+    from chalicelib.services.identity import accounts
+    clean.put_event("User State", {"username": "dave", "is_super_admin": False,
+                                   "is_active": True, "version": 1, "dc_roles": {}})
+    key = wait_for(lambda: _callback_key("dave"))
+    assert len(key) == 64
+    clean.put_event("User State", {"username": "dave", "is_super_admin": False,
+                                   "is_active": False, "version": 2, "dc_roles": {}})
+    wait_for(lambda: not User.get("dave").is_active)
+    assert User.get("dave").callback_key == key  # later events keep it
+    rotated = accounts.callback_key("dave", rotate=True)
+    assert rotated != key and len(rotated) == 64
+    assert accounts.callback_key("dave") == rotated
+
+
+def _callback_key(username):
+    try:
+        return User.get(username).callback_key
+    except DoesNotExist:
+        return None

@@ -204,16 +204,19 @@ def test_declared_length_over_the_cap_is_refused_unread(httpserver: HTTPServer,
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of the body reads made through urllib3 (decoded bytes handed to our code)."""
     sizes: list[int] = []
-    real_read = urllib3.response.HTTPResponse.read
     test_thread = threading.get_ident()
 
-    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        data = real_read(self, *args, **kwargs)
-        if threading.get_ident() == test_thread:
-            sizes.append(len(data))
-        return data
+    def counted(real):  # type: ignore[no-untyped-def]
+        def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            data = real(self, *args, **kwargs)
+            if threading.get_ident() == test_thread:
+                sizes.append(len(data))
+            return data
+        return read
 
-    monkeypatch.setattr(urllib3.response.HTTPResponse, "read", read)
+    for name in ("read", "read1"):
+        monkeypatch.setattr(urllib3.response.HTTPResponse, name,
+                            counted(getattr(urllib3.response.HTTPResponse, name)))
     return sizes
 
 
@@ -606,3 +609,39 @@ def test_closing_the_download_closes_its_session(httpserver: HTTPServer,
     assert len(closed) == 1
     assert _fetch(httpserver.url_for("/file")) == b"data"
     assert len(closed) == 2
+
+
+# --- a total deadline, and bodies as sent (issue 9.6, 9.7) ------------------------------------
+
+def _dripping(body: bytes, pause: float, headers_first: bool = True):  # type: ignore[no-untyped-def]
+    """A handler that sends `body` a byte at a time, `pause` seconds apart: every single read
+    is quick, the whole takes len(body) * pause seconds."""
+    def handler(_: Request) -> Response:
+        def drip() -> Iterator[bytes]:
+            for byte in body:
+                yield bytes([byte])
+                threading.Event().wait(pause)
+        return Response(drip(), direct_passthrough=True)
+    return handler
+
+
+def test_a_dripping_manifest_ends_at_the_total_deadline(loopback_server: HTTPServer) -> None:
+    # 200 bytes at 0.1 s each: 20 s in all, while no single read waits more than 0.1 s;
+    # before the total deadline this fetch succeeded after 20 s
+    loopback_server.expect_request("/drip").respond_with_handler(
+        _dripping(b'{"v": 2, "pad": "' + b"x" * 180 + b'"}', 0.1))
+    error = _error(loopback_server.url_for("/drip"), timeout=1.0)
+    assert error.reason == "Read timed out"
+
+
+def test_a_compressed_body_is_refused_not_expanded(httpserver: HTTPServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    bomb = gzip.compress(b"\0" * (4 << 20))  # 4 MiB in about 4 KiB: under the cap as sent
+    assert len(bomb) < 8192
+    httpserver.expect_request("/m").respond_with_data(
+        bomb, headers={"Content-Encoding": "gzip"})
+    reads = _count_reads(monkeypatch)
+    error = _error(httpserver.url_for("/m"), max_bytes=8192)
+    assert error.reason == sources.COMPRESSED
+    assert sum(reads) == 0  # not a byte of it was read, let alone inflated

@@ -49,6 +49,51 @@ class TestTasks:
         assert admin.get(f"/task/{task_id}/status").status_code == 200
         assert stranger.put(f"/task/{task_id}/cancel").status_code == 403
 
+    def test_cancel_needs_the_right_to_start_the_operation(self, server, admin, files, hold):
+        """Reading a task is not enough to cancel it (issue 9.1)."""
+        held = hold("import_file")
+        bob = server.user("bob")  # the image's owner, no roles
+        task_id, _ = start_import(admin, files, "img1", CONTENT, owner="bob")
+        held.wait_reached(task_id)
+        refused = {
+            "owner": bob,
+            "dc admin": server.user("dcadmin", roles={"main": ["admin"]}),
+            "image admin": server.user("imgadmin", roles=image_admin_roles("main",
+                                                                           importer=False)),
+        }
+        for who, api in refused.items():
+            assert api.get(f"/task/{task_id}/status").status_code == 201, who  # may read
+            r = api.put(f"/task/{task_id}/cancel")
+            assert (r.status_code, r.json()) == (403, {"detail": "Permission denied"}), who
+            assert Task.get(task_id).state == "running"
+        importer = server.user("importer", roles=image_admin_roles("main"))
+        r = importer.put(f"/task/{task_id}/cancel")
+        assert r.status_code == 410 and r.json()["status"] == "REVOKED"
+        held.release(task_id)
+
+    def test_tasks_of_an_unbound_image_hide_as_the_image_does(self, server, admin, files):
+        """DC admins get 403 on a DC-unbound image: on its tasks and log entries too (9.2)."""
+        task_id, _ = start_import(admin, files, "img1", CONTENT, dc_bound=False,
+                                  desc="secret plans")
+        assert wait_task(admin, task_id).status_code == 200
+        dc_admin = server.user("dcadmin", roles=image_admin_roles("main"))
+        assert dc_admin.get("/image/img1").status_code == 403
+        for suffix in ("", "/status", "/done"):
+            r = dc_admin.get(f"/task/{task_id}{suffix}")
+            assert (r.status_code, r.json()) == (403, {"detail": "Permission denied"}), suffix
+        entries = dc_admin.get("/task/log", params={"limit": 1000}).json()["result"]
+        assert not [e for e in entries if e["task"] == task_id or e["object_name"] == "img1"]
+        assert admin.get(f"/task/{task_id}").status_code == 200
+        everything = admin.get("/task/log", params={"limit": 1000}).json()["result"]
+        assert {e["status"] for e in everything if e["task"] == task_id} == {"PENDING",
+                                                                             "SUCCESS"}
+        # a bound image's tasks stay visible to the DC's admins
+        bound_id, _ = start_import(admin, files, "img2", CONTENT + b"2")
+        assert wait_task(admin, bound_id).status_code == 200
+        assert dc_admin.get(f"/task/{bound_id}").status_code == 200
+        entries = dc_admin.get("/task/log", params={"limit": 1000}).json()["result"]
+        assert {e["task"] for e in entries} >= {bound_id}
+
     def test_task_log_newest_first_and_paged(self, server, admin, ready):
         task_id, _ = ready
         r = admin.get("/task/log", params={"limit": 2})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 
 import boto3
@@ -88,13 +89,14 @@ def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def gated_import(admin, files, content: bytes):
+def gated_import(admin, files, content: bytes, **fields):
     """Start an import whose file transfer stays in flight until `gate.release` is set."""
     gate = Gate(content)
     manifest = files.manifest(content)
     url = files.publish(manifest)
     files.server.expect_request(_path(url) + "/file").respond_with_handler(gate.handler)
-    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
+    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main",
+                                         **fields}).json()["task_id"]
     assert gate.started.wait(20)
     return gate, manifest, task_id
 
@@ -303,11 +305,14 @@ def test_callback_is_sent_once_and_signed(server, admin, files, httpserver):
     task_id, _ = start_import(admin, files, "img1", CONTENT,
                               cb_url=httpserver.url_for("/hook"), cb_method="POST")
     assert wait_task(admin, task_id).status_code == 200
-    # the step that ended the task sent the callback before it returned
+    # the task's ending announced it; the "Task Ended" handler sent it
+    wait_for(lambda: received, message="no callback arrived")
     assert execution_status(task_id) == "SUCCEEDED"
-    # and a late status event for the execution sends no second one
+    # a late status event for the execution, or the announcement again, sends no second one
     put_status_event(task_id, "SUCCEEDED")
     server.events_delivered("on_execution_status")
+    server.put_event("Task Ended", {"task_id": task_id}, source="imageapi.tasks", bus="default")
+    server.events_delivered("on_task_ended")
     assert len(received) == 1
     body, headers = received[0]
     key = User.get("admin").callback_key
@@ -318,9 +323,66 @@ def test_callback_is_sent_once_and_signed(server, admin, files, httpserver):
         (payload["random_token"] + key).encode()).hexdigest()
 
 
+def test_no_request_waits_for_a_callback_receiver(server, admin, files, loopback_server):
+    """A receiver that does not answer, or answers an endless body, holds nothing: the cancel
+    that ends the task answers at once, and the answer is never read (issue 9.6, 9.7)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(request):
+        entered.set()
+        release.wait(60)  # longer than the client waits for an answer (30 s)
+        return Response("late")
+
+    def endless(request):
+        return Response((b"z" * 65536 for _ in range(1 << 20)),  # 64 GiB, gzip or not
+                        headers={"Content-Encoding": "gzip"}, direct_passthrough=True)
+
+    loopback_server.expect_request("/stuck").respond_with_handler(stuck)
+    loopback_server.expect_request("/endless").respond_with_handler(endless)
+    try:
+        gate, manifest, task_id = gated_import(admin, files, CONTENT * 3,
+                                               cb_url=loopback_server.url_for("/stuck"))
+        # before: the cancel sent the callback itself and waited for the receiver
+        r = admin.put(f"/task/{task_id}/cancel")
+        assert r.status_code == 410
+        assert entered.wait(20), "the callback was not sent"
+        gate.release.set()
+        assert_rolled_back(server, "img1", manifest["uuid"])
+
+        task_id, _ = start_import(admin, files, "img2", CONTENT,
+                                  cb_url=loopback_server.url_for("/endless"))
+        assert wait_task(admin, task_id).status_code == 200
+        wait_for(lambda: Task.get(task_id).callback_sent, 30,
+                 message="the callback to the endless receiver was never sent")
+        server.events_delivered("on_task_ended")  # the handler returned: it read no body
+    finally:
+        release.set()
+
+
 def test_bad_callback_url_is_a_field_error(server, admin, files):
     manifest = files.manifest(CONTENT)
     r = admin.post("/image/img1", {"manifest_url": files.publish(manifest, content=CONTENT),
                                    "dc": "main", "cb_url": "nope", "cb_method": "PATCH"})
     assert r.status_code == 400
     assert set(r.json()["result"]) == {"cb_url", "cb_method"}
+
+
+def test_a_password_in_a_url_is_used_but_never_shown(server, admin, files):
+    """`http://user:password@host/…` fetches with the credentials; task details, the task log
+    and every message show `user:***@` (issue 9.4)."""
+    manifest = files.manifest(CONTENT)
+    url = files.publish(manifest, content=CONTENT).replace("http://", "http://bob:hunter2@")
+    r = admin.post("/image/img1", {"manifest_url": url, "dc": "main",
+                                   "cb_url": url.replace("/manifest", "/callback")})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["task_id"]
+    assert wait_task(admin, task_id).status_code == 200
+    authorizations = {request.path: request.headers.get("Authorization")
+                      for request, _ in files.server.log}
+    assert set(authorizations.values()) == {"Basic Ym9iOmh1bnRlcjI="}  # bob:hunter2, as given
+    shown = json.dumps([admin.get(f"/task/{task_id}").json(),
+                        admin.get(f"/task/{task_id}/status").json(),
+                        admin.get("/task/log", params={"limit": 1000}).json()])
+    assert "hunter2" not in shown
+    assert "bob:***@" in shown
+    assert Task.get(task_id).request["file_url"].startswith("http://bob:hunter2@")  # for the fetch

@@ -85,8 +85,10 @@ def export(service: Service, tmp_path, monkeypatch, **shape) -> Export:
     config = AgentConfig(api_url=service.server.url_for("/api"), node="cn1", queue_url="-",
                          zfs=str(FAKE_ZFS), part_size_mib=5)
     request = ExportRequest(TASK, "cn1", "zones/vm-disk0", "es-1", "tok", heartbeat_seconds=0.2)
-    return Export(request, config, ExportApi(config.api_url, "", 10), Bandwidth(0),
-                  threading.Event())
+    job = Export(request, config, ExportApi(config.api_url, "", 10), Bandwidth(0),
+                 threading.Event())
+    job.retry_base_seconds = 0.01  # the retries, without their waits
+    return job
 
 
 def sent(size: int) -> bytes:

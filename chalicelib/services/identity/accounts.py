@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters.aws import condition_failed
+from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
 from chalicelib.persistence.models import Datacenter, User, get_or_none
 from chalicelib.services.identity.authentication import forget_cache, hash_key, new_key
@@ -51,7 +52,7 @@ def create_user(username: str, *, super_admin: bool = False,
     """Create a user and return its API key (shown once; only the hash is stored)."""
     key = key or new_key()
     user = User(username, is_super_admin=super_admin, is_active=True, dc_roles=roles or {},
-                api_key_hash=hash_key(key), callback_key=secrets.token_hex(16))
+                api_key_hash=hash_key(key), callback_key=new_callback_key())
     try:
         user.save(condition=User.username.does_not_exist())
     except PutError as exc:
@@ -59,6 +60,26 @@ def create_user(username: str, *, super_admin: bool = False,
             raise AccountError(f"user {username!r} already exists") from exc
         raise
     return key
+
+
+def new_callback_key() -> str:
+    """The HMAC key that signs a user's callbacks (ES-Signature); 256 bits."""
+    return secrets.token_hex(32)
+
+
+def callback_key(username: str, *, rotate: bool = False) -> str:
+    """The user's callback key, made now if the user has none yet (users created by platform
+    events); `rotate` replaces it (receivers must learn the new one)."""
+    fresh = new_callback_key()
+    value = fresh if rotate else User.callback_key | fresh  # if_not_exists
+    try:
+        User(username).update(actions=[User.callback_key.set(value)],
+                              condition=User.username.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise AccountError(f"user {username!r} does not exist") from exc
+        raise
+    return str(User.get(username, consistent_read=True).callback_key)
 
 
 def rotate_key(username: str, key: str | None = None) -> str:
@@ -73,6 +94,26 @@ def rotate_key(username: str, key: str | None = None) -> str:
         raise
     forget_cache()
     return key
+
+
+def set_password(username: str, password: str) -> None:
+    """Set the user's login password (only its scrypt hash is stored). The user's current
+    login token is revoked and its failed-login count cleared: an operator's reset unlocks."""
+    try:
+        encoded = hash_password(password)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    try:
+        User(username).update(actions=[User.password_hash.set(encoded),
+                                       User.token_hash.remove(), User.token_expires.remove(),
+                                       User.login_failures.remove(),
+                                       User.login_failed_since.remove()],
+                              condition=User.username.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise AccountError(f"user {username!r} does not exist") from exc
+        raise
+    forget_cache()
 
 
 def ensure_admin(username: str, key: str, *, replace_key: bool = True) -> bool:

@@ -8,7 +8,7 @@ import hmac
 import time
 from typing import Any
 
-from chalicelib.adapters import store, workflows
+from chalicelib.adapters import secrets, store, workflows
 from chalicelib.config import settings
 from chalicelib.domain import errors, exports, http_texts, task_texts
 from chalicelib.domain.task_results import EXPORT_FAILED
@@ -79,7 +79,7 @@ def fail(task_id: str, credentials: tuple[str | None, str | None],
 def _authorized(task_id: str, export_token: str | None, node_token: str | None) -> Task:
     """The task, when the tokens are right for it; else 403, whatever was wrong (an unknown
     task, a token of another task, an expired one)."""
-    expected_node_token = settings().node_token
+    expected_node_token = secrets.node_token()
     if expected_node_token and not hmac.compare_digest((node_token or "").encode(),
                                                        expected_node_token.encode()):
         raise errors.PermissionDenied()

@@ -54,7 +54,8 @@ def update_image(principal: Principal, name: str, data: dict[str, Any], params: 
         log = audit.entry(dc=image_dc(image), task_id=task_id, status=SUCCESS,
                           username=principal.username, owner=image.owner, name=name,
                           alias=image.alias, msg=rules(UPDATE).log_text,
-                          detail=form.sent_fields(data, changes))
+                          detail=form.sent_fields(data, changes),
+                          unbound=_unbound_before_or_after(image, apply))
         try:
             records.update(image, apply, expected_rev=image.rev, log=log)
         except records.Conflict as conflict:
@@ -102,6 +103,11 @@ def _record_changes(image: Image, changes: dict[str, Any],
     return apply
 
 
+def _unbound_before_or_after(image: Image, apply: dict[str, Any]) -> bool:
+    """An update that binds or unbinds an image is hidden as an unbound image would be."""
+    return not image.dc_bound or not apply.get("dc_bound", image.dc_bound)
+
+
 def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
                       detail: dict[str, Any], callback: dict[str, str] | None,
                       if_match: str | None) -> Outcome:
@@ -115,7 +121,7 @@ def _update_on_server(principal: Principal, image: Image, apply: dict[str, Any],
     task = lifecycle.new_task(task_id=task_id, operation=UPDATE, image=image,
                               creator=principal.username, dc=image_dc(image), request={},
                               view=lifecycle.image_task_view("PUT", image.name),
-                              callback=callback)
+                              callback=callback, unbound=_unbound_before_or_after(image, apply))
     try:
         records.update(image, apply, expected_rev=image.rev,
                        log=lifecycle.pending_log(task, detail), extra=[("task", task)],
@@ -181,7 +187,8 @@ def delete_image(principal: Principal, name: str, data: dict[str, Any], params: 
     task_id = dummy_task_id(principal.username)
     log = audit.entry(dc=image_dc(image), task_id=task_id, status=SUCCESS,
                       username=principal.username, owner=image.owner, name=name,
-                      alias=image.alias, msg=rules(DELETE).log_text, detail="")
+                      alias=image.alias, msg=rules(DELETE).log_text, detail="",
+                      unbound=not image.dc_bound)
     try:
         records.delete(image, expected_rev=image.rev, log=log)
     except records.Conflict as conflict:

@@ -63,7 +63,8 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     task_id = dummy_task_id(principal.username)
     log = audit.entry(dc=image_dc(image), task_id=task_id, status=SUCCESS,
                       username=principal.username, owner=image.owner, name=name,
-                      alias=image.alias, msg=rules(IMPORT).log_text, detail=detail)
+                      alias=image.alias, msg=rules(IMPORT).log_text, detail=detail,
+                      unbound=not image.dc_bound)
     create_record(image, log, errs,
                   extra=[("attach", audit.attach_entry(image, principal.username, task_id))])
     return Outcome(render(image), image_dc(image), task_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from chalicelib.adapters import secrets
 from chalicelib.config import settings
 from chalicelib.domain import errors, http_texts
 from chalicelib.domain.fields import is_uuid
@@ -24,7 +25,7 @@ def authenticate(ctx: Any) -> Principal | None:
     """
     from chalicelib.services.identity.authentication import authenticate as user_auth
     from chalicelib.services.identity.authentication import presented_key
-    token = settings().node_token
+    token = secrets.node_token()  # NODE_TOKEN, or the SSM parameter (read once per container)
     presented = ctx.header("ES-NODE-TOKEN") or presented_key(ctx)
     if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
         return None

@@ -68,11 +68,15 @@ def apply_snapshot_deleted(e: dict[str, Any]) -> bool:
 
 
 def apply_user_state(e: dict[str, Any]) -> bool:
-    # API keys are not part of the event: they stay as the operator CLI set them.
-    return _apply(User(e["username"]), [
-        User.is_super_admin.set(e["is_super_admin"]), User.is_active.set(e["is_active"]),
-        User.dc_roles.set(e["dc_roles"]),
-    ], e["version"])
+    """Events set a user's DC roles and activity and may take SuperAdmin away, but never
+    grant it: that takes an operator (`./imagectl`), not a message (README "Security").
+    API keys are not part of the event: they stay as the operator CLI set them."""
+    from chalicelib.services.identity.accounts import new_callback_key
+    actions = [User.is_active.set(e["is_active"]), User.dc_roles.set(e["dc_roles"]),
+               User.callback_key.set(User.callback_key | new_callback_key())]
+    if not e["is_super_admin"]:
+        actions.append(User.is_super_admin.set(False))
+    return _apply(User(e["username"]), actions, e["version"])
 
 
 def apply_dc_state(e: dict[str, Any]) -> bool:

@@ -110,7 +110,8 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
     tx.put("log", audit.entry(dc=task.dc, task_id=task.task_id, status=status,
                               username=task.creator, owner=task.owner, name=task.image_name,
                               alias=task.image_alias, msg=rules(task.operation).log_text,
-                              detail=result.get("message", ""), when=now, seq=1))
+                              detail=result.get("message", ""), unbound=bool(task.unbound),
+                              when=now, seq=1))
     try:
         tx.commit()
     except records.Conflict as conflict:
@@ -119,5 +120,5 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
         return False
     if task.callback:
         from chalicelib.services.tasks import callbacks
-        callbacks.deliver(task, status, result)
+        callbacks.announce(task)
     return True

@@ -34,12 +34,14 @@ def image_task_view(method: str, name: str, **extra: Any) -> dict[str, Any]:
 
 def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: str,
              request: dict[str, Any], view: dict[str, Any],
-             callback: dict[str, Any] | None = None) -> Task:
+             callback: dict[str, Any] | None = None, unbound: bool | None = None) -> Task:
+    """`unbound`: the task concerns a DC-unbound image (by default: `image` is unbound)."""
     created = datetime.now(UTC)
     return Task(task_id, status=PENDING, state=RUNNING, operation=operation,
                 image_name=image.name, image_uuid=image.uuid, image_alias=image.alias,
                 creator=creator, owner=image.owner, dc=dc, request=request, view=view,
-                callback=callback, created=created,
+                callback=callback, unbound=(not image.dc_bound if unbound is None else unbound)
+                or None, created=created,
                 deadline=created + timedelta(seconds=settings().task_deadline_seconds),
                 pending_user=creator, pending="1",
                 progress={"step": "queued", "bytes_done": 0, "bytes_total": None, "percent": 0})
@@ -48,7 +50,8 @@ def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: st
 def pending_log(task: Task, detail: dict[str, Any]) -> TaskLogEntry:
     return audit.entry(dc=task.dc, task_id=task.task_id, status=PENDING, username=task.creator,
                        owner=task.owner, name=task.image_name, alias=task.image_alias,
-                       msg=rules(task.operation).log_text, detail=detail)
+                       msg=rules(task.operation).log_text, detail=detail,
+                       unbound=bool(task.unbound))
 
 
 def start(task: Task, payload: dict[str, Any] | None = None) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.domain import cursor, errors, field_texts, http_texts
 from chalicelib.domain.fields import to_int
 from chalicelib.domain.image_view import iso
+from chalicelib.domain.limits import key_fits
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import is_dummy
 from chalicelib.domain.vocabulary import DONE, HTTP_STATUS_OF_TASK, PENDING
@@ -20,13 +21,13 @@ __all__ = ["Task", "cancel", "is_done", "load", "log_page", "pending_ids", "stat
 
 
 def load(principal: Principal, task_id: str) -> Task:
-    """Readable by its creator, the image owner, admins of its DC and SuperAdmins. The dummy
-    ids of synchronous answers name no task (and cost no lookup)."""
+    """A task its reader may see (Principal.can_read_task). The dummy ids of synchronous
+    answers name no task (and cost no lookup)."""
     task = None if is_dummy(task_id) else get(task_id)
     if task is None:
         raise errors.NotFound(http_texts.TASK_NOT_FOUND)
-    if not (principal.is_super_admin or principal.username in (task.creator, task.owner)
-            or principal.is_dc_admin(task.dc)):
+    if not principal.can_read_task(creator=task.creator, owner=task.owner, dc=task.dc,
+                                   unbound=bool(task.unbound)):
         raise errors.PermissionDenied()
     return task
 
@@ -49,6 +50,9 @@ def view(task: Task) -> dict[str, Any]:
 def cancel(principal: Principal, task_id: str) -> Task:
     from chalicelib.adapters import workflows
     task = load(principal, task_id)
+    if not principal.can_cancel_task(creator=task.creator, operation=task.operation,
+                                     dc=task.dc, unbound=bool(task.unbound)):
+        raise errors.PermissionDenied()
     if task.state == DONE:
         raise errors.TaskFinished()
     workflows.stop(workflows.execution_arn(task.operation, task.task_id),
@@ -64,14 +68,19 @@ def pending_ids(principal: Principal) -> list[str]:
 def log_page(principal: Principal, params: dict[str, str], default_dc: str
              ) -> tuple[list[dict[str, Any]], str | None]:
     dc = params.get("dc") or default_dc
+    if not key_fits(dc):  # no DC has such a name (DynamoDB would refuse the key)
+        raise errors.NotFound(http_texts.DC_NOT_FOUND)
     if not principal.is_dc_admin(dc):
         raise errors.PermissionDenied()
     limit, error = to_int(params.get("limit", 100))
     if error or not LOG_PAGE[0] <= limit <= LOG_PAGE[1]:
         raise errors.field_error("limit", field_texts.between(*LOG_PAGE))
     start = cursor.decode(params["cursor"], _log_key_of(dc)) if params.get("cursor") else None
+    # entries about DC-unbound images are for SuperAdmins (a page may then hold fewer)
+    hidden = None if principal.is_super_admin else TaskLogEntry.unbound.does_not_exist()
     query = TaskLogEntry.query(dc, scan_index_forward=False, limit=limit,
-                               last_evaluated_key=start, page_size=limit)
+                               last_evaluated_key=start, page_size=limit,
+                               filter_condition=hidden)
     items = [audit.render(item) for item in query]
     last = query.last_evaluated_key
     return items, cursor.encode(last) if last else None

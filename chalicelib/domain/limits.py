@@ -1,0 +1,33 @@
+"""Limits on what a request may carry (README "Security"), checked before anything is looked
+up or stored: DynamoDB refuses keys over 2048 bytes and items over 400 KB (the emulator does
+not), and a JSON body nested a thousand levels deep exhausts the interpreter's stack."""
+from __future__ import annotations
+
+from typing import Any
+
+MAX_KEY_BYTES = 1024        # a name, uuid, task id, DC or user name used as a table key
+MAX_BODY_DEPTH = 16         # nesting of a JSON body (image bodies nest two levels)
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+MAX_USERNAME_CHARS = 254    # as Danube Cloud's (Django's) user names
+
+
+def key_fits(value: str) -> bool:
+    """A lookup key that can exist: not empty, not longer than any stored key can be."""
+    return bool(value) and len(value.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
+def nesting_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> int:
+    """How deeply `value` nests lists and objects, counted without recursion, up to `limit`
+    + 1 (enough to tell "too deep")."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if not isinstance(current, (dict, list)):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = current.values() if isinstance(current, dict) else current
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
