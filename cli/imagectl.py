@@ -1,10 +1,11 @@
-"""imagectl: the operator's command line (datacenters, users, API keys, compute nodes'
-export queues, platform events, cleanup; `repo serve`: a folder of image files as an image
-repository to import from).
+"""imagectl: the operator's command line (datacenters, users, API keys and roles, images and
+tasks as an operator sees them, compute nodes' export queues, platform events, cleanup;
+`repo serve`: a folder of image files as an image repository to import from).
 
 It talks to the local stack of this checkout (started by `make run`) by default, or to a real
 AWS account with `--aws` (credentials and region as the AWS CLI finds them, tables named by
-IMAGE_API_TABLE_PREFIX).
+IMAGE_API_TABLE_PREFIX). `--json` (anywhere on the line) prints JSON on stdout for scripts.
+Errors are one line on stderr; exit 2 for bad input, 1 for a failure.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from cli import output
+from cli.output import Output
 
 LOCAL_ONLY = ("admin-key", "reset")  # commands about the local stack's own files
 STANDALONE = ("repo",)               # commands that use neither the stack nor AWS
@@ -22,6 +26,18 @@ STANDALONE = ("repo",)               # commands that use neither the stack nor A
 
 class CliError(Exception):
     pass
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of imagectl: `--json` at any level, and a usage error as one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                          help="print JSON on stdout (for scripts)")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"imagectl: {message} (see `{self.prog} --help`)\n")
 
 
 def target_environment(use_aws: bool) -> None:
@@ -43,32 +59,100 @@ def target_environment(use_aws: bool) -> None:
     os.environ.update(state.get("env", {}))
 
 
-def cmd_dc_create(args: argparse.Namespace) -> str:
+def say(args: argparse.Namespace, line: str) -> None:
+    """A progress line (people only: --json prints the final answer alone)."""
+    if not getattr(args, "json", False):
+        print(line, flush=True)
+
+
+# --- datacenters -------------------------------------------------------------------------------
+def cmd_dc_create(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
-    dc = accounts.create_dc(args.name, args.image_limit)
-    limit = "unlimited" if dc.image_limit is None else dc.image_limit
-    return f"datacenter {dc.name} created (image limit: {limit})"
+    dc = accounts.dc_view(accounts.create_dc(args.name, args.image_limit))
+    return Output(dc, f"datacenter {dc['name']} created (image limit: "
+                      f"{output.limit_text(dc['image_limit'])})")
 
 
-def cmd_user_create(args: argparse.Namespace) -> str:
+def cmd_dc_list(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    return output.dcs(accounts.list_dcs())
+
+
+def cmd_dc_show(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    return output.dc(accounts.show_dc(args.name))
+
+
+def cmd_dc_delete(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    accounts.delete_dc(args.name)
+    return Output({"name": args.name, "deleted": True}, f"datacenter {args.name} deleted")
+
+
+def cmd_dc_set_limit(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    dc = accounts.set_image_limit(args.name, args.limit)
+    note = ""
+    if dc["image_limit"] is not None and dc["image_count"] > dc["image_limit"]:
+        note = f"; {dc['image_count']} images are bound already: no new ones until fewer"
+    return output.dc(dc, f"image limit of {dc['name']}: "
+                         f"{output.limit_text(dc['image_limit'])}{note}")
+
+
+# --- users -------------------------------------------------------------------------------------
+def cmd_user_create(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     roles = accounts.parse_roles(args.role or [])
     key = accounts.create_user(args.name, super_admin=args.super_admin, roles=roles)
-    return f"user {args.name} created\n{key}"
+    return Output({"username": args.name, "api_key": key}, f"user {args.name} created\n{key}")
 
 
-def cmd_user_key(args: argparse.Namespace) -> str:
+def cmd_user_list(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    return output.users(accounts.list_users())
+
+
+def cmd_user_show(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    return output.user(accounts.show_user(args.name))
+
+
+def cmd_user_delete(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    accounts.delete_user(args.name)
+    return Output({"username": args.name, "deleted": True}, f"user {args.name} deleted")
+
+
+def cmd_user_activate(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    view = accounts.set_active(args.name, args.action == "activate")
+    state = "active" if view["active"] else "deactivated (its key and login no longer work)"
+    return output.user(view, f"user {args.name} {state}")
+
+
+def cmd_user_role(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import accounts
+    change = accounts.add_roles if args.role_action == "add" else accounts.remove_roles
+    view = change(args.name, args.roles)
+    return output.user(view, f"roles of {args.name}: "
+                             f"{output.roles_text(view['dc_roles']) or 'none'}")
+
+
+def cmd_user_key(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     key = accounts.rotate_key(args.name)
-    return f"new API key for {args.name} (the previous key no longer works)\n{key}"
+    return Output({"username": args.name, "api_key": key},
+                  f"new API key for {args.name} (the previous key no longer works)\n{key}")
 
 
-def cmd_user_callback_key(args: argparse.Namespace) -> str:
+def cmd_user_callback_key(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     key = accounts.callback_key(args.name, rotate=args.rotate)
+    data = {"username": args.name, "callback_key": key}
     if args.rotate:
-        return f"new callback key for {args.name} (receivers must use it from now on)\n{key}"
-    return f"callback key of {args.name} (HMAC-SHA256 key of ES-Signature)\n{key}"
+        return Output(data, f"new callback key for {args.name} (receivers must use it from "
+                            f"now on)\n{key}")
+    return Output(data, f"callback key of {args.name} (HMAC-SHA256 key of ES-Signature)\n{key}")
 
 
 def read_password() -> str:
@@ -88,14 +172,46 @@ def read_password() -> str:
     return password
 
 
-def cmd_user_password(args: argparse.Namespace) -> str:
+def cmd_user_password(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     accounts.set_password(args.name, read_password())
-    return (f"password of {args.name} set: it may log in (POST /accounts/login); "
-            "its previous login token no longer works")
+    return Output({"username": args.name, "password": True},
+                  f"password of {args.name} set: it may log in (POST /accounts/login); "
+                  "its previous login token no longer works")
 
 
-def cmd_node_add(args: argparse.Namespace) -> str:
+# --- images and tasks --------------------------------------------------------------------------
+def cmd_image_list(args: argparse.Namespace) -> Output:
+    from chalicelib.services.maintenance import operator_views
+    return output.images(operator_views.list_images(dc=args.dc, status=args.status))
+
+
+def cmd_task_list(args: argparse.Namespace) -> Output:
+    from chalicelib.services.maintenance import operator_views
+    return output.tasks(operator_views.list_tasks(running=args.running, dc=args.dc,
+                                                  limit=args.limit))
+
+
+def cmd_task_show(args: argparse.Namespace) -> Output:
+    from chalicelib.services.maintenance import operator_views
+    if not args.follow:
+        return output.task(operator_views.show_task(args.id))
+    if args.interval <= 0:
+        raise CliError("--interval must be a number of seconds > 0")
+    detail: dict[str, Any] = {}
+    for detail in operator_views.follow_task(args.id, interval=args.interval):
+        say(args, output.task_line(detail))
+    return output.task(detail, "")
+
+
+def cmd_task_cancel(args: argparse.Namespace) -> Output:
+    from chalicelib.services.maintenance import operator_views
+    detail = operator_views.cancel_task(args.id)
+    return output.task(detail, f"task {args.id} cancelled: {detail['status']}")
+
+
+# --- compute nodes -----------------------------------------------------------------------------
+def cmd_node_add(args: argparse.Namespace) -> Output:
     """A compute node's export queue (made now rather than at its first export), and what its
     agent's configuration and IAM identity need."""
     from chalicelib.adapters import node_queues
@@ -104,20 +220,46 @@ def cmd_node_add(args: argparse.Namespace) -> str:
         raise CliError(f"{args.name!r} is not a valid node name (letters, digits, '.', '_', "
                        "'@', '-'; as the platform's VM events name nodes)")
     url = node_queues.ensure(args.name)
-    return (f"export queue of node {args.name}: {node_queues.queue_name(args.name)}\n"
-            f"agent setting:  queue_url = \"{url}\"\n"
-            f"IAM tag of the node's role or user (NodeAgentPolicy): "
-            f"imageapi-export-queue={node_queues.queue_name(args.name)}")
+    queue = node_queues.queue_name(args.name)
+    return Output({"node": args.name, "queue": queue, "queue_url": url,
+                   "iam_tag": f"imageapi-export-queue={queue}"},
+                  f"export queue of node {args.name}: {queue}\n"
+                  f"agent setting:  queue_url = \"{url}\"\n"
+                  f"IAM tag of the node's role or user (NodeAgentPolicy): "
+                  f"imageapi-export-queue={queue}")
 
 
-def cmd_node_list(args: argparse.Namespace) -> str:
+def cmd_node_list(args: argparse.Namespace) -> Output:
     from chalicelib.adapters import node_queues
     queues = node_queues.listed()
-    return "\n".join(queues) if queues else "no export queues yet"
+    return Output(queues, "\n".join(queues) if queues else "no export queues yet")
+
+
+def check_event(file: str, entry: dict[str, Any]) -> str:
+    """The event's detail-type, when the service would accept the event (the handler's own
+    parser: chalicelib/domain/platform_events.py, whose rules the JSON Schemas in
+    chalicelib/schemas/events/ write down); else CliError `FILE: <field>: <what is wrong>`."""
+    from chalicelib.domain import platform_events
+    try:
+        detail = json.loads(entry["Detail"])
+    except ValueError as exc:
+        raise CliError(f"{file}: Detail is not JSON: {exc}") from None
+    try:
+        kind, _ = platform_events.parse(entry["DetailType"], detail)
+    except platform_events.MalformedEvent as exc:
+        raise CliError(f"{file}: {exc}") from None
+    return kind
+
+
+def cmd_event_validate(args: argparse.Namespace) -> Output:
+    """Only checks FILE (no stack, no AWS): what `event put` would check before sending."""
+    kind = check_event(args.file, load_event(Path(args.file)))
+    return Output({"valid": True, "detail_type": kind}, f"valid {kind} event")
 
 
 def cmd_event_put(args: argparse.Namespace) -> str:
     entry = load_event(Path(args.file))
+    check_event(args.file, entry)  # a malformed event would only be dropped by the service
     import boto3
 
     from chalicelib.domain import names
@@ -129,19 +271,24 @@ def cmd_event_put(args: argparse.Namespace) -> str:
     return f"event {result['Entries'][0].get('EventId', '')} put ({entry['DetailType']})"
 
 
-def cmd_cleanup(args: argparse.Namespace) -> str:
+def cmd_cleanup(args: argparse.Namespace) -> Output:
     from chalicelib.services.maintenance import cleanup
+    say(args, "cleanup: finishing stuck tasks, repairing pending images, removing leftover "
+              "checkpoints, stale uploads, orphaned objects and expired records"
+              + (" (dry run: nothing is changed)" if args.dry_run else "") + " ...")
     report = cleanup.run(dry_run=args.dry_run)
-    return json.dumps(report.as_dict(), indent=2)
+    return output.cleanup(report.as_dict())
 
 
-def cmd_admin_key(args: argparse.Namespace) -> str:
+# --- the local stack's own files ---------------------------------------------------------------
+def cmd_admin_key(args: argparse.Namespace) -> Output:
     from devstack import layout
     stored = layout.admin_key_file()
     if not stored.exists():
         raise CliError(f"no stored admin key ({layout.display(stored)}): the stack uses "
                        "$IMAGE_API_ADMIN_KEY, or has not been started yet")
-    return stored.read_text().strip()
+    key = stored.read_text().strip()
+    return Output({"admin_key": key}, key)
 
 
 def cmd_reset(args: argparse.Namespace) -> str:
@@ -246,29 +393,61 @@ def add_password_command(user: Any) -> None:
     password.set_defaults(func=cmd_user_password)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="imagectl", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    top.add_argument("--aws", action="store_true",
-                     help="manage a deployment in AWS instead of the local stack")
-    groups = top.add_subparsers(dest="group", required=True)
+NAME_HELP = "as the platform names users and DCs: letters, digits, '.', '_', '@', '-'"
+ROLE_HELP = "ROLE (admin, image_admin, image_import_admin) in DC, which must exist"
 
+
+def add_dc_commands(groups: Any) -> None:
     dc = groups.add_parser("dc", help="datacenters").add_subparsers(dest="action", required=True)
     create = dc.add_parser("create", help="create a datacenter")
-    create.add_argument("name")
-    create.add_argument("--image-limit", type=int, default=None,
-                        help="maximum number of images bound to the DC (default: unlimited)")
+    create.add_argument("name", help=NAME_HELP)
+    create.add_argument("--image-limit", default=None, metavar="N",
+                        help="maximum number of images bound to the DC, a whole number >= 0 "
+                             "(default: unlimited)")
     create.set_defaults(func=cmd_dc_create)
+    dc.add_parser("list", help="every datacenter: images bound, image limit").set_defaults(
+        func=cmd_dc_list)
+    show = dc.add_parser("show", help="one datacenter: its bound images and users with roles")
+    show.add_argument("name")
+    show.set_defaults(func=cmd_dc_show)
+    delete = dc.add_parser("delete", help="delete a datacenter (refused while images are "
+                                          "bound to it, and for the default DC)")
+    delete.add_argument("name")
+    delete.set_defaults(func=cmd_dc_delete)
+    limit = dc.add_parser("set-limit", help="set the DC's image limit (N >= 0, or none)")
+    limit.add_argument("name")
+    limit.add_argument("limit", metavar="N|none")
+    limit.set_defaults(func=cmd_dc_set_limit)
 
-    user = groups.add_parser("user", help="users and API keys").add_subparsers(
+
+def add_user_commands(groups: Any) -> None:
+    user = groups.add_parser("user", help="users, API keys and roles").add_subparsers(
         dest="action", required=True)
     create = user.add_parser("create", help="create a user; prints its API key last")
-    create.add_argument("name")
+    create.add_argument("name", help=NAME_HELP)
     create.add_argument("--super-admin", action="store_true", help="make the user a SuperAdmin")
     create.add_argument("--role", action="append", metavar="DC:ROLE",
-                        help="grant ROLE (admin, image_admin, image_import_admin) in DC; "
-                             "repeatable")
+                        help=f"grant {ROLE_HELP}; repeatable")
     create.set_defaults(func=cmd_user_create)
+    user.add_parser("list", help="every user: SuperAdmin, active, key, password, roles"
+                    ).set_defaults(func=cmd_user_list)
+    for action, text in (("show", "one user (never its keys)"),
+                         ("delete", "delete a user (refused for the last active SuperAdmin)"),
+                         ("deactivate", "its key and login stop working (refused for the "
+                                        "last active SuperAdmin)"),
+                         ("activate", "its key and login work again")):
+        command = user.add_parser(action, help=text)
+        command.add_argument("name")
+        command.set_defaults(func={"show": cmd_user_show, "delete": cmd_user_delete}.get(
+            action, cmd_user_activate))
+    role = user.add_parser("role", help="grant or take away roles").add_subparsers(
+        dest="role_action", required=True)
+    for action, text in (("add", f"grant {ROLE_HELP}"),
+                         ("remove", "take away ROLE in DC (a role not held is no error)")):
+        command = role.add_parser(action, help=text)
+        command.add_argument("name")
+        command.add_argument("roles", nargs="+", metavar="DC:ROLE")
+        command.set_defaults(func=cmd_user_role)
     key = user.add_parser("key", help="issue a new API key (revokes the old one); prints it last")
     key.add_argument("name")
     key.set_defaults(func=cmd_user_key)
@@ -278,6 +457,47 @@ def parser() -> argparse.ArgumentParser:
     cb_key.add_argument("--rotate", action="store_true", help="replace it with a new key")
     cb_key.set_defaults(func=cmd_user_callback_key)
     add_password_command(user)
+
+
+def add_image_and_task_commands(groups: Any) -> None:
+    image = groups.add_parser("image", help="images, as an operator sees them (read only)"
+                              ).add_subparsers(dest="action", required=True)
+    listed = image.add_parser("list", help="every image: name, uuid, DC bound, status, owner, "
+                                           "size, the task holding it")
+    listed.add_argument("--dc", help="only images bound or attached to this DC")
+    listed.add_argument("--status", choices=("ok", "pending"), help="only images in this status")
+    listed.set_defaults(func=cmd_image_list)
+
+    task = groups.add_parser("task", help="tasks of all users and DCs").add_subparsers(
+        dest="action", required=True)
+    listed = task.add_parser("list", help="the newest tasks first")
+    listed.add_argument("--running", action="store_true", help="only tasks that have not ended")
+    listed.add_argument("--dc", help="only tasks of this DC")
+    listed.add_argument("--limit", default="50", metavar="N",
+                        help="at most N tasks, 1-1000 as GET /task/log's limit (default 50)")
+    listed.set_defaults(func=cmd_task_list)
+    show = task.add_parser("show", help="one task: status, progress, result")
+    show.add_argument("id")
+    show.add_argument("--follow", action="store_true",
+                      help="print a line at each change until the task ends, then the task")
+    show.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                      help="how often --follow looks (default 2)")
+    show.set_defaults(func=cmd_task_show)
+    cancel = task.add_parser("cancel", help="cancel a running task as a SuperAdmin would "
+                                            "(PUT /task/<id>/cancel): stopped and rolled back")
+    cancel.add_argument("id")
+    cancel.set_defaults(func=cmd_task_cancel)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = Parser(prog="imagectl", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--aws", action="store_true",
+                     help="manage a deployment in AWS instead of the local stack")
+    groups = top.add_subparsers(dest="group", required=True)
+    add_dc_commands(groups)
+    add_user_commands(groups)
+    add_image_and_task_commands(groups)
 
     node = groups.add_parser("node", help="compute nodes' export queues (README \"Snapshot "
                                           "export\")").add_subparsers(dest="action",
@@ -291,10 +511,15 @@ def parser() -> argparse.ArgumentParser:
 
     event = groups.add_parser("event", help="platform events").add_subparsers(
         dest="action", required=True)
-    put = event.add_parser("put", help='put an event from FILE holding '
+    put = event.add_parser("put", help='check, then put an event from FILE holding '
                                        '{"Source", "DetailType", "Detail"}')
     put.add_argument("file")
     put.set_defaults(func=cmd_event_put)
+    validate = event.add_parser(
+        "validate", help="check an event FILE as the service would, send nothing (needs "
+                         "neither the stack nor AWS); schemas: chalicelib/schemas/events/")
+    validate.add_argument("file")
+    validate.set_defaults(func=cmd_event_validate, standalone=True)
 
     clean = groups.add_parser("cleanup", help="run the scheduled cleanup now (SPEC §9): finish "
                                               "stuck tasks, repair pending images, abort stale "
@@ -306,22 +531,43 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+BAD_INPUT = (("chalicelib.services.identity.accounts", "InvalidInput"),
+             ("chalicelib.services.maintenance.operator_views", "BadFilter"))
+
+
+def is_bad_input(exc: Exception) -> bool:
+    """The services' "this input breaks a rule" errors: exit 2, like a usage error (looked
+    up only in modules the command imported)."""
+    return any(isinstance(exc, getattr(sys.modules[module], name))
+               for module, name in BAD_INPUT if module in sys.modules)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error, already printed (2)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         if args.group in LOCAL_ONLY:
             if args.aws:
                 raise CliError(f"`{args.group}` is about the local stack only")
-        elif args.group not in STANDALONE:
+        elif args.group not in STANDALONE and not getattr(args, "standalone", False):
             target_environment(args.aws)
-        print(args.func(args))
+        output.emit(args.func(args), getattr(args, "json", False), sys.stdout)
         return 0
     except CliError as exc:
-        print(f"imagectl: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
+    except KeyboardInterrupt:
+        print("imagectl: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # AccountError and AWS errors: one line, no traceback
-        print(f"imagectl: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc, 2 if is_bad_input(exc) else 1)
+
+
+def fail(exc: Exception, code: int) -> int:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    print(f"imagectl: {text}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters import store
+from chalicelib.adapters import metrics, store
 from chalicelib.api.http import NOT_FOUND_BODY
 from chalicelib.domain import http_texts, names
 from chalicelib.domain.vocabulary import OPERATIONS
@@ -214,13 +214,17 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "IMAGE_STORE_BUCKET": {"Ref": "ImageStoreBucket"},
         "EXPORT_QUEUE_PREFIX": names.export_queue_prefix(prefix),
         "EXPORT_DEAD_LETTER_ARN": {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]},
+        "LOG_FORMAT": "json",
         **{names.state_machine_arn_variable(op): machine_arn(prefix, op) for op in OPERATIONS},
     }
     for logical_id in functions:
         variables = dict(env)
         if GRANTS[logical_id].node_token:  # only where it may be read (NODE_TOKEN is not set)
             variables["NODE_TOKEN_PARAMETER"] = {"Ref": "NodeTokenParameter"}
-        patch: dict[str, Any] = {"Environment": {"Variables": variables}}
+        # Lambda's JSON log format: the runtime's own lines (START, REPORT, errors) are JSON
+        # objects too, next to the app's (LOG_FORMAT=json, chalicelib/logs.py)
+        patch: dict[str, Any] = {"Environment": {"Variables": variables},
+                                 "LoggingConfig": {"LogFormat": "JSON"}}
         for event_id, event in generated[logical_id]["Properties"].get("Events", {}).items():
             pattern = event.get("Properties", {}).get("Pattern", {})
             # The app fixes its rule patterns when it is imported, before the bucket exists
@@ -268,9 +272,13 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "NodeAgentPolicyArn": {"Value": {"Ref": "NodeAgentPolicy"}},
         "PlatformEventBusArn": {"Value": {"Fn::GetAtt": ["PlatformEventBus", "Arn"]}},
         **{f"{machine_id(op)}Arn": {"Value": {"Ref": machine_id(op)}} for op in OPERATIONS},
+        "DashboardName": {"Value": {"Ref": "Dashboard"}},
     }
+    # Alarms on what needs a person, and a dashboard of the same figures (README
+    # "Observability"); the app's own metrics are EMF lines (chalicelib/adapters/metrics.py).
     return {"Parameters": template_parameters(prefix), "Conditions": CONDITIONS,
-            "Resources": resources, "Outputs": outputs}
+            "Resources": {**resources, **observability(prefix, functions, generated)},
+            "Outputs": outputs}
 
 
 PLATFORM_FUNCTION = "".join(part.title() for part in names.PLATFORM_EVENT_HANDLER.split("_"))
@@ -305,7 +313,138 @@ def platform_event_bus(prefix: str) -> dict[str, Any]:
 
 
 HAS_NODE_TOKEN = "HasNodeTokenParameter"
-CONDITIONS = {HAS_NODE_TOKEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": "NodeTokenParameter"}, ""]}]}}
+HAS_ALARM_TOPIC = "HasAlarmTopic"
+CONDITIONS = {
+    HAS_NODE_TOKEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": "NodeTokenParameter"}, ""]}]},
+    HAS_ALARM_TOPIC: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
+}
+
+# The app's metrics (namespace "imageapi", EMF), as the dashboard shows them:
+# name -> (dimension names, statistic)
+APP_METRICS = {
+    "Tasks": (("operation", "outcome"), "Sum"),
+    "BytesTransferred": (("step",), "Sum"),
+    "TransferRate": (("step",), "Average"),
+    "StepRetries": (("step",), "Sum"),
+    "StepFailures": (("kind", "step"), "Sum"),
+    "AuthenticationFailures": (("credential",), "Sum"),
+    "PlatformEventsDropped": (("reason",), "Sum"),
+    "TasksPastDeadline": ((), "Maximum"),
+}
+PERIOD = 300
+# CloudWatch: an alarm on a metric math expression may read at most 10 metrics.
+MAX_ALARM_METRICS = 10
+
+
+def observability(prefix: str, functions: list[str],
+                  generated: dict[str, Any]) -> dict[str, Any]:
+    """CloudWatch alarms (notifying AlarmTopicArn when it is set) and the dashboard."""
+    # the REST API's name, as API Gateway's metrics name it (Chalice: the app's name)
+    api_name = generated["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"]
+    alarms: dict[str, Any] = {}
+    for op in OPERATIONS:
+        machine = [{"Name": "StateMachineArn", "Value": {"Ref": machine_id(op)}}]
+        alarms[f"{machine_id(op)}FailedAlarm"] = _alarm(
+            f"{prefix}: {op} executions failed (more than the threshold in 5 minutes; a "
+            "rolled-back operation ends its execution FAILED)",
+            "AWS/States", "ExecutionsFailed", machine, "Sum",
+            threshold={"Ref": "ExecutionsFailedAlarmThreshold"})
+        alarms[f"{machine_id(op)}TimedOutAlarm"] = _alarm(
+            f"{prefix}: {op} executions timed out", "AWS/States", "ExecutionsTimedOut",
+            machine, "Sum")
+    alarms["ExportDeadLetterQueueAlarm"] = _alarm(
+        f"{prefix}: export requests no node agent took (the export dead-letter queue is not "
+        "empty)", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+        [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["ExportDeadLetterQueue", "QueueName"]}}],
+        "Maximum")
+    alarms["TasksPastDeadlineAlarm"] = _alarm(
+        f"{prefix}: the cleanup found tasks running past their deadline (their workflow did not "
+        "end them)", metrics.NAMESPACE, "TasksPastDeadline", [], "Maximum", period=900)
+    api = [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": "api"}]
+    alarms["Api5xxAlarm"] = _alarm(
+        f"{prefix}: the API answered 5xx (the app never does: a function failed or timed out)",
+        "AWS/ApiGateway", "5XXError", api, "Sum")
+    groups = {"Api": [f for f in functions if not f.startswith(("Step", "On"))],
+              "Steps": [f for f in functions if f.startswith("Step")],
+              "Events": [f for f in functions if f.startswith("On")]}
+    for group, members in groups.items():
+        for start in range(0, len(members), MAX_ALARM_METRICS - 1):
+            chunk = members[start:start + MAX_ALARM_METRICS - 1]
+            suffix = str(start // (MAX_ALARM_METRICS - 1) + 1) if start else ""
+            alarms[f"Throttles{group}{suffix}Alarm"] = _throttles_alarm(
+                f"{prefix}: Lambda throttled {group.lower()} functions ({', '.join(chunk)})",
+                chunk)
+    return {**alarms, "Dashboard": dashboard(prefix, functions, api_name)}
+
+
+def _alarm_actions() -> dict[str, Any]:
+    """Notify AlarmTopicArn on alarm and on recovery; no actions when it is empty."""
+    topic = {"Fn::If": [HAS_ALARM_TOPIC, [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    return {"AlarmActions": topic, "OKActions": topic}
+
+
+def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]],
+           statistic: str, *, threshold: Any = 0, period: int = PERIOD) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric,
+        **({"Dimensions": dimensions} if dimensions else {}),
+        "Statistic": statistic, "Period": period, "EvaluationPeriods": 1,
+        "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching", **_alarm_actions()}}
+
+
+def _throttles_alarm(description: str, functions: list[str]) -> dict[str, Any]:
+    """AWS/Lambda Throttles summed over `functions` (metric math: one alarm, many metrics)."""
+    reads = [{"Id": f"m{index}", "ReturnData": False, "MetricStat": {
+        "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Throttles",
+                   "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function}}]},
+        "Period": PERIOD, "Stat": "Sum"}} for index, function in enumerate(functions)]
+    total = {"Id": "throttles", "Label": "Throttles", "ReturnData": True,
+             "Expression": "SUM([" + ",".join(read["Id"] for read in reads) + "])"}
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Metrics": [*reads, total], "EvaluationPeriods": 1,
+        "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching", **_alarm_actions()}}
+
+
+def dashboard(prefix: str, functions: list[str], api_name: str) -> dict[str, Any]:
+    """One dashboard: the app's metrics (by SEARCH, every dimension value there is), the
+    state machines, the export dead-letter queue, the API and the functions' throttles."""
+    widgets: list[dict[str, Any]] = []
+
+    def graph(title: str, lines: list[Any], stat: str = "Sum") -> None:
+        index = len(widgets)
+        widgets.append({"type": "metric", "x": (index % 2) * 12, "y": (index // 2) * 6,
+                        "width": 12, "height": 6, "properties": {
+                            "title": title, "region": "${AWS::Region}", "stat": stat,
+                            "period": PERIOD, "view": "timeSeries", "metrics": lines}})
+
+    def search(namespace: str, dimensions: tuple[str, ...], metric: str, stat: str) -> list[Any]:
+        schema = ",".join([namespace, *dimensions])
+        return [{"expression": f"SEARCH('{{{schema}}} MetricName=\"{metric}\"', '{stat}', "
+                               f"{PERIOD})", "id": "e" + metric.lower(), "label": ""}]
+
+    for metric, (dims, stat) in APP_METRICS.items():
+        graph(f"{metric} ({stat.lower()})", [search(metrics.NAMESPACE, dims, metric, stat)],
+              stat)
+    for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed",
+                   "ExecutionsTimedOut", "ExecutionsAborted"):
+        graph(f"Step Functions {metric}", [
+            ["AWS/States", metric, "StateMachineArn", f"${{{machine_id(op)}}}",
+             {"label": op}] for op in OPERATIONS])
+    graph("Export dead-letter queue: messages visible",
+          [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+            "${ExportDeadLetterQueue.QueueName}"]], "Maximum")
+    graph("API requests and errors", [
+        ["AWS/ApiGateway", metric, "ApiName", api_name, "Stage", "api"]
+        for metric in ("Count", "4XXError", "5XXError")])
+    graph("Lambda throttles", [["AWS/Lambda", "Throttles", "FunctionName", f"${{{function}}}",
+                                {"label": function}] for function in functions])
+    graph("Lambda errors", [["AWS/Lambda", "Errors", "FunctionName", f"${{{function}}}",
+                             {"label": function}] for function in functions])
+    body = json.dumps({"widgets": widgets}, separators=(",", ":"))
+    return {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
+        "DashboardName": prefix, "DashboardBody": _sub(body)}}
 
 
 def template_parameters(prefix: str) -> dict[str, Any]:
@@ -330,6 +469,16 @@ def template_parameters(prefix: str) -> dict[str, Any]:
         "ApiThrottleBurstLimit": {
             "Type": "Number", "Default": 200, "MinValue": 1,
             "Description": "Requests the API stage accepts at once above the steady rate"},
+        "AlarmTopicArn": {
+            "Type": "String", "Default": "",
+            "AllowedPattern": r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$",
+            "Description": "SNS topic the CloudWatch alarms notify (in alarm and back to OK). "
+                           "Empty: the alarms have no actions"},
+        "ExecutionsFailedAlarmThreshold": {
+            "Type": "Number", "Default": 5, "MinValue": 0,
+            "Description": "Failed executions of one state machine within 5 minutes above "
+                           "which its alarm fires (a rolled-back operation, e.g. a file that "
+                           "is not found, ends its execution FAILED)"},
     }
 
 

@@ -61,9 +61,12 @@ _RANK = {key: i for i, key in enumerate(STATE_KEYS)}
 
 def _invoke(step: str, payload: dict[str, str] | None) -> dict[str, Any]:
     """Invoke the app's Lambda `step` (a handler of chalicelib/steps/handlers.py); every step
-    gets the execution's task_id, plus `payload`."""
+    gets the execution's task_id and how often this state was retried (the StepRetries
+    metric), plus `payload`."""
     return {"Type": "Task", "Resource": LAMBDA_INVOKE, "Parameters": {
-        "FunctionName": f"${{{step}}}", "Payload": {"task_id.$": "$.task_id", **(payload or {})}}}
+        "FunctionName": f"${{{step}}}", "Payload": {
+            "task_id.$": "$.task_id", "retry_count.$": "$$.State.RetryCount",
+            **(payload or {})}}}
 
 
 def lambda_task(step: str, payload: dict[str, str] | None = None, *,

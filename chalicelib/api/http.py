@@ -18,6 +18,7 @@ from chalicelib.config import SERVICE_VERSION, settings
 from chalicelib.domain import errors, http_texts, limits
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import FAILURE, PENDING, SUCCESS
+from chalicelib.logs import bind, log_context
 
 log = logging.getLogger("imageapi.http")
 
@@ -129,10 +130,24 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
 View = Callable[..., Reply]
 
 
+def _request_id(bp: Blueprint) -> str | None:
+    """API Gateway's request id (its x-amzn-RequestId), else the Lambda invocation's."""
+    context = getattr(bp.current_request, "context", None) or {}
+    lambda_context = getattr(bp.current_app, "lambda_context", None)
+    return context.get("requestId") or getattr(lambda_context, "aws_request_id", None)
+
+
 def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: bool = True) -> None:
     """Register `views` (method -> view) for `path`, all methods on one Chalice route."""
 
     def dispatch(**url_params: str) -> Response:
+        named = {key: url_params.get(param) for key, param in (("image_name", "name"),
+                                                               ("task_id", "task_id"))}
+        with log_context(request_id=_request_id(bp), **{
+                key: value for key, value in named.items() if value and limits.key_fits(value)}):
+            return handle(**url_params)
+
+    def handle(**url_params: str) -> Response:
         request = bp.current_request
         ctx: Ctx | None = None
         try:
@@ -151,6 +166,7 @@ def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: b
             if authenticated:
                 from chalicelib.services.identity.authentication import authenticate
                 ctx.principal = authenticate(ctx)
+                bind(user=ctx.principal.username)
             if not all(limits.key_fits(value) for value in url_params.values()):
                 # `/image//` or a 3000-byte name: nothing stored can be called that
                 raise errors.NotFound(http_texts.NOT_FOUND)

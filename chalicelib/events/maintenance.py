@@ -6,11 +6,17 @@ from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent
 
+from chalicelib.logs import log_context
+
 bp = Blueprint(__name__)
 SCHEDULE = os.environ.get("CLEANUP_SCHEDULE", "rate(15 minutes)").strip() or "rate(15 minutes)"
 
 
 @bp.schedule(SCHEDULE, name="on_cleanup")
 def on_cleanup(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.adapters import metrics
     from chalicelib.services.maintenance import cleanup
-    return cleanup.run().as_dict()
+    with log_context(request_id=getattr(event.context, "aws_request_id", None)):
+        report = cleanup.run()
+        metrics.count("TasksPastDeadline", report.tasks_past_deadline)
+    return report.as_dict()

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import AbstractContextManager
+from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent
 
 from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE, UPLOAD_PREFIX
 from chalicelib.domain.taskids import is_real
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
+from chalicelib.logs import log_context
 
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
@@ -25,8 +28,9 @@ def on_execution_status(event: CloudWatchEvent) -> None:
     """The fast path for executions that died outside their own Catch. Idempotent."""
     from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
-    workflow_events.execution_ended(detail.get("name"), detail.get("status"),
-                                    detail.get("error"), detail.get("cause"))
+    with _task_context(detail.get("name"), event):
+        workflow_events.execution_ended(detail.get("name"), detail.get("status"),
+                                        detail.get("error"), detail.get("cause"))
 
 
 @bp.on_cw_event({"source": [TASK_EVENT_SOURCE], "detail-type": [TASK_ENDED]},
@@ -37,7 +41,8 @@ def on_task_ended(event: CloudWatchEvent) -> None:
     detail = event.detail if isinstance(event.detail, dict) else {}
     task_id = detail.get("task_id")
     if isinstance(task_id, str) and is_real(task_id):
-        callbacks.deliver(task_id)
+        with _task_context(task_id, event):
+            callbacks.deliver(task_id)
 
 
 @bp.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"],
@@ -50,4 +55,18 @@ def on_upload_created(event: CloudWatchEvent) -> None:
     detail = event.detail if isinstance(event.detail, dict) else {}
     key = (detail.get("object") or {}).get("key", "")
     if key.startswith(_UPLOAD_PREFIX):
-        workflow_events.upload_arrived(key[len(_UPLOAD_PREFIX):], (detail.get("object") or {}))
+        with _task_context(key[len(_UPLOAD_PREFIX):], event):
+            workflow_events.upload_arrived(key[len(_UPLOAD_PREFIX):],
+                                           (detail.get("object") or {}))
+
+
+def _task_context(task_id: Any, event: CloudWatchEvent) -> AbstractContextManager[None]:
+    """Log lines (and metrics) of the handler carry the task's id and image name."""
+    from chalicelib.services.tasks import lifecycle
+    task_id = task_id if isinstance(task_id, str) and is_real(task_id) else None
+    try:
+        task = lifecycle.get(task_id) if task_id else None
+    except Exception:  # noqa: BLE001 - the handler itself meets (and handles) the same fault
+        task = None
+    return log_context(request_id=getattr(event.context, "aws_request_id", None),
+                       task_id=task_id, image_name=task.image_name if task else None)

@@ -98,12 +98,43 @@ def test_vm_deleted():
 
 
 @pytest.mark.parametrize("raw, expected", [
-    (1, "ok"), (2, "pending"), (3, "rollback"), (4, "lost"),
-    ("ok", "ok"), ("PENDING", "pending"), ("Rollback", "rollback"), ("lost", "lost"),
+    ("ok", "ok"), ("pending", "pending"), ("rollback", "rollback"), ("lost", "lost"),
+    # Danube Cloud's numeric codes: accepted for compatibility, stored as the text
+    (1, "ok"), (2, "pending"), (3, "rollback"), (4, "lost"), (2.0, "pending"),
 ])
 def test_snapshot_state_status(raw, expected):
     _, clean = parse("Snapshot State", with_(SNAPSHOT_STATE, status=raw))
     assert clean["status"] == expected
+
+
+@pytest.mark.parametrize("raw", ["PENDING", "Rollback", "OK", " ok", "ok\n"])
+def test_snapshot_status_text_is_the_canonical_lower_case(raw):
+    """A closed vocabulary: exactly as the schema lists it (chalicelib/schemas/events)."""
+    with pytest.raises(MalformedEvent, match=r"^detail\.status: .* is not one of"):
+        parse("Snapshot State", with_(SNAPSHOT_STATE, status=raw))
+
+
+def test_vm_status_is_free_text_stored_lower_case():
+    assert parse("VM State", with_(VM_STATE, status="Deploying"))[1]["status"] == "deploying"
+
+
+def test_integers_may_be_written_without_a_fraction():
+    """JSON Schema's integer: a number whose fraction is zero, so 5.0 is 5 (stored as int)."""
+    _, clean = parse("VM State", with_(VM_STATE, ostype=2.0, version=5.0,
+                                       disks=[with_(BAD_VM_DISK, size=1024.0)]))
+    assert (clean["ostype"], clean["version"], clean["disks"][0]["size"]) == (2, 5, 1024)
+    assert all(type(v) is int for v in (clean["ostype"], clean["version"],
+                                        clean["disks"][0]["size"]))
+    assert parse("DC State", with_(DC_STATE, image_limit=3.0))[1]["image_limit"] == 3
+
+
+def test_names_and_uuids_end_where_the_text_ends():
+    """`$` in Python also matches before a final newline; the parser does not let it."""
+    for detail_type, detail, key in [("VM State", VM_STATE, "hostname"),
+                                     ("User State", USER_STATE, "username"),
+                                     ("VM Deleted", VM_DELETED, "uuid")]:
+        with pytest.raises(MalformedEvent, match=f"^detail\\.{key}: "):
+            parse(detail_type, with_(detail, **{key: detail[key] + "\n"}))
 
 
 def test_snapshot_status_table():
@@ -183,7 +214,8 @@ MALFORMED = [
     ("VM State", with_(VM_STATE, ostype=7), "ostype"),
     ("VM State", with_(VM_STATE, ostype="1"), "ostype"),
     ("VM State", with_(VM_STATE, ostype=True), "ostype"),
-    ("VM State", with_(VM_STATE, ostype=1.0), "ostype"),
+    ("VM State", with_(VM_STATE, ostype=1.5), "ostype"),
+    ("VM State", with_(VM_STATE, ostype=float("nan")), "ostype"),
     ("VM State", without(VM_STATE, "version"), "version"),
     ("VM State", with_(VM_STATE, version=-1), "version"),
     ("VM State", with_(VM_STATE, version="5"), "version"),
@@ -223,7 +255,8 @@ MALFORMED = [
     ("Snapshot State", with_(SNAPSHOT_STATE, status=True), "status"),
     ("Snapshot State", with_(SNAPSHOT_STATE, status="1"), "status"),
     ("Snapshot State", with_(SNAPSHOT_STATE, status="broken"), "status"),
-    ("Snapshot State", with_(SNAPSHOT_STATE, status=1.0), "status"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, status=1.5), "status"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, status="PENDING"), "status"),
     ("Snapshot State", without(SNAPSHOT_STATE, "version"), "version"),
     ("Snapshot Deleted", without(SNAPSHOT_DELETED, "vm_uuid"), "vm_uuid"),
     ("Snapshot Deleted", without(SNAPSHOT_DELETED, "name"), "name"),
@@ -261,8 +294,45 @@ MALFORMED = [
 def test_malformed(detail_type, detail, word):
     with pytest.raises(MalformedEvent) as info:
         parse(detail_type, detail)
-    assert word in str(info.value)
+    message = str(info.value)
+    # one line, naming the field's path first: "detail.disks[0].size: -1 is not ..."
+    assert message.startswith(info.value.field + ": ") and "\n" not in message
+    assert info.value.field.startswith("detail.") and word in info.value.field
+    assert info.value.reason in (ev.MISSING_FIELD, ev.INVALID_FIELD)
     assert isinstance(info.value, ValueError)
+
+
+def test_reasons():
+    """The metric's dimension: a few fixed codes, never text from the event."""
+    def reason(detail_type, detail):
+        with pytest.raises(MalformedEvent) as info:
+            parse(detail_type, detail)
+        return info.value.reason
+
+    assert reason("VM Gone", {}) == ev.UNKNOWN_DETAIL_TYPE == "unknown-detail-type"
+    assert reason("VM State", []) == ev.DETAIL_NOT_OBJECT == "detail-not-object"
+    assert reason("VM State", without(VM_STATE, "uuid")) == ev.MISSING_FIELD == "missing-field"
+    assert reason("VM State", with_(VM_STATE, uuid=None)) == ev.INVALID_FIELD
+    assert reason("VM State", with_(VM_STATE, status=1)) == ev.INVALID_FIELD == "invalid-field"
+    assert set(ev.REASONS) == {ev.UNKNOWN_DETAIL_TYPE, ev.DETAIL_NOT_OBJECT, ev.MISSING_FIELD,
+                               ev.INVALID_FIELD}
+
+
+def test_messages_name_the_field_and_the_value():
+    def message(detail_type, detail):
+        with pytest.raises(MalformedEvent) as info:
+            parse(detail_type, detail)
+        return str(info.value)
+
+    assert message("VM State", with_(VM_STATE, status=1)) == \
+        "detail.status: 1 is not a non-empty string"
+    assert message("VM State", without(VM_STATE, "ostype")) == "detail.ostype: missing (required)"
+    assert message("VM State", with_(VM_STATE, disks=[BAD_VM_DISK, with_(BAD_VM_DISK, size=-1)])) \
+        == "detail.disks[1].size: -1 is not an integer >= 0"
+    assert message("User State", with_(USER_STATE, dc_roles={"main": "admin"})) == \
+        'detail.dc_roles["main"]: "admin" is not a list of role names'
+    long = message("VM State", with_(VM_STATE, hostname="x y" * 1000))
+    assert len(long) < 200 and long.startswith('detail.hostname: "x yx y')
 
 
 @pytest.mark.parametrize("detail_type", ["VM Created", "vm state", "VM State ", "", None, 5])
@@ -281,7 +351,7 @@ def test_unhashable_detail_type(detail_type):
 @pytest.mark.parametrize("detail_type", sorted(VALID))
 @pytest.mark.parametrize("detail", [None, [], [VM_STATE], "x", 5, True])
 def test_non_dict_detail(detail_type, detail):
-    with pytest.raises(MalformedEvent, match="detail must be an object"):
+    with pytest.raises(MalformedEvent, match=r"^detail: .* is not an object$"):
         parse(detail_type, detail)
 
 

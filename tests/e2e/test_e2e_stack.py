@@ -422,6 +422,25 @@ def test_imagectl_users_keys_and_dcs(devstack, repo, tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
 
 
+def test_imagectl_json_and_bad_input_as_a_script_sees_them(devstack):
+    """`./imagectl` as a process: --json is JSON alone on stdout (no log line mixed in), and
+    bad input is exit 2 with one line on stderr (tests/integration/test_imagectl.py has the
+    rest, in-process)."""
+    name = unique("dave")
+    imagectl(devstack, "user", "create", name, "--role", "main:admin")
+    users = json.loads(imagectl(devstack, "user", "list", "--json").stdout)
+    assert {"username": name, "dc_roles": {"main": ["admin"]}, "active": True} \
+        .items() <= next(u for u in users if u["username"] == name).items()
+    assert any(u["username"] == "admin" and u["super_admin"] for u in users)
+    for args, words in ((["user", "create", ""], "not a valid user name"),
+                        (["dc", "create", unique("dc"), "--image-limit", "-5"],
+                         "invalid image limit"),
+                        (["task", "list", "--limit", "0"], "between 1 and 1000")):
+        proc = imagectl(devstack, *args, ok=False)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1 and words in proc.stderr, (args, proc.stderr)
+
+
 def test_imagectl_vm_state_event_marks_image_in_use(devstack, repo, tmp_path):
     admin = devstack.api(devstack.admin_key)
     name = unique("used")

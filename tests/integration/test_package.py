@@ -527,3 +527,106 @@ def test_platform_events_have_their_own_guarded_bus(template):
     assert deny["Condition"] == {"StringNotLike": {
         "aws:PrincipalArn": {"Ref": "PlatformEventPrincipals"}}}
     assert template["Parameters"]["PlatformEventPrincipals"]["Type"] == "CommaDelimitedList"
+
+
+# --- observability (issue 10.6): JSON logs, alarms, the dashboard --------------------------------
+
+def test_every_function_logs_json(template):
+    functions = _of_type(template, "AWS::Serverless::Function")
+    for logical_id, function in functions.items():
+        props = function["Properties"]
+        assert props["LoggingConfig"] == {"LogFormat": "JSON"}, logical_id
+        assert props["Environment"]["Variables"]["LOG_FORMAT"] == "json", logical_id
+
+
+def _alarms(template: dict) -> dict:
+    return {k: v["Properties"] for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def _metric_of(alarm: dict) -> tuple[str, str, dict]:
+    return alarm["Namespace"], alarm["MetricName"], {
+        d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+
+
+def test_alarms_on_workflows_queue_deadline_api_and_throttles(template):
+    alarms = _alarms(template)
+    for op in OPERATIONS:
+        machine = {"StateMachineArn": {"Ref": f"{op.capitalize()}StateMachine"}}
+        failed = alarms[f"{op.capitalize()}StateMachineFailedAlarm"]
+        assert _metric_of(failed) == ("AWS/States", "ExecutionsFailed", machine)
+        assert failed["Threshold"] == {"Ref": "ExecutionsFailedAlarmThreshold"}
+        timed_out = alarms[f"{op.capitalize()}StateMachineTimedOutAlarm"]
+        assert _metric_of(timed_out) == ("AWS/States", "ExecutionsTimedOut", machine)
+        assert timed_out["Threshold"] == 0
+    assert _metric_of(alarms["ExportDeadLetterQueueAlarm"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+        {"QueueName": {"Fn::GetAtt": ["ExportDeadLetterQueue", "QueueName"]}})
+    assert _metric_of(alarms["TasksPastDeadlineAlarm"]) == ("imageapi", "TasksPastDeadline", {})
+    # the cleanup reports every 15 minutes: one period holds one report
+    assert alarms["TasksPastDeadlineAlarm"]["Period"] == 900
+    assert _metric_of(alarms["Api5xxAlarm"]) == (
+        "AWS/ApiGateway", "5XXError", {"ApiName": "imageapi", "Stage": "api"})
+    # Lambda throttles of every function, summed by metric math (at most 10 metrics an alarm)
+    throttled = set()
+    for name, alarm in alarms.items():
+        if not name.startswith("Throttles"):
+            continue
+        reads = [m for m in alarm["Metrics"] if "MetricStat" in m]
+        [total] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+        assert len(alarm["Metrics"]) <= 10
+        assert total["Expression"] == "SUM([" + ",".join(m["Id"] for m in reads) + "])"
+        for read in reads:
+            metric = read["MetricStat"]["Metric"]
+            assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Lambda", "Throttles")
+            [dimension] = metric["Dimensions"]
+            assert dimension["Name"] == "FunctionName"
+            throttled.add(dimension["Value"]["Ref"])
+    assert throttled == set(_of_type(template, "AWS::Serverless::Function"))
+    for name, alarm in alarms.items():
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_alarms_notify_the_topic_only_when_one_is_given(template):
+    parameter = template["Parameters"]["AlarmTopicArn"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert re.fullmatch(parameter["AllowedPattern"],
+                        "arn:aws:sns:eu-west-1:123456789012:imageapi-alarms")
+    assert not re.fullmatch(parameter["AllowedPattern"], "imageapi-alarms")
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    alarms = _alarms(template)
+    assert len(alarms) >= 2 * len(OPERATIONS) + 3 + 1
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == topic, name
+        assert alarm["OKActions"] == topic, name
+
+
+def test_the_dashboard_shows_the_alarmed_and_the_apps_metrics(template):
+    [dashboard] = _of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body_text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    placeholders = set(re.findall(r"\$\{([^}]+)\}", body_text))
+    resources = template["Resources"]
+    for placeholder in placeholders:  # every ${...} is a pseudo parameter or a resource here
+        name = placeholder.split(".")[0]
+        assert name.startswith("AWS::") or name in resources, placeholder
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", body_text))
+    text = json.dumps(body)
+    for widget in body["widgets"]:
+        assert widget["type"] == "metric" and widget["properties"]["metrics"]
+    for metric in ("Tasks", "BytesTransferred", "TransferRate", "StepRetries",
+                   "AuthenticationFailures", "PlatformEventsDropped", "TasksPastDeadline",
+                   "ExecutionsFailed", "ExecutionsTimedOut", "ApproximateNumberOfMessagesVisible",
+                   "5XXError", "Throttles"):
+        assert f'"{metric}' in text or f'\\"{metric}\\"' in text, metric
+    assert "${ExportDeadLetterQueue.QueueName}" in body_text
+    for op in OPERATIONS:
+        assert f"${{{op.capitalize()}StateMachine}}" in body_text
+
+
+def test_metrics_need_no_new_rights(template):
+    """EMF lines are stdout: no function may call CloudWatch."""
+    for name, statements in _function_statements(template).items():
+        assert not _actions(statements, "cloudwatch"), name

@@ -184,3 +184,38 @@ def _callback_key(username):
         return User.get(username).callback_key
     except DoesNotExist:
         return None
+
+
+def test_dropped_events_are_counted_and_logged_with_the_reason(clean, capsys, caplog):
+    """A malformed event is dropped, logged with its reason and field, and counted: one
+    CloudWatch embedded-metric-format line on stdout, metric PlatformEventsDropped in the
+    namespace imageapi, dimension `reason` (a fixed code, never text from the event)."""
+    import json
+    import logging
+    caplog.set_level(logging.WARNING, logger="imageapi.events")
+    platform_events_delivered(clean)      # earlier tests' events are handled: not counted here
+    capsys.readouterr()
+    caplog.clear()
+    clean.put_event("VM State", vm_detail(1, status=1))
+    clean.put_event("No Such Type", {"a": 1})
+    clean.put_event("User State", {"version": 1})
+    clean.put_event("VM State", vm_detail(1))             # a good one: not counted
+    platform_events_delivered(clean)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{") and "PlatformEventsDropped" in line]
+    assert sorted(r["reason"] for r in records) == [
+        "invalid-field", "missing-field", "unknown-detail-type"]
+    for r in records:
+        assert r["PlatformEventsDropped"] == 1
+        assert r["_aws"]["CloudWatchMetrics"] == [{
+            "Namespace": "imageapi", "Dimensions": [["reason"]],
+            "Metrics": [{"Name": "PlatformEventsDropped", "Unit": "Count"}]}]
+        assert isinstance(r["_aws"]["Timestamp"], int)
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 3, dropped
+    assert any("reason=invalid-field" in m and "detail.status: 1 is not a non-empty string" in m
+               for m in dropped), dropped
+    assert any("reason=missing-field" in m and "detail.username: missing" in m
+               for m in dropped), dropped
+    assert any("reason=unknown-detail-type" in m for m in dropped), dropped
+    assert get_vm().event_version == 1

@@ -98,7 +98,12 @@ def _cached(kind: str, secret: str, lookup: Any) -> Principal:
     cached = _cache.get(kind + digest)
     if cached and cached[0] > now:
         return cached[1]
-    principal, lifetime = lookup(secret, digest)
+    try:
+        principal, lifetime = lookup(secret, digest)
+    except errors.ApiError:  # a key or token presented and refused (never the secret itself)
+        from chalicelib.adapters import metrics
+        metrics.count("AuthenticationFailures", credential="api_key" if kind == "k:" else "token")
+        raise
     if len(_cache) > 1000:
         _cache.clear()
     _cache[kind + digest] = (now + min(settings().auth_cache_seconds, lifetime), principal)

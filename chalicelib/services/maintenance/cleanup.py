@@ -22,6 +22,7 @@ class CleanupReport:
     checkpoints_removed: list[str] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
     records_expired: int = 0
+    tasks_past_deadline: int = 0   # running tasks found past their deadline (metric, alarm)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,6 +34,7 @@ def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
     cfg = settings()
     cutoff = now - timedelta(seconds=cfg.cleanup_grace_seconds)
     report = CleanupReport(dry_run)
+    report.tasks_past_deadline = _past_deadline(now)
     report.tasks_finished = reconcile.reconcile_tasks(dry_run=dry_run, now=now).finished
     report.images_repaired = reconcile.repair_images(dry_run=dry_run).repaired_images
     report.checkpoints_removed = _remove_checkpoints(dry_run)
@@ -42,6 +44,14 @@ def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
     report.records_expired = _expire(now, dry_run)
     log.info("cleanup%s: %s", " (dry run)" if dry_run else "", report.as_dict())
     return report
+
+
+def _past_deadline(now: datetime) -> int:
+    """Running tasks older than their deadline: the reconciler ends them now, but each is a
+    workflow that did not end in time (the TasksPastDeadline metric, alarmed on)."""
+    from chalicelib.persistence.models import Task
+    return sum(1 for task in Task.pending_index.query("1")
+               if task.deadline is not None and task.deadline < now)
 
 
 def _abort_stale_uploads(cutoff: datetime, dry_run: bool) -> list[str]:

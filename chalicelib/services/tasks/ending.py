@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters import metrics
 from chalicelib.config import settings
 from chalicelib.domain import task_results as results
 from chalicelib.domain import task_texts
@@ -22,6 +23,8 @@ from chalicelib.persistence.models import Image, Task, get_or_none
 from chalicelib.services.tasks import effects
 
 log = logging.getLogger("imageapi.tasks")
+# the `outcome` dimension of the Tasks metric (`started` is counted where a task starts)
+OUTCOMES = {SUCCESS: "succeeded", FAILURE: "failed", REVOKED: "revoked"}
 
 
 def complete(task_id: str, outcome: dict[str, Any]) -> bool:
@@ -118,6 +121,7 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
         log.info("task %s did not end here (%s): someone else ended it", task.task_id,
                  ", ".join(sorted(conflict.reasons)))
         return False
+    metrics.count("Tasks", operation=task.operation, outcome=OUTCOMES[status])
     if task.callback:
         from chalicelib.services.tasks import callbacks
         callbacks.announce(task)

@@ -65,6 +65,8 @@ def start(task: Task, payload: dict[str, Any] | None = None) -> None:
         log.exception("could not start %s for task %s", task.operation, task.task_id)
         ending.fail(task.task_id, task_texts.RC_INPUT, task_texts.not_started(type(exc).__name__))
         raise errors.ValidationFailed(http_texts.NOT_STARTED) from exc
+    from chalicelib.adapters import metrics
+    metrics.count("Tasks", operation=task.operation, outcome="started")
 
 
 def get(task_id: str) -> Task | None:
