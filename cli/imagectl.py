@@ -276,7 +276,14 @@ def cmd_cleanup(args: argparse.Namespace) -> Output:
     say(args, "cleanup: finishing stuck tasks, repairing pending images, removing leftover "
               "checkpoints, stale uploads, orphaned objects and expired records"
               + (" (dry run: nothing is changed)" if args.dry_run else "") + " ...")
-    report = cleanup.run(dry_run=args.dry_run)
+    def progress(job: str, result: object) -> None:  # a line per job, as it runs
+        if result is None:
+            say(args, f"  {job.replace('_', ' ')} ...")
+        else:
+            count = len(result) if isinstance(result, list) else result
+            say(args, f"  {job.replace('_', ' ')}: {count}")
+
+    report = cleanup.run(dry_run=args.dry_run, progress=progress)
     return output.cleanup(report.as_dict())
 
 

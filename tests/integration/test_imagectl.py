@@ -353,6 +353,10 @@ def test_cleanup_prints_progress_and_a_summary(ctl):
     assert lines[0].startswith("cleanup: finishing stuck tasks") and "dry run" in lines[0]
     assert any(line.split()[:2] == ["0", "stuck"] for line in lines)
     assert lines[-1] == "cleanup (dry run) done: would change 0 thing(s)"
+    # each job is announced as it starts and reported as it ends, in the order they run
+    assert lines[1:5] == ["  tasks past deadline ...", "  tasks past deadline: 0",
+                          "  tasks finished ...", "  tasks finished: 0"]
+    assert "  records expired ..." in lines and "  records expired: 0" in lines
     report = ok(ctl("cleanup", "--json")).data
     assert report["dry_run"] is False and report["tasks_finished"] == []
     assert ok(ctl("cleanup")).out.splitlines()[-1] == "cleanup done: changed 0 thing(s)"

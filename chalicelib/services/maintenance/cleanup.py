@@ -3,6 +3,7 @@ and computes its cut-off time on every run."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,20 +29,35 @@ class CleanupReport:
         return asdict(self)
 
 
-def run(*, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:
+Progress = Callable[[str, Any], None]
+
+
+def run(*, dry_run: bool = False, now: datetime | None = None,
+        progress: Progress | None = None) -> CleanupReport:
+    """Every job in turn; `progress(job, None)` before a job and `progress(job, result)`
+    after it (for an operator watching `imagectl cleanup`)."""
     from chalicelib.services.maintenance import reconcile
     now = now or datetime.now(UTC)
     cfg = settings()
     cutoff = now - timedelta(seconds=cfg.cleanup_grace_seconds)
     report = CleanupReport(dry_run)
-    report.tasks_past_deadline = _past_deadline(now)
-    report.tasks_finished = reconcile.reconcile_tasks(dry_run=dry_run, now=now).finished
-    report.images_repaired = reconcile.repair_images(dry_run=dry_run).repaired_images
-    report.checkpoints_removed = _remove_checkpoints(dry_run)
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("tasks_past_deadline", lambda: _past_deadline(now)),
+        ("tasks_finished",
+         lambda: reconcile.reconcile_tasks(dry_run=dry_run, now=now).finished),
+        ("images_repaired", lambda: reconcile.repair_images(dry_run=dry_run).repaired_images),
+        ("checkpoints_removed", lambda: _remove_checkpoints(dry_run)),
+    ]
     if cfg.image_server_enabled:
-        report.uploads_aborted = _abort_stale_uploads(cutoff, dry_run)
-        report.orphans_deleted = _delete_orphans(cutoff, dry_run)
-    report.records_expired = _expire(now, dry_run)
+        jobs += [("uploads_aborted", lambda: _abort_stale_uploads(cutoff, dry_run)),
+                 ("orphans_deleted", lambda: _delete_orphans(cutoff, dry_run))]
+    jobs.append(("records_expired", lambda: _expire(now, dry_run)))
+    for name, job in jobs:
+        if progress:
+            progress(name, None)
+        setattr(report, name, job())
+        if progress:
+            progress(name, getattr(report, name))
     log.info("cleanup%s: %s", " (dry run)" if dry_run else "", report.as_dict())
     return report
 
