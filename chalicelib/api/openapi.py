@@ -21,7 +21,8 @@ VM_ORDER = ("hostname",)
 @functools.cache
 def document() -> dict[str, Any]:
     from chalicelib.config import SERVICE_VERSION
-    from chalicelib.domain.openapi_document import ServiceFacts, build
+    from chalicelib.domain.openapi_document import build
+    from chalicelib.domain.openapi_fields import ServiceFacts
     from chalicelib.services.images import node_source, queries
     from chalicelib.services.images.access import IMAGE_ORDER
     from chalicelib.services.tasks import views

@@ -306,8 +306,8 @@ def test_the_request_message(admin, playing):
         "node": request["node"], "vm_uuid": VM, "zfs_filesystem": FILESYSTEM,
         "snapshot": ZFS_SNAPSHOT, "compression": "gzip", "heartbeat_seconds": 10}
     assert len(request["export_token"]) >= 40
-    # the token lives as long as the workflow waits without news (30 s here) and a minute
-    assert time.time() + 30 < request["expires_at"] <= time.time() + 30 + 60 + 1
+    # the message and the record name the same expiry (its rule: test_exports.py)
+    assert request["expires_at"] == Task.get(task_id).export["expires_at"]
     task = Task.get(task_id)
     assert request["export_token"] not in json.dumps(task.export)  # only its digest is kept
 
@@ -345,7 +345,7 @@ def test_every_report_extends_the_token(server, admin, playing):
     task = Task.get(task_id)
     task.update(actions=[Task.export.set({**task.export, "expires_at": int(time.time()) + 2})])
     assert playing.call(task_id, "progress", {"bytes": 5}, token).status_code == 200
-    assert Task.get(task_id).export["expires_at"] >= time.time() + 30 + 60 - 5
+    assert Task.get(task_id).export["expires_at"] > task.export["expires_at"] + 2  # moved on
     assert Task.get(task_id).progress["bytes_done"] == 5
 
 
