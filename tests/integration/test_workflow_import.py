@@ -386,3 +386,22 @@ def test_a_password_in_a_url_is_used_but_never_shown(server, admin, files):
     assert "hunter2" not in shown
     assert "bob:***@" in shown
     assert Task.get(task_id).request["file_url"].startswith("http://bob:hunter2@")  # for the fetch
+
+
+def test_racing_deliveries_send_one_callback(server, admin, files, httpserver):
+    """Duplicate "Task Ended" deliveries racing each other (8 released together, 5 rounds):
+    the claim on the task lets exactly one of them send."""
+    from chalicelib.services.tasks import callbacks
+    from tests.integration.racing import race
+    received = []
+    httpserver.expect_request("/hook").respond_with_handler(
+        lambda request: received.append(request.get_data()) or Response("ok"))
+    for round_ in range(5):
+        task_id, _ = start_import(admin, files, f"race{round_}", CONTENT + bytes([round_]),
+                                  cb_url=httpserver.url_for("/hook"))
+        assert wait_task(admin, task_id).status_code == 200
+        wait_for(lambda n=2 * round_ + 1: len(received) == n, message="no callback")
+        Task(task_id).update(actions=[Task.callback_sent.remove()])  # as if never sent
+        before = len(received)
+        sent = race(*[lambda t=task_id: callbacks.deliver(t) for _ in range(8)])
+        assert sum(1 for ok in sent if ok) == 1 and len(received) == before + 1, round_
