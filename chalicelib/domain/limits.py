@@ -15,6 +15,9 @@ MAX_USERNAME_CHARS = 254    # as Danube Cloud's (Django's) user names
 # Gateway answers 502. The response is measured as Lambda serializes it (README "AWS's limits").
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 RESPONSE_MARGIN_BYTES = 1024  # headers Chalice and the runtime may still add
+# An image item keeps its manifest twice (desired and active) and must stay under DynamoDB's
+# 400 KB item size with its other fields; this much of each is kept at most.
+MAX_STORED_MANIFEST_BYTES = 128 * 1024
 
 
 def key_fits(value: str) -> bool:
@@ -45,3 +48,9 @@ def response_fits(status: int, headers: dict[str, str], body: str) -> bool:
              "isBase64Encoded": False}
     size = len(json.dumps(proxy, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     return size + RESPONSE_MARGIN_BYTES <= MAX_RESPONSE_BYTES
+
+
+def stored_manifest_fits(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest, as an image record keeps it (compact JSON), fits its share."""
+    text = json.dumps(manifest, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass")) <= MAX_STORED_MANIFEST_BYTES

@@ -102,6 +102,8 @@ TEMPLATES = [
      "Image manifest URL is unreachable (Read timed out)."),
     (field_texts.manifest_unreachable("Exceeded 5 redirects."),
      "Image manifest URL is unreachable (Exceeded 5 redirects)."),
+    (field_texts.manifest_too_large(131072),
+     "Image manifest is too large (at most 131072 bytes may be kept with an image)."),
     (field_texts.uuid_registered("img"), 'Image UUID is already registered by image "img".'),
     (task_texts.success("import", "a", 5, 1.4),
      "Successfully imported image a (transferred 5 bytes in 1 seconds)"),

@@ -20,7 +20,8 @@ import requests
 from botocore.exceptions import ClientError
 from chalice import Chalice
 
-from chalicelib.domain import http_texts, limits as app_limits
+from chalicelib.domain import field_texts, http_texts
+from chalicelib.domain import limits as app_limits
 from devstack import limits
 from tests.support import wait_for
 
@@ -76,7 +77,8 @@ def test_past_the_integration_timeout_the_gateway_answers_504_and_the_function_r
 
 
 def test_a_request_body_over_10_mb_is_413(stack):
-    r = requests.post(f"{stack.api_url}/image/big/", data=b"x" * (limits.API_GATEWAY_PAYLOAD_BYTES + 1),
+    r = requests.post(f"{stack.api_url}/image/big/",
+                      data=b"x" * (limits.API_GATEWAY_PAYLOAD_BYTES + 1),
                       headers={"ES-API-KEY": stack.admin_key}, timeout=60)
     assert (r.status_code, r.json()) == (413, {"message": "Request Too Long"})
 
@@ -171,3 +173,19 @@ def test_a_full_list_over_lambdas_response_limit_is_a_clear_400_not_a_502(admin)
     assert page.headers["es_next"]
     # the names alone still fit: only what would not fit is refused
     assert len(admin.get("/image/").json()["result"]) == count
+
+
+@pytest.mark.parametrize("field, value", [
+    ("homepage", "m" * (limits.DYNAMODB_ITEM_BYTES + 1)),
+    ("requirements", {"networks": [{"name": "n" * 100}] * 4000}),
+])
+def test_a_manifest_too_large_for_an_image_record_is_a_clear_400(admin, files, settings_override,
+                                                                 field, value):
+    """(A long `description` is no such case: only its first 128 characters are kept.)"""
+    settings_override(MANIFEST_MAX_BYTES=str(2 * MIB))  # an operator allowed large manifests
+    manifest = files.manifest(**{field: value})
+    r = admin.post("/image/huge", {"manifest_url": files.publish(manifest), "dc": "main"})
+    assert r.status_code == 400, r.text
+    assert r.json()["result"] == {"manifest_url": [field_texts.manifest_too_large(
+        app_limits.MAX_STORED_MANIFEST_BYTES)]}
+    assert admin.get("/image/huge/").status_code == 404
