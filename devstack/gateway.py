@@ -14,6 +14,7 @@ from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
+from devstack import gateway_limits
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
@@ -27,7 +28,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
+        if gateway_limits.body_too_large(length):  # AWS's limits: devstack/gateway_limits.py
+            gateway_limits.discard(self.rfile, length)
+            return self._send(*gateway_limits.REQUEST_TOO_LARGE)
         body = self.rfile.read(length) if length > 0 else None
+        if gateway_limits.event_too_large(body):
+            return self._send(*gateway_limits.REQUEST_TOO_LARGE)
         prefix = self.server.stage_prefix
         path = self.path
         if not (path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?")):
@@ -36,13 +42,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("?"):
             path = "/" + path
         try:
-            response = self.server.gateway.handle_request(
-                method=self.command, path=path, headers=dict(self.headers), body=body)
+            response = gateway_limits.call_integration(lambda: self.server.gateway.handle_request(
+                method=self.command, path=path, headers=dict(self.headers), body=body))
+        except gateway_limits.IntegrationTimeout:
+            return self._send(*gateway_limits.TIMED_OUT)
         except LocalGatewayException as exc:
             if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b"") \
                     or b"Authorization header requires" in (exc.body or b""):
                 return self._send(404, envelope_headers(), NOT_FOUND)
             return self._send(exc.CODE, exc.headers, exc.body or b"")
+        if gateway_limits.response_too_large(response):
+            return self._send(*gateway_limits.RESPONSE_TOO_LARGE)
         headers = dict(response.get("headers") or {})
         payload = response.get("body") or b""
         if isinstance(payload, str):

@@ -108,7 +108,12 @@ def _render(reply: Reply, ctx: Ctx | None) -> Response:
     headers = envelope_headers(ctx.dc if ctx else "",
                                ctx.principal.username if ctx and ctx.principal else "")
     headers.update(reply.headers)
-    return Response(body=json.dumps(reply.body), status_code=reply.status,
+    body = json.dumps(reply.body)
+    if not limits.response_fits(reply.status, headers, body):
+        # past Lambda's response limit API Gateway would answer 502: say what fits instead
+        log.warning("answer of %d bytes refused: over Lambda's response limit", len(body))
+        return _render(Reply(400, {"detail": http_texts.RESPONSE_TOO_LARGE}), ctx)
+    return Response(body=body, status_code=reply.status,
                     headers=dict[str, str | list[str]](headers))
 
 

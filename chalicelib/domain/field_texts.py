@@ -49,5 +49,9 @@ def manifest_unreachable(reason: str) -> str:
     return f"Image manifest URL is unreachable ({redact(reason).rstrip('.')})."
 
 
+def manifest_too_large(limit: int) -> str:
+    return f"Image manifest is too large (at most {limit} bytes may be kept with an image)."
+
+
 def uuid_registered(holder: str) -> str:
     return f'Image UUID is already registered by image "{holder}".'

@@ -29,6 +29,9 @@ THROTTLED = "Request was throttled."
 INTERNAL_ERROR = "Internal server error"
 BAD_REQUEST = "Bad request"
 NOT_STARTED = "Image operation could not be started; it was rolled back."
+RESPONSE_TOO_LARGE = ("The answer would be larger than an API response may be (6 MB). Ask for "
+                      "a page with the limit parameter and for the next pages with cursor (the "
+                      "es_next header of each page).")
 # the export routes, answered to node agents (README "Snapshot export")
 EXPORT_BYTES_INVALID = "bytes must be a non-negative integer"
 EXPORT_PARTS_COUNT_INVALID = "parts must be an integer between 1 and 10000"

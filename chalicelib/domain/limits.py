@@ -3,6 +3,7 @@ up or stored: DynamoDB refuses keys over 2048 bytes and items over 400 KB (the e
 not), and a JSON body nested a thousand levels deep exhausts the interpreter's stack."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MAX_KEY_BYTES = 1024        # a name, uuid, task id, DC or user name used as a table key
@@ -10,6 +11,13 @@ MAX_BODY_DEPTH = 16         # nesting of a JSON body (image bodies nest two leve
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_USERNAME_CHARS = 254    # as Danube Cloud's (Django's) user names
+# Lambda returns at most 6 MB (Lambda's MB: 1,024 KB) from a synchronous invoke; past it API
+# Gateway answers 502. The response is measured as Lambda serializes it (README "AWS's limits").
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+RESPONSE_MARGIN_BYTES = 1024  # headers Chalice and the runtime may still add
+# An image item keeps its manifest twice (desired and active) and must stay under DynamoDB's
+# 400 KB item size with its other fields; this much of each is kept at most.
+MAX_STORED_MANIFEST_BYTES = 128 * 1024
 
 
 def key_fits(value: str) -> bool:
@@ -31,3 +39,18 @@ def nesting_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> int:
         children = current.values() if isinstance(current, dict) else current
         pending.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def response_fits(status: int, headers: dict[str, str], body: str) -> bool:
+    """Whether a proxy response of this status, headers and body text fits Lambda's limit:
+    its JSON form, in which the body is a string (so every quote in it is escaped)."""
+    proxy = {"statusCode": status, "headers": headers, "multiValueHeaders": {}, "body": body,
+             "isBase64Encoded": False}
+    size = len(json.dumps(proxy, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return size + RESPONSE_MARGIN_BYTES <= MAX_RESPONSE_BYTES
+
+
+def stored_manifest_fits(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest, as an image record keeps it (compact JSON), fits its share."""
+    text = json.dumps(manifest, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass")) <= MAX_STORED_MANIFEST_BYTES

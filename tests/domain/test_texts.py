@@ -37,6 +37,9 @@ HTTP = {
     "INTERNAL_ERROR": "Internal server error",
     "BAD_REQUEST": "Bad request",
     "NOT_STARTED": "Image operation could not be started; it was rolled back.",
+    "RESPONSE_TOO_LARGE": "The answer would be larger than an API response may be (6 MB). Ask "
+                          "for a page with the limit parameter and for the next pages with "
+                          "cursor (the es_next header of each page).",
     "EXPORT_BYTES_INVALID": "bytes must be a non-negative integer",
     "EXPORT_PARTS_COUNT_INVALID": "parts must be an integer between 1 and 10000",
     "EXPORT_PARTS_MISSING": "The upload does not hold the parts and bytes reported",
@@ -99,6 +102,8 @@ TEMPLATES = [
      "Image manifest URL is unreachable (Read timed out)."),
     (field_texts.manifest_unreachable("Exceeded 5 redirects."),
      "Image manifest URL is unreachable (Exceeded 5 redirects)."),
+    (field_texts.manifest_too_large(131072),
+     "Image manifest is too large (at most 131072 bytes may be kept with an image)."),
     (field_texts.uuid_registered("img"), 'Image UUID is already registered by image "img".'),
     (task_texts.success("import", "a", 5, 1.4),
      "Successfully imported image a (transferred 5 bytes in 1 seconds)"),

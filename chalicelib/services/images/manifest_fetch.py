@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.adapters import sources
 from chalicelib.config import settings
-from chalicelib.domain import field_texts
+from chalicelib.domain import field_texts, limits
 from chalicelib.domain import manifest as imgmanifest
 from chalicelib.domain.image_form import Errors
 from chalicelib.domain.urlpolicy import check_url_syntax
@@ -51,8 +51,11 @@ def fetch_for_import(data: dict[str, Any], errs: Errors) -> Fetched | None:
     except imgmanifest.ManifestError as exc:
         errs.add("manifest_url", str(exc))
         return None
-    return Fetched(manifest_url, file_url, manifest, imgmanifest.base_manifest(manifest),
-                   imgmanifest.defaults_from(manifest))
+    base = imgmanifest.base_manifest(manifest)
+    if not limits.stored_manifest_fits(base):  # DynamoDB would refuse the image's item
+        errs.add("manifest_url", field_texts.manifest_too_large(limits.MAX_STORED_MANIFEST_BYTES))
+        return None
+    return Fetched(manifest_url, file_url, manifest, base, imgmanifest.defaults_from(manifest))
 
 
 def _url_ok(field: str, value: Any, errs: Errors) -> bool:
