@@ -44,6 +44,8 @@ def nesting_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> int:
 def response_fits(status: int, headers: dict[str, str], body: str) -> bool:
     """Whether a proxy response of this status, headers and body text fits Lambda's limit:
     its JSON form, in which the body is a string (so every quote in it is escaped)."""
+    if len(body) < MAX_RESPONSE_BYTES // 8:  # no character grows past 6 bytes when escaped
+        return True
     proxy = {"statusCode": status, "headers": headers, "multiValueHeaders": {}, "body": body,
              "isBase64Encoded": False}
     size = len(json.dumps(proxy, ensure_ascii=False).encode("utf-8", "surrogatepass"))
