@@ -32,6 +32,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 
 BLOCK = 64 * 1024
 DEFAULT = {"size": 4 << 20, "rate": 0, "random": False, "fail_at": None, "exit": 1,
@@ -92,7 +93,8 @@ def send(source: str) -> int:
 
 def name_problem(name: str) -> str | None:
     """Why ZFS would not open `name` as a filesystem, volume or snapshot (None: it would):
-    libzfs's zfs_validate_name for ZFS_TYPE_DATASET, then entity_namecheck, step by step."""
+    libzfs's zfs_validate_name for ZFS_TYPE_DATASET, then entity_namecheck, step by step (the
+    first problem found is the one ZFS reports)."""
     if "#" in name:
         return "bookmark delimiter '#' is not expected here"
     if len(name.encode()) >= MAX_NAME_BYTES:
@@ -101,33 +103,50 @@ def name_problem(name: str) -> str | None:
         return "leading slash in name"
     if not name:
         return EMPTY_COMPONENT
-    start, delimited = 0, False
+    delimited = False
+    for start, end in _components(name):
+        problem = _component_problem(name, start, end, delimited)
+        if problem:
+            return problem
+        delimited = delimited or (end < len(name) and name[end] in "@#")
+    return None
+
+
+def _components(name: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each component between '/', '@' and '#'."""
+    start = 0
     while True:
         end = start
         while end < len(name) and name[end] not in "/@#":
             end += 1
-        last = end == len(name)
-        if last and name[end - 1] == "/":
-            return "trailing slash in name"
-        for character in name[start:end]:
-            if character not in NAME_CHARACTERS and character != "%":
-                return f"invalid character '{character}' in name"
-        if last or name[end] == "/":
-            if name[start:end] == ".":
-                return "self reference, '.' is found in name"
-            if name[start:end] == "..":
-                return "parent reference, '..' is found in name"
-        if not last and name[end] in "@#":
-            if delimited:
-                return "multiple '@' and/or '#' delimiters in name"
-            delimited = True
-        if start == end:
-            return EMPTY_COMPONENT
-        if last:
-            return None
-        if name[end] == "/" and delimited:
-            return "trailing slash in name"
+        yield start, end
+        if end == len(name):
+            return
         start = end + 1
+
+
+REFERENCES = {".": "self reference, '.' is found in name",
+              "..": "parent reference, '..' is found in name"}
+
+
+def _component_problem(name: str, start: int, end: int, delimited: bool) -> str | None:
+    """One turn of entity_namecheck's loop; `delimited`: an '@' came before this component."""
+    last = end == len(name)
+    after = "" if last else name[end]
+    if last and name[end - 1] == "/":
+        return "trailing slash in name"
+    bad = [c for c in name[start:end] if c not in NAME_CHARACTERS and c != "%"]
+    if bad:
+        return f"invalid character '{bad[0]}' in name"
+    if after in ("", "/") and name[start:end] in REFERENCES:
+        return REFERENCES[name[start:end]]
+    if after in ("@", "#") and delimited:
+        return "multiple '@' and/or '#' delimiters in name"
+    if start == end:
+        return EMPTY_COMPONENT
+    if after == "/" and delimited:
+        return "trailing slash in name"
+    return None
 
 
 def usage(problem: str) -> int:
@@ -144,16 +163,9 @@ def refuse(message: str) -> int:
 
 def send_command(arguments: list[str]) -> int:
     """`zfs send [flags] <name>` as ZFS checks it before any byte is written."""
-    operands = list(arguments)
-    while operands and operands[0].startswith("-") and operands[0] != "-":
-        option = operands.pop(0)
-        if option == "--":
-            break
-        for flag in option[1:]:
-            if flag in SEND_FLAGS_WITH_ARGUMENTS or option.startswith("--"):
-                return usage(f"fake zfs: option '{option}' is not supported")
-            if flag not in SEND_FLAGS:
-                return usage(f"invalid option '{flag}'")
+    operands, refused = _operands(arguments)
+    if refused is not None:
+        return refused
     if not operands:
         return usage("missing snapshot argument")
     if len(operands) > 1:
@@ -174,6 +186,22 @@ def send_command(arguments: list[str]) -> int:
         return send(name)
     except BrokenPipeError:
         return 1
+
+
+def _operands(arguments: list[str]) -> tuple[list[str], int | None]:
+    """The operands after the flags, or the usage error's exit status for a flag zfs (or the
+    fake) does not take."""
+    operands = list(arguments)
+    while operands and operands[0].startswith("-") and operands[0] != "-":
+        option = operands.pop(0)
+        if option == "--":
+            break
+        for flag in option[1:]:
+            if flag in SEND_FLAGS_WITH_ARGUMENTS or option.startswith("--"):
+                return [], usage(f"fake zfs: option '{option}' is not supported")
+            if flag not in SEND_FLAGS:
+                return [], usage(f"invalid option '{flag}'")
+    return operands, None
 
 
 def main(argv: list[str]) -> int:
