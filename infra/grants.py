@@ -20,8 +20,10 @@ Read off the code paths each function runs (app.py registers the blueprints):
 - `OnTaskEnded` sends that callback: its task, and the creator's callback key (users: GetItem,
   and UpdateItem to make a missing key).
 - `OnPlatformEvent`: UpdateItem on the read models it keeps (VMs, snapshots, users, DCs).
-- `OnExecutionStatus` ends tasks like `StepRollback`; `OnUploadCreated` resumes a waiting
-  execution; `OnCleanup` reconciles tasks, repairs images and expires records.
+- `OnExecutionStatus` ends tasks like `StepRollback`, but only for an execution that
+  `DescribeExecution` confirms has ended; `OnUploadCreated` resumes a waiting execution once
+  it has seen the upload in the store (HeadObject; ListBucket makes a missing one a 404);
+  `OnCleanup` reconciles tasks, repairs images and expires records.
 
 Only the API function reads the node token (SSM); only `StepRequestExport` sends to the node
 queues; the state machines' task-token actions are the only ones on "*" (see template.py).
@@ -149,8 +151,9 @@ GRANTS: dict[str, Grant] = {
     "StepRollback": _merge(STEP, ENDING, ROLLBACK_STORE),
     "OnPlatformEvent": Grant(tables={name: Table((UPDATE,))
                                      for name in ("vms", "snapshots", "users", "dcs")}),
-    "OnExecutionStatus": _merge(ENDING, ROLLBACK_STORE),
-    "OnUploadCreated": Grant(tables={"tasks": Table((GET,))}, task_tokens=(TASK_SUCCESS,)),
+    "OnExecutionStatus": _merge(ENDING, ROLLBACK_STORE, Grant(executions=(DESCRIBE,))),
+    "OnUploadCreated": Grant(tables={"tasks": Table((GET,))}, objects={UPLOADS: (S3_GET,)},
+                             bucket=(S3_LIST,), task_tokens=(TASK_SUCCESS,)),
     "OnTaskEnded": Grant(tables={"tasks": Table((GET, UPDATE)), "users": Table((GET, UPDATE))}),
     "OnCleanup": _merge(ENDING, ROLLBACK_STORE, Grant(
         tables={"tasks": Table((SCAN, BATCH_WRITE), ("pending-index",)),

@@ -3,8 +3,9 @@
 The stream is never written to disk and never hashed here (the service computes the SHA-1 and
 size when it moves the upload into place). Memory is bounded: the part being filled plus
 `upload_workers` parts in flight. Every part goes to its own presigned URL, asked for just
-before it is sent; a part that fails is sent again (a new URL each time). A heartbeat reports
-the bytes sent; the API's answer that the task ended stops the export.
+before it is sent; a part that fails is sent again (a new URL each time). Progress reports
+carry the bytes sent (at least every 10 s while bytes move, and as often as the workflow's
+heartbeat needs: progress.py); the API's answer that the task ended stops the export.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from nodeagent import logs
 from nodeagent.api import ApiError, ExportApi, TaskEnded
 from nodeagent.config import AgentConfig
 from nodeagent.parts import Bandwidth, Throttled, part_size
+from nodeagent.progress import ReportSchedule
 
 READ_SIZE = 1 << 20
 PART_ATTEMPTS = 5
@@ -64,8 +66,10 @@ class Export:
     retry_base_seconds = 1.0  # a failed part waits 1, 2, 4, 8 s before its next attempt
     def __init__(self, request: ExportRequest, config: AgentConfig, api: ExportApi,
                  bandwidth: Bandwidth, stopping: threading.Event,
-                 on_heartbeat: Callable[[], None] = lambda: None) -> None:
+                 on_heartbeat: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.request = request
+        self.clock = clock  # when progress is due (tests pass a clock of their own)
         self.config = config
         self.api = api
         self.bandwidth = bandwidth
@@ -212,17 +216,18 @@ class Export:
     # --- around the stream -------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        """Report the bytes sent every `heartbeat_seconds`; stop when the task is over. When the
-        agent stops, end `zfs send` at once: a hung zfs must not hold the stop up."""
-        next_beat = time.monotonic() + self.request.heartbeat_seconds
-        while not self.finished.wait(min(0.5, max(0.0, next_beat - time.monotonic()))):
+        """Report the bytes sent when `ReportSchedule` says so; stop when the task is over.
+        When the agent stops, end `zfs send` at once: a hung zfs must not hold the stop up."""
+        schedule = ReportSchedule(self.request.heartbeat_seconds, self.clock())
+        while not self.finished.wait(schedule.tick_seconds()):
             if self.stopping.is_set():
                 self._kill()
-            if time.monotonic() < next_beat:
+            now, sent = self.clock(), self.sent
+            if not schedule.due(now, sent):
                 continue
-            next_beat = time.monotonic() + self.request.heartbeat_seconds
+            schedule.reported(now, sent)
             try:
-                self.api.progress(self.request.task_id, self.request.token, self.sent)
+                self.api.progress(self.request.task_id, self.request.token, sent)
                 self.on_heartbeat()
             except TaskEnded:
                 self.ended.set()

@@ -38,6 +38,13 @@ DC_STATE = "DC State"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,253}\Z")
 NAME_RULE = (f"1-{MAX_USERNAME_CHARS} letters, digits, '.', '_', '@', '-', starting with a "
              "letter or digit")
+# A snapshot's short ZFS name (Danube Cloud's `es-7`), the part after `<filesystem>@`, as ZFS
+# checks a name component (zfs_namecheck.c): letters, digits, '_', '-', '.', ':', ' '; at most
+# 255 bytes (ZFS_MAX_DATASET_NAME_LEN 256 includes the end); never "." or "..". So no '@'
+# and no '/': a full name here would make the agent send `<fs>@<fs>@<snap>`.
+ZFS_SNAPSHOT_RE = re.compile(r"^[A-Za-z0-9_.: -]{1,255}\Z")
+ZFS_SNAPSHOT_RULE = ("a ZFS snapshot's short name (1-255 letters, digits, '_', '-', '.', ':' or "
+                     "spaces; not '.' or '..'; no '@' or '/')")
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 SCHEMA_FILES = {
@@ -146,6 +153,12 @@ def _string(value: Any, path: str) -> str:
     return value
 
 
+def _zfs_snapshot(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not ZFS_SNAPSHOT_RE.match(value) or value in (".", ".."):
+        raise _bad(path, value, ZFS_SNAPSHOT_RULE)
+    return value
+
+
 def _bool(detail: Detail, key: str, default: bool) -> bool:
     value = detail.get(key, default)
     if not isinstance(value, bool):
@@ -195,7 +208,7 @@ def _snapshot_status(raw: Any) -> str:
 def snapshot_state(d: Detail) -> Detail:
     return {"vm_uuid": _uuid(d, "vm_uuid"), "name": _name(d, "name"),
             "disk_id": _int(d, "disk_id", minimum=1),
-            "zfs_name": _optional(d, "zfs_name", "detail", _string),
+            "zfs_name": _optional(d, "zfs_name", "detail", _zfs_snapshot),
             "status": _snapshot_status(_present(d, "status", "detail")),
             "version": _int(d, "version")}
 

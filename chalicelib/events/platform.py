@@ -6,9 +6,9 @@ import os
 
 from chalice.app import Blueprint, CloudWatchEvent
 
-from chalicelib.adapters import metrics
 from chalicelib.domain.names import PLATFORM_EVENT_HANDLER
-from chalicelib.domain.platform_events import MalformedEvent, shown
+from chalicelib.domain.platform_events import MalformedEvent
+from chalicelib.events.dropped import drop
 
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
@@ -16,7 +16,6 @@ log = logging.getLogger("imageapi.events")
 # Read at import because the rule's pattern is fixed when the app is packaged.
 PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").strip() \
     or "danube.platform"
-DROPPED_METRIC = "PlatformEventsDropped"
 
 
 # The deployment puts this rule on the platform's own bus (names.platform_event_bus_name).
@@ -30,9 +29,7 @@ def on_platform_event(event: CloudWatchEvent) -> None:
     except MalformedEvent as exc:
         # counted by a fixed reason (never a value from the event: the metric's dimension),
         # logged with the field and what is wrong with it (schemas: chalicelib/schemas/events/)
-        metrics.count(DROPPED_METRIC, reason=exc.reason)
-        log.warning("dropped malformed platform event %s (%s): reason=%s %s",
-                    event.event_id, shown(event.detail_type), exc.reason, exc)
+        drop(event, "malformed platform event", exc.reason, exc)
     except Exception:  # storage trouble: logged; EventBridge's retry policy may redeliver
         log.exception("platform event %s failed", event.event_id)
         raise

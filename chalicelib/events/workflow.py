@@ -1,4 +1,8 @@
-"""Cloud events about our own work: execution status changes and uploads into the store."""
+"""Cloud events about our own work: execution status changes and uploads into the store.
+
+Their rules match AWS's sources, but anyone who may put events on the default bus can send
+one that looks the same: the services act only on what AWS itself confirms (the execution's
+own description, the object in the store); anything else is dropped and counted."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +15,7 @@ from chalice.app import Blueprint, CloudWatchEvent
 from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE, UPLOAD_PREFIX
 from chalicelib.domain.taskids import is_real
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
+from chalicelib.events.dropped import drop
 from chalicelib.logs import log_context
 
 bp = Blueprint(__name__)
@@ -29,8 +34,10 @@ def on_execution_status(event: CloudWatchEvent) -> None:
     from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
     with _task_context(detail.get("name"), event):
-        workflow_events.execution_ended(detail.get("name"), detail.get("status"),
-                                        detail.get("error"), detail.get("cause"))
+        try:
+            workflow_events.execution_ended(detail)
+        except workflow_events.UnconfirmedEvent as exc:
+            drop(event, "execution status event", exc.reason, exc)
 
 
 @bp.on_cw_event({"source": [TASK_EVENT_SOURCE], "detail-type": [TASK_ENDED]},
@@ -53,11 +60,16 @@ def on_upload_created(event: CloudWatchEvent) -> None:
     """A compute node finished uploading a snapshot export: resume the waiting execution."""
     from chalicelib.services.tasks import workflow_events
     detail = event.detail if isinstance(event.detail, dict) else {}
-    key = (detail.get("object") or {}).get("key", "")
-    if key.startswith(_UPLOAD_PREFIX):
-        with _task_context(key[len(_UPLOAD_PREFIX):], event):
-            workflow_events.upload_arrived(key[len(_UPLOAD_PREFIX):],
-                                           (detail.get("object") or {}))
+    obj, bucket = detail.get("object"), detail.get("bucket")
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if isinstance(key, str) and key.startswith(_UPLOAD_PREFIX):
+        task_id = key[len(_UPLOAD_PREFIX):]
+        with _task_context(task_id, event):
+            try:
+                workflow_events.upload_arrived(
+                    task_id, bucket.get("name") if isinstance(bucket, dict) else None)
+            except workflow_events.UnconfirmedEvent as exc:
+                drop(event, "upload event", exc.reason, exc)
 
 
 def _task_context(task_id: Any, event: CloudWatchEvent) -> AbstractContextManager[None]:

@@ -23,7 +23,7 @@ VM_STATE = {
 }
 VM_DELETED = {"uuid": VM, "version": 6}
 SNAPSHOT_STATE = {"vm_uuid": VM, "name": "snap1", "disk_id": 1,
-                  "zfs_name": "zones/web01-disk0@snap1", "status": 1, "version": 3}
+                  "zfs_name": "es-7", "status": 1, "version": 3}
 SNAPSHOT_DELETED = {"vm_uuid": VM, "name": "snap1", "disk_id": 2, "version": 4}
 USER_STATE = {"username": "alice@example.com", "is_super_admin": False, "is_active": True,
               "dc_roles": {"main": ["image_admin", "admin", "bogus"], "other": ["bogus"],
@@ -144,7 +144,7 @@ def test_snapshot_status_table():
 def test_snapshot_state():
     assert parse("Snapshot State", with_(SNAPSHOT_STATE, vm_uuid=VM.upper())) == (
         "Snapshot State", {"vm_uuid": VM, "name": "snap1", "disk_id": 1,
-                           "zfs_name": "zones/web01-disk0@snap1", "status": "ok", "version": 3})
+                           "zfs_name": "es-7", "status": "ok", "version": 3})
     assert parse("Snapshot State", without(SNAPSHOT_STATE, "zfs_name"))[1]["zfs_name"] is None
 
 
@@ -248,6 +248,15 @@ MALFORMED = [
     ("Snapshot State", with_(SNAPSHOT_STATE, disk_id=True), "disk_id"),
     ("Snapshot State", with_(SNAPSHOT_STATE, disk_id="1"), "disk_id"),
     ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name=5), "zfs_name"),
+    # a full ZFS name, where the short one belongs (the agent would send `fs@fs@snap`)
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="zones/web01-disk0@es-7"), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="es@7"), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="zones/es-7"), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name=""), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name=".."), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="es#7"), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="es-7\n"), "zfs_name"),
+    ("Snapshot State", with_(SNAPSHOT_STATE, zfs_name="e" * 256), "zfs_name"),
     ("Snapshot State", without(SNAPSHOT_STATE, "status"), "status"),
     ("Snapshot State", with_(SNAPSHOT_STATE, status=None), "status"),
     ("Snapshot State", with_(SNAPSHOT_STATE, status=0), "status"),

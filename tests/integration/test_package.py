@@ -293,19 +293,22 @@ EXPECTED_OBJECTS = {
     "StepFinish": {},
     "StepRollback": ROLLBACK, "OnExecutionStatus": ROLLBACK,
     "OnCleanup": {IMAGES: "GP", "*": "DA"},   # orphans and stale uploads are anywhere
-    "OnPlatformEvent": {}, "OnUploadCreated": {}, "OnTaskEnded": {},
+    "OnPlatformEvent": {}, "OnTaskEnded": {},
+    "OnUploadCreated": {UPLOADS: "G"},        # it resumes the wait only for an upload it sees
 }
 ANNOUNCE = {"events:PutEvents"}  # whoever ends tasks announces callbacks
 # L ListBucket (HeadObject of a missing key is a 404, not a 403), U ListBucketMultipartUploads
 EXPECTED_BUCKET = {"APIHandler": "LU", "StepImportFile": "U", "StepWriteManifest": "L",
                    "StepDeleteObjects": "U", "StepIngestUpload": "LU", "StepRollback": "LU",
-                   "OnExecutionStatus": "LU", "OnCleanup": "LU"}
+                   "OnExecutionStatus": "LU", "OnCleanup": "LU", "OnUploadCreated": "L"}
 EXPECTED_OTHERS = {  # Step Functions, SQS, EventBridge, SSM and KMS
     "APIHandler": {"states:StartExecution", "states:StopExecution", "states:SendTaskHeartbeat",
                    "states:SendTaskFailure", "ssm:GetParameter", "kms:Decrypt", *ANNOUNCE},
     "StepRequestExport": {"sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
                           "sqs:SetQueueAttributes", "sqs:SendMessage"},
-    "StepFinish": ANNOUNCE, "StepRollback": ANNOUNCE, "OnExecutionStatus": ANNOUNCE,
+    "StepFinish": ANNOUNCE, "StepRollback": ANNOUNCE,
+    # it ends a task only for an execution DescribeExecution confirms has ended
+    "OnExecutionStatus": {"states:DescribeExecution", *ANNOUNCE},
     "OnUploadCreated": {"states:SendTaskSuccess"},
     "OnCleanup": {"states:DescribeExecution", "states:StopExecution", *ANNOUNCE},
 }

@@ -14,6 +14,7 @@ from chalicelib.persistence.models import Datacenter, Guard, Image, Task, TaskLo
 from tests.integration.workflow_support import (
     FlakyFile,
     Gate,
+    end_execution_outside_its_catch,
     execution_status,
     put_status_event,
     start_import,
@@ -285,7 +286,7 @@ def test_duplicate_and_late_status_events_change_nothing(server, admin, files):
 def test_status_event_finishes_a_task_its_workflow_could_not(server, admin, files):
     """An execution that died outside its Catch: the status event alone rolls back."""
     gate, manifest, task_id = gated_import(admin, files, CONTENT * 3)
-    put_status_event(task_id, "TIMED_OUT")
+    end_execution_outside_its_catch(task_id, "TIMED_OUT")
     r = wait_task(admin, task_id)
     assert r.status_code == 400 and r.json()["result"]["returncode"] == 4
     gate.release.set()

@@ -166,3 +166,26 @@ def step_runs(task_id: str, state: str) -> int:
                                                                   maxResults=1000)
     return sum(1 for event in history["events"] if event["type"] == "TaskStateEntered"
                and event.get("stateEnteredEventDetails", {}).get("name") == state)
+
+
+def end_execution_outside_its_catch(task_id: str, status: str = "TIMED_OUT") -> None:
+    """End the task's execution in the emulator as AWS ends one past its `TimeoutSeconds`:
+    where it is, with no Catch run. Its states are stopped and it is marked `status` while the
+    emulator's Step Functions lock is held, so DescribeExecution never shows anything else;
+    the local stack's watcher then puts AWS's status-change event."""
+    import datetime
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from chalicelib.adapters import workflows
+    from devstack.emulator import ACCOUNT, REGION
+    from devstack.emulator_contract import SFN_LOCK
+    task = Task.get(task_id)
+    arn = workflows.execution_arn(task.operation, task_id)
+    backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+    with SFN_LOCK:
+        [execution] = [e for machine in backend.state_machines for e in machine.executions
+                       if e.exec_arn == arn]
+        execution.stop(datetime.datetime.now(tz=datetime.UTC), "States.Timeout", None)
+        execution.exec_status = ExecutionStatus(status)

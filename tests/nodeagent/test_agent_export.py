@@ -4,8 +4,10 @@ The whole flow against the real service is in tests/integration/test_workflow_sn
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import threading
+import time
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -32,6 +34,8 @@ class Service:
         self.calls: list[tuple[str, dict]] = []
         self.faults: dict[str, list[int]] = {}
         self.lock = threading.Lock()
+        self.held_parts: set[int] = set()      # stored only once progress with bytes came
+        self.progressed = threading.Event()
         for route in ("parts", "progress", "complete", "failure"):
             server.expect_request(f"/api/exports/{TASK}/{route}", method="POST") \
                 .respond_with_handler(self._api(route))
@@ -48,6 +52,8 @@ class Service:
             assert request.headers["ES-EXPORT-TOKEN"] == "tok"
             with self.lock:
                 self.calls.append((route, body))
+            if route == "progress" and body.get("bytes"):
+                self.progressed.set()
             status = self._fault(route)
             if status:
                 return Response(json.dumps({"detail": "fault"}), status=status)
@@ -62,6 +68,8 @@ class Service:
         status = self._fault("store")
         if status:
             return Response("SlowDown", status=status)
+        if int(request.args["part"]) in self.held_parts and not self.progressed.wait(20):
+            return Response("held part: no progress was reported", status=400)
         with self.lock:
             self.parts[int(request.args["part"])] = request.get_data()
         return Response("", headers={"ETag": '"x"'})
@@ -79,14 +87,16 @@ def service():
     server.stop()
 
 
-def export(service: Service, tmp_path, monkeypatch, **shape) -> Export:
+def export(service: Service, tmp_path, monkeypatch, *, heartbeat_seconds: float = 0.2,
+           clock=time.monotonic, **shape) -> Export:
     (tmp_path / "es-1.json").write_text(json.dumps(shape))
     monkeypatch.setenv("FAKE_ZFS_DIR", str(tmp_path))
     config = AgentConfig(api_url=service.server.url_for("/api"), node="cn1", queue_url="-",
                          zfs=str(FAKE_ZFS), part_size_mib=5)
-    request = ExportRequest(TASK, "cn1", "zones/vm-disk0", "es-1", "tok", heartbeat_seconds=0.2)
+    request = ExportRequest(TASK, "cn1", "zones/vm-disk0", "es-1", "tok",
+                            heartbeat_seconds=heartbeat_seconds)
     job = Export(request, config, ExportApi(config.api_url, "", 10), Bandwidth(0),
-                 threading.Event())
+                 threading.Event(), clock=clock)
     job.retry_base_seconds = 0.01  # the retries, without their waits
     return job
 
@@ -144,3 +154,21 @@ def test_a_missing_zfs_is_reported(service, tmp_path, monkeypatch):
     assert job.run() == FAILED
     [failure] = [body for route, body in service.calls if route == "failure"]
     assert failure == {"reason": f"cannot run {tmp_path / 'no-zfs'}: No such file or directory"}
+
+
+def test_progress_is_reported_while_bytes_move_not_only_for_the_heartbeat(service, tmp_path,
+                                                                           monkeypatch):
+    """The workflow's heartbeat needs a report every 1000 s here, but a person watching wants
+    one at least every 10 s while bytes move. The agent's clock (injected: 11 s pass at every
+    look) says 10 s have passed; part 2 is stored only after a report of part 1's bytes came,
+    so the export can finish only if progress is reported by time, not by heartbeat."""
+    service.held_parts = {2}
+    job = export(service, tmp_path, monkeypatch, heartbeat_seconds=1000,
+                 clock=itertools.count(0, 11).__next__, size=12 * MiB, random=True)
+    assert job.run() == DONE
+    reports = [body["bytes"] for route, body in service.calls if route == "progress"]
+    total = sum(len(part) for part in service.parts.values())
+    # the first came before part 2 was stored, with what the other parts had brought
+    assert reports and 0 < reports[0] <= total - len(service.parts[2])
+    # and every report while bytes moved: never the same count twice (no heartbeat was due)
+    assert reports == sorted(set(reports))

@@ -42,8 +42,9 @@ def commit(tx: records.Tx, task: Task, image: Image, outcome: dict[str, Any]) ->
     transfer = outcome.get("transfer") or {}
     if transfer.get("reused"):
         return task_texts.success_reused(image.name, int(transfer["size"]))
+    # an export is timed as a whole (zfs send, upload, ingest); an import by its transfer
     return task_texts.success(task.operation, image.name, transfer.get("size"),
-                              transfer.get("seconds"))
+                              transfer.get("export_seconds", transfer.get("seconds")))
 
 
 def undo(tx: records.Tx, image: Image, operation: str, *, require_task: str | None,
