@@ -44,6 +44,9 @@ def start_emulator(port: int = 0) -> Emulator:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    from devstack import faults
+    if faults.configure_from_env() is not None:  # DEVSTACK_FAULTS: AWS's transient errors
+        server._server.app = faults.wrap(server._server.app)  # type: ignore[union-attr]
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)
