@@ -45,8 +45,8 @@ def start_emulator(port: int = 0) -> Emulator:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     from devstack import faults
-    if faults.configure_from_env() is not None:  # DEVSTACK_FAULTS: AWS's transient errors
-        server._server.app = faults.wrap(server._server.app)  # type: ignore[union-attr]
+    faults.configure_from_env()  # DEVSTACK_FAULTS: AWS's transient errors (none: pass through)
+    server._server.app = faults.wrap(server._server.app)  # type: ignore[union-attr]
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)

@@ -119,8 +119,9 @@ FAULTS: dict[str, tuple[Fault, ...]] = {
 class FaultPlan:
     """Which requests fail, deterministically from the seed, and what was injected."""
 
-    def __init__(self, rate: float, seed: int) -> None:
-        self.rate, self.seed = rate, seed
+    def __init__(self, rate: float, seed: int,
+                 services: frozenset[str] = frozenset(FAULTS)) -> None:
+        self.rate, self.seed, self.services = rate, seed, services
         self.armed = False
         self._lock = threading.Lock()
         self._seen: Counter[tuple[str, str]] = Counter()
@@ -129,7 +130,7 @@ class FaultPlan:
 
     def decide(self, service: str, action: str) -> Fault | None:
         with self._lock:
-            if not self.armed:
+            if not self.armed or service not in self.services:
                 return None
             self.requests += 1
             nth = self._seen[(service, action)]
@@ -159,6 +160,13 @@ _plan: FaultPlan | None = None
 
 def plan() -> FaultPlan | None:
     return _plan
+
+
+def use(new: FaultPlan | None) -> FaultPlan | None:
+    """Put `new` in place (tests: faults on a running emulator); returns the previous plan."""
+    global _plan
+    previous, _plan = _plan, new
+    return previous
 
 
 def configure_from_env() -> FaultPlan | None:
