@@ -18,6 +18,10 @@ through the API and straight from the emulator's tables and bucket, and prints o
 invariant with its violation count, the details of the first violations, and last of all
 `soak_violations: N`. The exit code is 0 whatever N is; 1 only when the stack did not start.
 
+With `DEVSTACK_FAULTS=<rate>` in the environment (devstack/faults.py) the stack answers that
+share of the app's, the agent's and the state machines' AWS requests with AWS's transient
+errors; the final reading is exempt. The report then also gives `faults_injected: N`.
+
 Usage: .venv/bin/python bench/soak.py [--clients 8] [--seconds 60] [--seed 1]
                                       [--stack-log FILE] [--dump FILE.json]
 """
@@ -30,6 +34,7 @@ import copy
 import hashlib
 import itertools
 import json
+import os
 import random
 import secrets
 import signal
@@ -52,6 +57,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from localstack import LOOPBACK, ROOT, StackError, start_stack, stop_stack
 
 sys.path.insert(0, str(ROOT))
+from devstack import faults  # noqa: E402
 from tests.support import BASE_MANIFEST  # noqa: E402  (the manifest format the tests use)
 
 KIB = 1024
@@ -418,8 +424,19 @@ class Emulator:
         url = state["emulator_url"]
         self.ddb = session.resource("dynamodb", endpoint_url=url, config=config)
         self.s3 = session.client("s3", endpoint_url=url, config=config)
+        # inspecting, not taking part: never answered with an injected fault
+        faults.exempt(self.ddb.meta.client)
+        faults.exempt(self.s3)
+        self.url = url
         self.prefix = state["table_prefix"]
         self.bucket = state["env"]["IMAGE_STORE_BUCKET"]
+
+    def faults_injected(self) -> dict[str, Any]:
+        """The stack's fault counters (DEVSTACK_FAULTS), or {} when it has none."""
+        try:
+            return requests.get(f"{self.url}{faults.COUNTERS_PATH}", timeout=10).json()
+        except (requests.RequestException, ValueError):
+            return {}
 
     def scan(self, suffix: str) -> list[dict]:
         table = self.ddb.Table(f"{self.prefix}-{suffix}")
@@ -894,13 +911,16 @@ def main() -> int:
     parser.add_argument("--dump", type=Path, help="write what was seen and read here (JSON)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the stack
+    injected: dict[str, Any] = {}
 
     key = secrets.token_urlsafe(30)
     repo = Repository(args.seed)
     repo.start()
     with tempfile.TemporaryDirectory(prefix="imageapi-soak-") as workdir:
         try:
-            stack = start_stack(Path(workdir), key)
+            stack = start_stack(Path(workdir), key, **{  # the stack's env is cleaned: pass on
+                name: os.environ[name] for name in ("DEVSTACK_FAULTS", "DEVSTACK_FAULTS_SEED")
+                if os.environ.get(name)})
         except StackError as exc:
             print(exc, file=sys.stderr)
             return 1
@@ -911,6 +931,7 @@ def main() -> int:
             api, emulator = Api(stack.api_url, key), Emulator(stack.state)
             waited = quiesce(api, emulator)
             final: Final | None = read_final(api, emulator, journal)
+            injected = emulator.faults_injected()
         except (BotoCoreError, ClientError) as exc:
             print(f"the final state could not be read from the emulator: {exc}")
             final = None
@@ -920,6 +941,13 @@ def main() -> int:
     print(f"clients: {args.clients}, seed: {args.seed}, names: {len(NAMES)}, quiesced after "
           f"{waited:.1f} s, stack tracebacks: {stack.tracebacks}")
     print_counts(journal, seconds)
+    if injected.get("by_fault"):
+        print(f"faults injected (rate {injected['rate']}, "
+              f"DEVSTACK_FAULTS_SEED={injected['seed']}):")
+        for what, n in injected["by_fault"].items():
+            print(f"  {what:60} {n:5d}")
+    print(f"faults_injected: {injected.get('injected', 0)} of {injected.get('requests', 0)} "
+          "requests")
     if final is None:
         print("final_state_read: 1")
         violations = 1

@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 
-from devstack import layout
+from devstack import faults, layout
 from devstack.stack import Stack, StackOptions
 
 
@@ -92,6 +92,10 @@ def main() -> int:
                 raise StartupError(f"SAMPLE_REPO_PORT={options.sample_repo_port} is the port of "
                                    "the API or the emulator: choose another, or off")
             check_port(options.sample_repo_port, "SAMPLE_REPO_PORT")
+        try:
+            faults.configure_from_env()
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
     except StartupError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
@@ -109,6 +113,8 @@ def main() -> int:
               "(SAMPLE_REPO_PORT=off: no sample repository)", flush=True)
         for line in stack.sample_repo.listing():
             print(f"Sample image: {line}", flush=True)
+    if faults.plan() is not None:
+        print(faults.describe(stack.emulator.url), flush=True)
     print("Ready. Press Ctrl-C to stop.", flush=True)
 
     done = threading.Event()

@@ -46,6 +46,9 @@ def start_emulator(port: int = 0) -> Emulator:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    from devstack import faults
+    faults.configure_from_env()  # DEVSTACK_FAULTS: AWS's transient errors (none: pass through)
+    server._server.app = faults.wrap(server._server.app)  # type: ignore[union-attr]
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)

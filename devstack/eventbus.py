@@ -18,6 +18,7 @@ from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 from chalice.local import LambdaContext
 
 from chalicelib.domain import names
+from devstack import faults
 from devstack.emulator import ACCOUNT, REGION
 
 log = logging.getLogger("devstack.eventbus")
@@ -29,8 +30,9 @@ class EventBus:
     def __init__(self, app: Any, prefix: str, schedule_seconds: float = 0) -> None:
         self.app = app
         self.prefix = prefix
-        self.events = boto3.client("events")
-        self.sqs = boto3.client("sqs")
+        # AWS's own delivery machinery: never faulted (DEVSTACK_FAULTS); the handlers are
+        self.events = faults.exempt(boto3.client("events"))
+        self.sqs = faults.exempt(boto3.client("sqs"))
         self.queues: dict[str, str] = {}     # handler name -> queue url
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 from chalice.local import LambdaContext
 
+from devstack import step_gates
+
 log = logging.getLogger("devstack.lambdas")
 ROLE_NAME = "imageapi-local-steps"
 
@@ -34,6 +36,7 @@ def install_dispatch(app: Any, function_prefix: str) -> None:
                                "errorMessage": f"no handler {handler_name}"}).encode()
         try:
             payload = json.loads(body) if body else {}
+            step_gates.wait_at(handler_name, payload)  # only where a test made a gate
             result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
             return json.dumps(result).encode()
         except Exception as exc:  # reported like Lambda does, for Retry/Catch to match

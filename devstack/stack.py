@@ -92,6 +92,8 @@ class Stack:
             self.saver.start()
         if opts.write_state:
             self._write_state()
+        from devstack import faults
+        faults.arm()  # DEVSTACK_FAULTS: only now, the set-up above is never faulted
         return self
 
     @property

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
-from devstack import emulator_contract
+from devstack import emulator_contract, faults
 
 log = logging.getLogger("devstack.watcher")
 _STOP = object()
@@ -43,8 +43,9 @@ class ExecutionWatcher:
         self._ended: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sfn-watcher")
         self._unsubscribe = lambda: None
-        self.sfn = boto3.client("stepfunctions")
-        self.events = boto3.client("events")
+        # it plays AWS's status-change events: never faulted (DEVSTACK_FAULTS)
+        self.sfn = faults.exempt(boto3.client("stepfunctions"))
+        self.events = faults.exempt(boto3.client("events"))
 
     def start(self) -> None:
         self._unsubscribe = emulator_contract.on_execution_end(self._heard)

@@ -51,3 +51,34 @@ def condition_failed(exc: BaseException) -> bool:
 
 def throttled(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
+
+
+# AWS's transient server-side errors (the SDKs retry them; so may whoever meets them after that)
+SERVER_FAULT_CODES = frozenset(("InternalServerError", "InternalError", "InternalFailure",
+                                "InternalException", "ServiceUnavailable", "ServiceException",
+                                "TooManyRequestsException", "TransactionInProgressException"))
+
+
+def transient(exc: BaseException) -> bool:
+    """Throttling, an AWS 5xx or a connection fault, still there after the SDK's own retries:
+    the same call may well succeed a little later. PynamoDB's errors are judged by their
+    cause."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BotoConnectionError | HTTPClientError):
+            return True
+        code = error_code(current)
+        if code in THROTTLE_CODES or code in SERVER_FAULT_CODES:
+            return True
+        response = getattr(current, "response", None)
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") \
+            if isinstance(response, dict) else None
+        if isinstance(status, int) and status >= 500:
+            return True
+        cause = getattr(current, "cause", None)  # PynamoDB keeps botocore's error here
+        current = cause if isinstance(cause, BaseException) else current.__cause__
+    return False

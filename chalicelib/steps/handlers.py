@@ -46,13 +46,17 @@ def _run_in_context(step: Callable[..., Any], event: dict[str, Any], **options: 
     if _retry_count(event):  # the state machine passes $$.State.RetryCount as "retry_count"
         metrics.count("StepRetries", step=step.__name__)
     try:
-        result = step(event, **options)
+        result = _aws_faults_retryable(step, event, **options)
     except TaskEnded:
         log.info("step %s: task %s already ended", step.__name__, event.get("task_id"))
         return {"skipped": True, "done": True}  # a step run in a loop ends the loop too
     except StepError as exc:
         log.warning("step %s of task %s: %s", step.__name__, event.get("task_id"), exc.message)
-        lifecycle.record_failure(event["task_id"], exc.returncode, exc.message)
+        try:
+            lifecycle.record_failure(event["task_id"], exc.returncode, exc.message)
+        except Exception:  # noqa: BLE001 - AWS failing here must not replace the step's error
+            log.warning("could not record the failure of task %s", event.get("task_id"),
+                        exc_info=True)
         metrics.count("StepFailures", step=step.__name__,
                       kind="transient" if isinstance(exc, TransientError) else "permanent")
         raise
@@ -61,6 +65,24 @@ def _run_in_context(step: Callable[..., Any], event: dict[str, Any], **options: 
         raise
     _transfer_metrics(step.__name__, result)
     return result
+
+
+def _aws_faults_retryable(step: Callable[..., Any], event: dict[str, Any],
+                          **options: Any) -> Any:
+    """Run the step; AWS still throttling or failing after the SDK's retries becomes a
+    TransientError, which the state machine retries (any other unexpected error is caught
+    and rolled back: a throttled DynamoDB read must not undo an update)."""
+    from chalicelib.adapters.aws import transient
+    from chalicelib.domain.task_results import StepError
+    from chalicelib.services.image_server.context import TaskEnded, store_unavailable
+    try:
+        return step(event, **options)
+    except (StepError, TaskEnded):
+        raise
+    except Exception as exc:
+        if transient(exc):
+            raise store_unavailable(exc) from exc
+        raise
 
 
 def _retry_count(event: dict[str, Any]) -> int:

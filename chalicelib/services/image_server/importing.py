@@ -91,9 +91,13 @@ def _reuse_identical_file(task_id: str, image: Image,
         if size != expected["size"]:  # the other image's file changed under it: download
             store.delete_keys([store.file_key(image.uuid)])
             return None
-        lifecycle.save_transfer(task_id, {"reused": source.uuid},
-                                progress(STEP, size, size, None, 0))
-        still_running(task_id)
+        try:  # a rollback that ran during the copy found nothing to remove: the copy must go
+            lifecycle.save_transfer(task_id, {"reused": source.uuid},
+                                    progress(STEP, size, size, None, 0))
+            still_running(task_id)
+        except TaskEnded:
+            store.delete_keys([store.file_key(image.uuid)])
+            raise
         return {"done": True, "size": size, "sha1": expected["sha1"].lower(), "seconds": 0,
                 "runs": 0, "reused": source.name}
     return None
