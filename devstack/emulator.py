@@ -44,6 +44,8 @@ def start_emulator(port: int = 0) -> Emulator:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    from devstack.iam.gate import Gate
+    server._server.app = Gate(server._server.app)  # IAM and presigned URLs (devstack/iam)
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)

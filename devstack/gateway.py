@@ -14,6 +14,8 @@ from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
+from devstack.iam.acting import acting_as
+from devstack.iam.policies import API_FUNCTION
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
@@ -36,8 +38,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("?"):
             path = "/" + path
         try:
-            response = self.server.gateway.handle_request(
-                method=self.command, path=path, headers=dict(self.headers), body=body)
+            with acting_as(API_FUNCTION):  # the API function's role signs its AWS calls
+                response = self.server.gateway.handle_request(
+                    method=self.command, path=path, headers=dict(self.headers), body=body)
         except LocalGatewayException as exc:
             if exc.CODE == 403 and b"Missing Authentication Token" in (exc.body or b"") \
                     or b"Authorization header requires" in (exc.body or b""):

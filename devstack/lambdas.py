@@ -17,6 +17,9 @@ from typing import Any
 import boto3
 from chalice.local import LambdaContext
 
+from devstack.iam import invocation
+from devstack.iam.acting import acting_as
+
 log = logging.getLogger("devstack.lambdas")
 ROLE_NAME = "imageapi-local-steps"
 
@@ -32,9 +35,11 @@ def install_dispatch(app: Any, function_prefix: str) -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "ResourceNotFoundException",
                                "errorMessage": f"no handler {handler_name}"}).encode()
+        invocation.authorise(function_name)  # the state machines' role may invoke it?
         try:
             payload = json.loads(body) if body else {}
-            result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
+            with acting_as(invocation.function_name(handler_name)):
+                result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
             return json.dumps(result).encode()
         except Exception as exc:  # reported like Lambda does, for Retry/Catch to match
             log.info("%s raised %s: %s", handler_name, type(exc).__name__, exc)

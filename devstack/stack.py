@@ -69,6 +69,9 @@ class Stack:
         from devstack.threadsafe import make_thread_safe
         make_thread_safe(app)
         self.app = app
+        from devstack.iam import acting, policies
+        policies.install(opts.table_prefix)  # each function signs as itself (devstack/iam)
+        acting.install()
         create_tables()
         if opts.image_server:
             self._create_image_server(app)
