@@ -91,11 +91,11 @@ def _s3(method: str, raw_path: str, query: str, headers: Mapping[str, str],
     bucket, _, key = unquote(urlsplit(raw_path).path).lstrip("/").partition("/")
     params = parse_qs(query, keep_blank_values=True)
     bucket_arn = f"arn:aws:s3:::{bucket}"
-    if not key:
-        return [Request(_bucket_action(method, params), bucket_arn, {})]
     if method == "POST" and "delete" in params:   # DeleteObjects names its keys in the body
         return [Request("s3:DeleteObject", f"{bucket_arn}/{name}", {})
                 for name in _deleted_keys(body())]
+    if not key:
+        return [Request(_bucket_action(method, params), bucket_arn, {})]
     out = [Request(_object_action(method, params), f"{bucket_arn}/{key}", {})]
     source = headers.get("x-amz-copy-source")
     if source and method == "PUT":

@@ -109,10 +109,16 @@ class Policies:
         stack = self._stack(tables, parameter)
         upload_prefix = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() \
             or names.UPLOAD_PREFIX
+        # The template names tables by the stack's prefix; the ARNs (above) are the tables the
+        # models bound when first imported (a test session may have bound another prefix).
+        named = {logical_id: {**res, "Properties": {
+            **res["Properties"],
+            "TableName": f"{self.prefix}-{res['Properties']['TableName'].rpartition('-')[2]}"}}
+            for logical_id, res in tables.items()}
         principals = {
             logical_id: Principal(logical_id, tuple(stack.resolve(document)["Statement"]))
             for logical_id, document in template.policy_documents(
-                self.prefix, tables, upload_prefix).items()}
+                self.prefix, named, upload_prefix).items()}
         role = template.state_machine_role(sorted(self._step_functions()))
         document = role["Properties"]["Policies"][0]["PolicyDocument"]
         principals[STATE_MACHINE_ROLE] = Principal(
