@@ -1,0 +1,67 @@
+"""The IAM the deploy template generates, linted by parliament (unknown actions, prefixes and
+conditions, resources whose type does not fit the action, malformed documents).
+
+Linted are the documents devstack/iam enforces: the template's own (infra/template.py:
+policy_documents, state_machine_role, node_agent_policy) with their intrinsics resolved to
+concrete ARNs, which parliament needs; no template build (chalice package) is needed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from parliament import analyze_policy_string
+
+from devstack.iam.policies import NODE_AGENT, STATE_MACHINE_ROLE, Policies
+from infra import grants
+
+# parliament demands *every* required resource type of an action; DescribeExecution's
+# `execution*` and `express*` are alternatives (Service Authorization Reference: Standard or
+# Express executions), and the app's machines are Standard.
+KNOWN_FALSE_POSITIVES = {("RESOURCE_MISMATCH", "states:DescribeExecution")}
+
+
+def _findings(statements: tuple[dict, ...], tags: dict[str, str]) -> list[tuple[str, str]]:
+    text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    for name, value in tags.items():   # a policy variable as IAM fills it in for the principal
+        text = text.replace("${aws:PrincipalTag/%s}" % name, value)
+    policy = analyze_policy_string(text, ignore_private_auditors=True)
+    found = []
+    for finding in policy.findings:
+        details = finding.detail if isinstance(finding.detail, list) else [finding.detail]
+        for detail in details:
+            action = detail.get("action", "") if isinstance(detail, dict) \
+                else str(detail).split()[-1]   # "Unknown action s3:X"
+            found.append((finding.issue, action))
+    return found
+
+
+def _principals(policies: Policies) -> list[str]:
+    return [*sorted(grants.GRANTS), STATE_MACHINE_ROLE, f"{NODE_AGENT}-node1"]
+
+
+def test_every_generated_policy_lints_clean(monkeypatch):
+    monkeypatch.setenv("NODE_TOKEN_PARAMETER", "/imageapi/node-token")  # its statements too
+    policies = Policies("imageapi")
+    problems = {}
+    for name in _principals(policies):
+        principal = policies.principal(name)
+        found = [f for f in _findings(principal.statements, principal.tags)
+                 if f not in KNOWN_FALSE_POSITIVES]
+        if found:
+            problems[name] = found
+    assert problems == {}
+
+
+@pytest.mark.parametrize("action,issue", [("s3:PutObjects", "UNKNOWN_ACTION"),
+                                          ("dynamodb:ListTables", "RESOURCE_MISMATCH")])
+def test_the_lint_finds_a_bad_grant(monkeypatch, action, issue):
+    """A grant of an action that does not exist, or that does not apply to a table, fails."""
+    grant = grants.GRANTS["OnTaskEnded"]
+    table = dataclasses.replace(grant.tables["tasks"],
+                                actions=(*grant.tables["tasks"].actions, action))
+    monkeypatch.setitem(grants.GRANTS, "OnTaskEnded", dataclasses.replace(
+        grant, tables={**grant.tables, "tasks": table}))
+    principal = Policies("imageapi").principal("OnTaskEnded")
+    assert (issue, action) in _findings(principal.statements, {})
