@@ -8,33 +8,12 @@ concrete ARNs, which parliament needs; no template build (chalice package) is ne
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
-from parliament import analyze_policy_string
 
 from devstack.iam.policies import NODE_AGENT, STATE_MACHINE_ROLE, Policies
 from infra import grants
-
-# parliament demands *every* required resource type of an action; DescribeExecution's
-# `execution*` and `express*` are alternatives (Service Authorization Reference: Standard or
-# Express executions), and the app's machines are Standard.
-KNOWN_FALSE_POSITIVES = {("RESOURCE_MISMATCH", "states:DescribeExecution")}
-
-
-def _findings(statements: tuple[dict, ...], tags: dict[str, str]) -> list[tuple[str, str]]:
-    text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-    for name, value in tags.items():   # a policy variable as IAM fills it in for the principal
-        text = text.replace("${aws:PrincipalTag/" + name + "}", value)
-    policy = analyze_policy_string(text, ignore_private_auditors=True)
-    found = []
-    for finding in policy.findings:
-        details = finding.detail if isinstance(finding.detail, list) else [finding.detail]
-        for detail in details:
-            action = detail.get("action", "") if isinstance(detail, dict) \
-                else str(detail).split()[-1]   # "Unknown action s3:X"
-            found.append((finding.issue, action))
-    return found
+from tests.integration.policy_lint import findings
 
 
 def _principals(policies: Policies) -> list[str]:
@@ -47,8 +26,7 @@ def test_every_generated_policy_lints_clean(monkeypatch):
     problems = {}
     for name in _principals(policies):
         principal = policies.principal(name)
-        found = [f for f in _findings(principal.statements, principal.tags)
-                 if f not in KNOWN_FALSE_POSITIVES]
+        found = findings(principal.statements, principal.tags)
         if found:
             problems[name] = found
     assert problems == {}
@@ -64,7 +42,7 @@ def test_the_lint_finds_a_bad_grant(monkeypatch, action, issue):
     monkeypatch.setitem(grants.GRANTS, "OnTaskEnded", dataclasses.replace(
         grant, tables={**grant.tables, "tasks": table}))
     principal = Policies("imageapi").principal("OnTaskEnded")
-    assert (issue, action) in _findings(principal.statements, {})
+    assert (issue, action) in findings(principal.statements, {})
 
 
 def test_the_operator_policy_lints_clean():
@@ -76,6 +54,4 @@ def test_the_operator_policy_lints_clean():
                               else statement["Action"])}
     assert {"dynamodb:PutItem", "sqs:ListQueues", "events:PutEvents",
             "states:StopExecution"} <= actions
-    found = [f for f in _findings(tuple(policy["Statement"]), {})
-             if f not in KNOWN_FALSE_POSITIVES]
-    assert found == []
+    assert findings(policy["Statement"], {}) == []
