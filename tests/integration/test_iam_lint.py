@@ -15,16 +15,14 @@ from devstack.iam.policies import NODE_AGENT, STATE_MACHINE_ROLE, Policies
 from infra import grants
 from tests.integration.policy_lint import findings
 
-
-def _principals(policies: Policies) -> list[str]:
-    return [*sorted(grants.GRANTS), STATE_MACHINE_ROLE, f"{NODE_AGENT}-node1"]
+PRINCIPALS = [*sorted(grants.GRANTS), STATE_MACHINE_ROLE, f"{NODE_AGENT}-node1"]
 
 
 def test_every_generated_policy_lints_clean(monkeypatch):
     monkeypatch.setenv("NODE_TOKEN_PARAMETER", "/imageapi/node-token")  # its statements too
     policies = Policies("imageapi")
     problems = {}
-    for name in _principals(policies):
+    for name in PRINCIPALS:
         principal = policies.principal(name)
         found = findings(principal.statements, principal.tags)
         if found:
