@@ -632,6 +632,14 @@ def test_metrics_need_no_new_rights(template):
         assert not _actions(statements, "cloudwatch"), name
 
 
+# The bucket policy's SigV4-only Deny covers "s3:*" (the pattern AWS documents); two actions
+# of s3:* know no s3:signatureversion key, and a negated condition without its key still
+# denies, so they are denied too, as meant.
+BUCKET_POLICY_S3_STAR = {("ImageStoreBucketPolicy", ("UNKNOWN_CONDITION_FOR_ACTION", action))
+                         for action in ("s3:InitiateReplication",
+                                        "s3:PutAccessPointPublicAccessBlock")}
+
+
 def test_every_iam_document_lints_clean(template):
     """parliament over every policy of sam.json (the functions', the state-machine role's,
     NodeAgentPolicy, Chalice's own), resolved to one concrete account: it needs ARNs."""
@@ -653,8 +661,9 @@ def test_every_iam_document_lints_clean(template):
             [policy["PolicyDocument"] for policy in props.get("Policies", [])
              if res["Type"] == "AWS::IAM::Role"]
         for document in documents:
-            found = findings(stack.resolve(document)["Statement"],
-                             {"imageapi-export-queue": "imageapi-prod-export-node1"})
+            found = [f for f in findings(stack.resolve(document)["Statement"],
+                                         {"imageapi-export-queue": "imageapi-prod-export-node1"})
+                     if (logical_id, f) not in BUCKET_POLICY_S3_STAR]
             if found:
                 problems[logical_id] = found
     assert problems == {}
