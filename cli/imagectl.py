@@ -271,6 +271,14 @@ def cmd_event_put(args: argparse.Namespace) -> str:
     return f"event {result['Entries'][0].get('EventId', '')} put ({entry['DetailType']})"
 
 
+def cmd_iam_policy(args: argparse.Namespace) -> Output:
+    from chalicelib.domain import names
+    from cli.operator_policy import operator_policy
+    prefix = os.environ.get("IMAGE_API_TABLE_PREFIX", "").strip() or names.DEFAULT_PREFIX
+    policy = operator_policy(prefix)
+    return Output(policy, json.dumps(policy, indent=2))
+
+
 def cmd_cleanup(args: argparse.Namespace) -> Output:
     from chalicelib.services.maintenance import cleanup
     say(args, "cleanup: finishing stuck tasks, repairing pending images, removing leftover "
@@ -500,7 +508,8 @@ def parser() -> argparse.ArgumentParser:
     top = Parser(prog="imagectl", description=__doc__,
                  formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--aws", action="store_true",
-                     help="manage a deployment in AWS instead of the local stack")
+                     help="manage a deployment in AWS instead of the local stack (the IAM "
+                          "policy this needs: `imagectl iam-policy`)")
     groups = top.add_subparsers(dest="group", required=True)
     add_dc_commands(groups)
     add_user_commands(groups)
@@ -533,6 +542,10 @@ def parser() -> argparse.ArgumentParser:
                                               "uploads, delete orphaned store objects")
     clean.add_argument("--dry-run", action="store_true", help="report, change nothing")
     clean.set_defaults(func=cmd_cleanup)
+
+    iam = groups.add_parser("iam-policy", help="print the IAM policy `imagectl --aws` needs "
+                                               "for the stage IMAGE_API_TABLE_PREFIX names")
+    iam.set_defaults(func=cmd_iam_policy, standalone=True)
 
     add_local_commands(groups)
     return top

@@ -47,8 +47,10 @@ def start_emulator(port: int = 0) -> Emulator:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     from devstack import faults
+    from devstack.iam.gate import Gate
     faults.configure_from_env()  # DEVSTACK_FAULTS: AWS's transient errors (none: pass through)
-    server._server.app = faults.wrap(server._server.app)  # type: ignore[union-attr]
+    # IAM is checked before a fault is drawn: AWS refuses an unauthorised call whatever else
+    server._server.app = Gate(faults.wrap(server._server.app))  # type: ignore[union-attr]
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)

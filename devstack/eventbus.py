@@ -20,6 +20,8 @@ from chalice.local import LambdaContext
 from chalicelib.domain import names
 from devstack import faults
 from devstack.emulator import ACCOUNT, REGION
+from devstack.iam.acting import acting_as
+from devstack.iam.policies import function_name
 
 log = logging.getLogger("devstack.eventbus")
 MAX_RECEIVES = 5
@@ -89,7 +91,8 @@ class EventBus:
                      "account": ACCOUNT, "time": "", "region": REGION,
                      "resources": [], "detail": {}, "version": "0"}
             try:
-                self.app.handler_map[handler](event, LambdaContext(handler, 256))
+                with acting_as(function_name(handler)):
+                    self.app.handler_map[handler](event, LambdaContext(handler, 256))
             except Exception:
                 log.exception("scheduled handler %s failed", handler)
 
@@ -116,7 +119,8 @@ class EventBus:
     def _deliver(self, handler: str, queue: str, message: dict[str, Any]) -> None:
         try:
             event = _complete_envelope(json.loads(message["Body"]))
-            self.app.handler_map[handler](event, LambdaContext(handler, 256))
+            with acting_as(function_name(handler)):
+                self.app.handler_map[handler](event, LambdaContext(handler, 256))
         except Exception:
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
             log.exception("handler %s failed (attempt %s)", handler, receives)

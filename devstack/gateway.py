@@ -15,6 +15,8 @@ from chalice.local import LocalGateway, LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
 from devstack import gateway_limits
+from devstack.iam.acting import acting_as
+from devstack.iam.policies import API_FUNCTION
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
@@ -42,8 +44,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("?"):
             path = "/" + path
         try:
-            response = gateway_limits.call_integration(lambda: self.server.gateway.handle_request(
-                method=self.command, path=path, headers=dict(self.headers), body=body))
+            # the API function's role signs its AWS calls (the integration's thread inherits it)
+            with acting_as(API_FUNCTION):
+                response = gateway_limits.call_integration(
+                    lambda: self.server.gateway.handle_request(
+                        method=self.command, path=path, headers=dict(self.headers), body=body))
         except gateway_limits.IntegrationTimeout:
             return self._send(*gateway_limits.TIMED_OUT)
         except LocalGatewayException as exc:

@@ -18,6 +18,8 @@ import boto3
 from chalice.local import LambdaContext
 
 from devstack import step_gates
+from devstack.iam import invocation
+from devstack.iam.acting import acting_as
 
 log = logging.getLogger("devstack.lambdas")
 ROLE_NAME = "imageapi-local-steps"
@@ -34,10 +36,12 @@ def install_dispatch(app: Any, function_prefix: str) -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "ResourceNotFoundException",
                                "errorMessage": f"no handler {handler_name}"}).encode()
+        invocation.authorise(function_name)  # the state machines' role may invoke it?
         try:
             payload = json.loads(body) if body else {}
             step_gates.wait_at(handler_name, payload)  # only where a test made a gate
-            result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
+            with acting_as(invocation.function_name(handler_name)):
+                result = handler(payload, LambdaContext(handler_name, 1024, _timeout_ms()))
             return json.dumps(result).encode()
         except Exception as exc:  # reported like Lambda does, for Retry/Catch to match
             log.info("%s raised %s: %s", handler_name, type(exc).__name__, exc)

@@ -45,6 +45,7 @@ class AgentProcess:
             "FAKE_ZFS_DIR": str(zfs_dir), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
             **{f"IMAGEAPI_AGENT_{name.upper()}": value for name, value in settings.items()},
         })
+        _sign_as_node(env, node)
         process = subprocess.Popen([sys.executable, "-m", "nodeagent"], cwd=ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
@@ -90,3 +91,15 @@ class AgentProcess:
             self.lines.append(line.rstrip("\n"))
             if self.echo:
                 sys.stderr.write("agent: " + line)
+
+
+def _sign_as_node(env: dict[str, str], node: str) -> None:
+    """The node's own key, held to NodeAgentPolicy with its queue as the principal tag, as a
+    deployed node's role or user is (devstack/iam); the stack's key when IAM is off."""
+    from devstack.iam import enabled, policies
+    known = policies.current()
+    if known is None or not enabled():
+        return
+    key, secret = known.credentials(f"{policies.NODE_AGENT}-{node}")
+    env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    env.pop("AWS_SESSION_TOKEN", None)

@@ -69,6 +69,9 @@ class Stack:
         from devstack.threadsafe import make_thread_safe
         make_thread_safe(app)
         self.app = app
+        from devstack.iam import acting, policies
+        policies.install(opts.table_prefix)  # each function signs as itself (devstack/iam)
+        acting.install()
         create_tables()
         if opts.image_server:
             self._create_image_server(app)
@@ -176,8 +179,10 @@ class Stack:
         """Executions that ran when the stack stopped were restored as failed: end their
         tasks and roll back now, as the status event and the reconciler do in AWS."""
         from chalicelib.services.maintenance import reconcile
-        finished = reconcile.reconcile_tasks().finished
-        repaired = reconcile.repair_images().repaired_images
+        from devstack.iam.acting import acting_as
+        with acting_as("OnCleanup"):  # the reconciler's work, with its rights
+            finished = reconcile.reconcile_tasks().finished
+            repaired = reconcile.repair_images().repaired_images
         if finished or repaired:
             log.warning("finished %d task(s) interrupted by the last stop: %s; repaired: %s",
                         len(finished), ", ".join(finished), ", ".join(repaired) or "none")

@@ -160,34 +160,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                        "SqsManagedSseEnabled": True,
                        "MessageRetentionPeriod": 14 * 24 * 3600},
     }
-    # For the compute nodes' agents (README "Snapshot export"): their own queue and nothing
-    # else. A node's role or user carries the tag `imageapi-export-queue` = its queue's name.
-    resources["NodeAgentPolicy"] = {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": "Node agent: receive and delete the export requests of its own queue",
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "OwnExportQueue", "Effect": "Allow",
-                "Action": ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
-                           "sqs:DeleteMessage", "sqs:GetQueueUrl"],
-                "Resource": _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
-                                 "${!aws:PrincipalTag/imageapi-export-queue}")}]},
-        },
-    }
-
-    step_arns = [{"Fn::GetAtt": [step_ids[name], "Arn"]} for name in sorted(step_ids)]
-    resources["StateMachineRole"] = {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]},
-            "Policies": [{"PolicyName": "invoke-steps", "PolicyDocument": {
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Action": "lambda:InvokeFunction",
-                    "Resource": step_arns}]}}],
-        },
-    }
+    resources["NodeAgentPolicy"] = node_agent_policy()
+    resources["StateMachineRole"] = state_machine_role([step_ids[n] for n in sorted(step_ids)])
     for op in OPERATIONS:
         resources[machine_id(op)] = {
             "Type": "AWS::StepFunctions::StateMachine",
@@ -279,6 +253,40 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     return {"Parameters": template_parameters(prefix), "Conditions": CONDITIONS,
             "Resources": {**resources, **observability(prefix, functions, generated)},
             "Outputs": outputs}
+
+
+def node_agent_policy() -> dict[str, Any]:
+    """For the compute nodes' agents (README "Snapshot export"): their own queue and nothing
+    else. A node's role or user carries the tag `imageapi-export-queue` = its queue's name."""
+    return {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Node agent: receive and delete the export requests of its own queue",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "OwnExportQueue", "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                           "sqs:DeleteMessage", "sqs:GetQueueUrl"],
+                "Resource": _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                                 "${!aws:PrincipalTag/imageapi-export-queue}")}]},
+        },
+    }
+
+
+def state_machine_role(step_functions: list[str]) -> dict[str, Any]:
+    """The state machines' role: invoke the step functions (their logical IDs), nothing else."""
+    step_arns = [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in step_functions]
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "invoke-steps", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                    "Resource": step_arns}]}}],
+        },
+    }
 
 
 PLATFORM_FUNCTION = "".join(part.title() for part in names.PLATFORM_EVENT_HANDLER.split("_"))
@@ -516,12 +524,20 @@ def function_policies(stage: str, generated: dict[str, Any], functions: list[str
     prefix = table_prefix(stage)
     upload_prefix = stage_env(stage).get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() \
         or names.UPLOAD_PREFIX
-    places = _Places(prefix, tables, upload_prefix)
+    documents = policy_documents(prefix, tables, upload_prefix)
     return {f"{logical_id}Policy": {"Type": "AWS::IAM::Policy", "Properties": {
         "PolicyName": f"{prefix}-{logical_id}", "Roles": [{"Ref": roles[logical_id]}],
-        "PolicyDocument": {"Version": "2012-10-17",
-                           "Statement": places.statements(GRANTS[logical_id])}}}
+        "PolicyDocument": documents[logical_id]}}
         for logical_id in functions}
+
+
+def policy_documents(prefix: str, tables: dict[str, Any],
+                     upload_prefix: str) -> dict[str, dict[str, Any]]:
+    """Each function's policy document (infra.grants), CloudFormation intrinsics unresolved;
+    the local stack enforces these same documents (devstack/iam)."""
+    places = _Places(prefix, tables, upload_prefix)
+    return {logical_id: {"Version": "2012-10-17", "Statement": places.statements(grant)}
+            for logical_id, grant in GRANTS.items()}
 
 
 class _Places:

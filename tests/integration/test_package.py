@@ -633,3 +633,58 @@ def test_metrics_need_no_new_rights(template):
     """EMF lines are stdout: no function may call CloudWatch."""
     for name, statements in _function_statements(template).items():
         assert not _actions(statements, "cloudwatch"), name
+
+
+# The bucket policy's SigV4-only Deny covers "s3:*" (the pattern AWS documents); two actions
+# of s3:* know no s3:signatureversion key, and a negated condition without its key still
+# denies, so they are denied too, as meant.
+BUCKET_POLICY_S3_STAR = {("ImageStoreBucketPolicy", ("UNKNOWN_CONDITION_FOR_ACTION", action))
+                         for action in ("s3:InitiateReplication",
+                                        "s3:PutAccessPointPublicAccessBlock")}
+
+
+def test_every_iam_document_lints_clean(template):
+    """parliament over every policy of sam.json (the functions', the state-machine role's,
+    NodeAgentPolicy, Chalice's own), resolved to one concrete account: it needs ARNs."""
+    from devstack.iam.intrinsics import Stack
+    from tests.integration.policy_lint import findings
+    resources = template["Resources"]
+    stack = Stack(refs={**{name: str(spec.get("Default", "/imageapi-prod/node-token"))
+                           for name, spec in template["Parameters"].items()},
+                        **{logical_id: _ref(logical_id, res) for logical_id, res in
+                           resources.items()},
+                        "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+                        "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"},
+                  arns={logical_id: _arn(logical_id, res) for logical_id, res in resources.items()},
+                  conditions=dict.fromkeys(template.get("Conditions", {}), True))
+    problems = {}
+    for logical_id, res in resources.items():
+        props = res.get("Properties", {})
+        documents = [props["PolicyDocument"]] if "PolicyDocument" in props else \
+            [policy["PolicyDocument"] for policy in props.get("Policies", [])
+             if res["Type"] == "AWS::IAM::Role"]
+        for document in documents:
+            found = [f for f in findings(stack.resolve(document)["Statement"],
+                                         {"imageapi-export-queue": "imageapi-prod-export-node1"})
+                     if (logical_id, f) not in BUCKET_POLICY_S3_STAR]
+            if found:
+                problems[logical_id] = found
+    assert problems == {}
+
+
+def _ref(logical_id: str, res: dict) -> str:
+    props = res.get("Properties", {})
+    if res["Type"] == "AWS::StepFunctions::StateMachine":
+        return f"arn:aws:states:us-east-1:123456789012:stateMachine:{logical_id}"
+    return str(props.get("TableName") or props.get("QueueName") or logical_id)
+
+
+def _arn(logical_id: str, res: dict) -> str:
+    name = _ref(logical_id, res)
+    return {"AWS::DynamoDB::Table": f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}",
+            "AWS::S3::Bucket": f"arn:aws:s3:::{logical_id.lower()}",
+            "AWS::Serverless::Function":
+                f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:us-east-1:123456789012:{name}",
+            "AWS::Events::EventBus": f"arn:aws:events:us-east-1:123456789012:event-bus/{name}",
+            }.get(res["Type"], f"arn:aws:iam::123456789012:role/{logical_id}")
