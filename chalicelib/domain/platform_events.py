@@ -45,6 +45,18 @@ NAME_RULE = (f"1-{MAX_USERNAME_CHARS} letters, digits, '.', '_', '@', '-', start
 ZFS_SNAPSHOT_RE = re.compile(r"^[A-Za-z0-9_.: -]{1,255}\Z")
 ZFS_SNAPSHOT_RULE = ("a ZFS snapshot's short name (1-255 letters, digits, '_', '-', '.', ':' or "
                      "spaces; not '.' or '..'; no '@' or '/')")
+# A disk's ZFS filesystem or volume (`zones/<uuid>-disk0`): such components joined by '/',
+# at most 255 bytes, no '.' or '..' component, and never a snapshot ('@').
+# A component is never "." or "..": it has a character other than '.', or three dots or more.
+_ZFS_COMPONENT = r"(?:\.{0,2}[A-Za-z0-9_: -][A-Za-z0-9_.: -]*|\.{3,}[A-Za-z0-9_.: -]*)"
+ZFS_DATASET_RE = re.compile(
+    r"^(?!.{256})" + _ZFS_COMPONENT + r"(?:/" + _ZFS_COMPONENT + r")*\Z", re.S)
+ZFS_DATASET_RULE = ("a ZFS dataset name (components of letters, digits, '_', '-', '.', ':' or "
+                    "spaces joined by '/'; at most 255 characters; no '.' or '..' component; "
+                    "no '@')")
+# More disks than any VM of the platform has would only make the VM's record too large for
+# DynamoDB (400 KB): the event is refused as malformed, not retried until it is lost.
+MAX_VM_DISKS = 64
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 SCHEMA_FILES = {
@@ -159,6 +171,12 @@ def _zfs_snapshot(value: Any, path: str) -> str:
     return value
 
 
+def _zfs_dataset(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not ZFS_DATASET_RE.match(value):
+        raise _bad(path, value, ZFS_DATASET_RULE)
+    return value
+
+
 def _bool(detail: Detail, key: str, default: bool) -> bool:
     value = detail.get(key, default)
     if not isinstance(value, bool):
@@ -168,8 +186,8 @@ def _bool(detail: Detail, key: str, default: bool) -> bool:
 
 def _disks(detail: Detail) -> list[dict[str, Any]]:
     raw = detail.get("disks", [])
-    if not isinstance(raw, list):
-        raise _bad("detail.disks", raw, "a list")
+    if not isinstance(raw, list) or len(raw) > MAX_VM_DISKS:
+        raise _bad("detail.disks", raw, f"a list of at most {MAX_VM_DISKS} disks")
     disks = []
     for index, disk in enumerate(raw):
         path = f"detail.disks[{index}]"
@@ -177,7 +195,7 @@ def _disks(detail: Detail) -> list[dict[str, Any]]:
             raise _bad(path, disk, "an object")
         disks.append({"image_uuid": _optional(disk, "image_uuid", path, _uuid_value),
                       "size": _int(disk, "size", path),
-                      "zfs_filesystem": _optional(disk, "zfs_filesystem", path, _string)})
+                      "zfs_filesystem": _optional(disk, "zfs_filesystem", path, _zfs_dataset)})
     return disks
 
 

@@ -233,6 +233,14 @@ MALFORMED = [
     ("VM State", with_(VM_STATE, disks=[with_(BAD_VM_DISK, size="10")]), "size"),
     ("VM State", with_(VM_STATE, disks=[with_(BAD_VM_DISK, zfs_filesystem=5)]),
      "zfs_filesystem"),
+    # a snapshot, a '.'/'..' component, an empty one, a character ZFS refuses, too long
+    *[("VM State", with_(VM_STATE, disks=[with_(BAD_VM_DISK, zfs_filesystem=bad)]),
+       "zfs_filesystem")
+      for bad in ("zones/web01-disk0@es-7", "zones/../etc", "zones/./x", "..", "zones//x",
+                  "/zones/x", "zones/x/", "zones/x#1", "zones/x\n", "z" * 256, "")],
+    # more disks than a VM has would make its record too large for DynamoDB
+    ("VM State", with_(VM_STATE, disks=[with_(BAD_VM_DISK, zfs_filesystem=None)] * 65),
+     "disks"),
     ("VM Deleted", without(VM_DELETED, "uuid"), "uuid"),
     ("VM Deleted", with_(VM_DELETED, uuid="x"), "uuid"),
     ("VM Deleted", without(VM_DELETED, "version"), "version"),
@@ -405,3 +413,10 @@ def test_any_detail_parses_or_is_malformed(detail_type):
         assert isinstance(clean, dict)
 
     check()
+
+
+@pytest.mark.parametrize("name", ["zones/web01-disk0", "zones/0c1e2d3f-disk1", "z",
+                                  "pool/a b/c:d.e_f-g", "z" * 255])
+def test_a_zfs_dataset_name_zfs_accepts_is_kept(name):
+    disks = [with_(BAD_VM_DISK, zfs_filesystem=name)] * ev.MAX_VM_DISKS
+    assert parse("VM State", with_(VM_STATE, disks=disks))[1]["disks"][0]["zfs_filesystem"] == name
