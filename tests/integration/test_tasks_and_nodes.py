@@ -123,7 +123,7 @@ class TestNodeSource:
         assert admin.get("/images", params={"os": "windows"}).json() == []
         assert admin.get("/images", params={"name": "img1"}).json()[0]["uuid"] == image.uuid
         manifest = admin.get(f"/images/{image.uuid}").json()
-        assert manifest == image.manifest_active
+        assert manifest == {**image.manifest_active, "activated": True}  # as a DC's IMGAPI
         r = admin.get(f"/images/{image.uuid}/file", slash=False)
         assert r.status_code == 302
         data = requests.get(r.headers["Location"], timeout=10).content
