@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain import errors, field_texts
@@ -41,10 +42,30 @@ def dc_manifest(manifest: Manifest) -> Manifest:
     activated images are served, and the stored manifest has no `activated` key; a zvol
     gets the drivers it must name."""
     served = {**manifest, "activated": True}
+    if isinstance(served.get("published_at"), str):
+        served["published_at"] = imgapi_time(served["published_at"])
     if served.get("type") == "zvol":
         for key, value in ZVOL_DRIVER_DEFAULTS.items():
             served.setdefault(key, value)
     return served
+
+
+_IMGAPI_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
+
+
+def imgapi_time(value: str) -> str:
+    """A time as IMGAPI writes it (`YYYY-MM-DDTHH:MM:SS(.SSS)Z`, what `validateDcManifest`
+    accepts): this service's own times carry microseconds."""
+    if _IMGAPI_TIME.match(value):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # not a time at all: the validator says so, nothing to repair
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def presented_node_token(header: HeaderGetter) -> str | None:

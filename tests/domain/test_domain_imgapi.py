@@ -40,6 +40,17 @@ def test_a_dc_manifest_is_activated_and_a_zvol_names_its_drivers():
                                                             "activated": True}
 
 
+@pytest.mark.parametrize(("stored", "served"), [
+    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+    ("2024-01-01T00:00:00.123Z", "2024-01-01T00:00:00.123Z"),
+    ("2026-12-07T03:52:01.123456Z", "2026-12-07T03:52:01.123Z"),   # this service's own times
+    ("2024-01-01T01:00:00+01:00", "2024-01-01T00:00:00.000Z"),
+    ("not a time", "not a time"),
+])
+def test_published_at_as_imgapi_writes_it(stored, served):
+    assert imgapi.dc_manifest({"published_at": stored})["published_at"] == served
+
+
 MANIFESTS = [
     {"uuid": f"00000000-0000-4000-8000-00000000000{n}", "name": name, "version": "1.0",
      "os": os_, "type": "zvol", "published_at": published}

@@ -18,7 +18,7 @@ import requests
 
 from chalicelib.persistence.models import Image
 from tests.imgapi_client.runner import run
-from tests.integration.workflow_support import start_import, wait_task
+from tests.integration.workflow_support import wait_task
 
 TOKEN = "node-secret-for-imgadm"
 CONTENT = bytes(range(256)) * 4096 + b"tail"  # 1 MiB and 4 bytes
@@ -37,15 +37,22 @@ def node(server, settings_override):
     return server
 
 
-def _import(admin, files, name: str, content: bytes = CONTENT) -> Image:
-    task_id, _ = start_import(admin, files, name, content)
-    assert wait_task(admin, task_id).status_code == 200
+def _import(admin, files, name: str, content: bytes = CONTENT, **manifest_changes) -> Image:
+    manifest = files.manifest(content, **manifest_changes)
+    for key in [k for k, v in manifest_changes.items() if v is None]:
+        del manifest[key]
+    url = files.publish(manifest, content=content)
+    r = admin.post(f"/image/{name}", {"manifest_url": url, "dc": "main"})
+    assert r.status_code == 201, r.text
+    assert wait_task(admin, r.json()["task_id"]).status_code == 200
     return Image.get(name)
 
 
 @pytest.fixture
 def images(node, admin, files):
-    return [_import(admin, files, name, CONTENT + name.encode())
+    """Three images; `beta` has no `published_at` of its source (the service dates it)."""
+    return [_import(admin, files, name, CONTENT + name.encode(),
+                    **({"published_at": None} if name == "beta" else {}))
             for name in ("alpha-one", "alpha-two", "beta")]
 
 
