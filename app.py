@@ -1,7 +1,17 @@
 """The Chalice app: wiring only. Routes, event handlers and steps live in chalicelib/."""
 from chalice.app import Chalice
 
-from chalicelib.api import accounts, exports, images, node_images, openapi, ping, snapshots, tasks
+from chalicelib.api import (
+                            accounts,
+                            exports,
+                            images,
+                            imgapi,
+                            node_images,
+                            openapi,
+                            ping,
+                            snapshots,
+                            tasks,
+)
 from chalicelib.events import maintenance, platform, workflow
 from chalicelib.logs import configure_logging
 from chalicelib.steps import handlers as steps
@@ -14,6 +24,7 @@ app.register_blueprint(images.bp)
 app.register_blueprint(snapshots.bp)
 app.register_blueprint(tasks.bp)
 app.register_blueprint(node_images.bp)
+app.register_blueprint(imgapi.bp)
 app.register_blueprint(exports.bp)
 app.register_blueprint(openapi.bp)
 app.register_blueprint(accounts.bp)

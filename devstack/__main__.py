@@ -99,9 +99,15 @@ def main() -> int:
     except StartupError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
+    from devstack import local_node_token
+    node_token = local_node_token.ensure()
     stack = Stack(options).start()
     data = layout.display(layout.data_dir())
     print(f"Image API:    {stack.api_url}/", flush=True)
+    print(f"IMGAPI: {stack.imgapi_url}", flush=True)  # compute nodes' imgadm source (README)
+    print("Node token:   " + ("$NODE_TOKEN" if node_token == "given" else
+                              f"in {layout.display(local_node_token.token_file())}")
+          + "  (imgadm sources -a http://node:<token>@<host>:<port>/imgapi)", flush=True)
     print(f"AWS emulator: {stack.emulator.url}", flush=True)
     print("Image server: " + (f"on (bucket {os.environ['IMAGE_STORE_BUCKET']})"
                               if options.image_server else "off (DB-only operations)"), flush=True)

@@ -14,9 +14,10 @@ from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
-from devstack import gateway_limits
+from chalicelib.domain import imgapi
+from devstack import gateway_limits, imgapi_edge
 from devstack.iam.acting import acting_as
-from devstack.iam.policies import API_FUNCTION
+from devstack.iam.policies import API_FUNCTION, IMGAPI_EDGE
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
@@ -38,7 +39,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*gateway_limits.REQUEST_TOO_LARGE)
         prefix = self.server.stage_prefix
         path = self.path
-        if not (path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?")):
+        if imgapi_edge.serves(path):  # the IMGAPI base: what CloudFront serves in AWS
+            uuid = imgapi_edge.file_uuid(path)
+            if uuid:
+                with acting_as(IMGAPI_EDGE):  # as the distribution's OAC, which the bucket
+                    return imgapi_edge.serve_file(self, uuid)  # policy lets read images/*
+            prefix = ""  # the JSON paths: the API's routes under the base, unprefixed
+        elif not (path == prefix or path.startswith(prefix + "/")
+                  or path.startswith(prefix + "?")):
             return self._send(404, envelope_headers(), NOT_FOUND)
         path = path[len(prefix):] or "/"
         if path.startswith("?"):
@@ -99,6 +107,12 @@ class ApiServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}{self.stage_prefix}"
+
+    @property
+    def imgapi_url(self) -> str:
+        """The IMGAPI base compute nodes' `imgadm` is given (devstack/imgapi_edge.py)."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{imgapi.BASE_PATH}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

@@ -59,6 +59,10 @@ class Stack:
     def api_url(self) -> str:
         return self.api.url
 
+    @property
+    def imgapi_url(self) -> str:
+        return str(self.api.imgapi_url)
+
     def start(self) -> Stack:
         opts = self.options
         self.emulator = start_emulator(opts.emulator_port)
@@ -231,7 +235,8 @@ class Stack:
         state_file.parent.mkdir(parents=True, exist_ok=True)
         app_env = {key: os.environ.get(key, "") for key in APP_ENV}
         state_file.write_text(json.dumps({
-            "pid": os.getpid(), "api_url": self.api_url, "emulator_url": self.emulator.url,
+            "pid": os.getpid(), "api_url": self.api_url, "imgapi_url": self.imgapi_url,
+            "emulator_url": self.emulator.url,
             "table_prefix": self.options.table_prefix, "env": app_env,
             **({"sample_repo_url": self.sample_repo.repository_url,
                 "sample_manifest_urls": [self.sample_repo.manifest_url(image)

@@ -35,7 +35,7 @@ from chalicelib.adapters import metrics, store
 from chalicelib.api.http import NOT_FOUND_BODY
 from chalicelib.domain import http_texts, names
 from chalicelib.domain.vocabulary import OPERATIONS
-from infra import grants
+from infra import grants, imgapi_edge
 from infra.grants import GRANTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,9 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]},
         },
     }
-    resources["ImageStoreBucketPolicy"] = bucket_policy()
+    # The store's policy, and the IMGAPI base for compute nodes: CloudFront with the store as
+    # an origin, which the policy lets read image files (infra/imgapi_edge.py)
+    resources.update(imgapi_edge.resources(prefix, store_policy=bucket_policy()))
     # Export requests go to one queue per compute node (`<prefix>-export-<node>`), created by
     # the app when it first sends to a node (or by `./imagectl node add`); what no agent takes
     # after 5 receives ends here. Requests are transient (each task times out): queues may go.
@@ -247,6 +249,7 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
         "PlatformEventBusArn": {"Value": {"Fn::GetAtt": ["PlatformEventBus", "Arn"]}},
         **{f"{machine_id(op)}Arn": {"Value": {"Ref": machine_id(op)}} for op in OPERATIONS},
         "DashboardName": {"Value": {"Ref": "Dashboard"}},
+        **imgapi_edge.outputs(),
     }
     # Alarms on what needs a person, and a dashboard of the same figures (README
     # "Observability"); the app's own metrics are EMF lines (chalicelib/adapters/metrics.py).

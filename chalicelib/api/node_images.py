@@ -21,7 +21,7 @@ def list_images(ctx: Ctx) -> Reply:
 
 
 def get_image(ctx: Ctx, uuid: str) -> Reply:
-    return Reply(200, node_source.find(_caller(ctx), uuid).manifest_active)
+    return Reply(200, node_source.manifest(_caller(ctx), uuid))
 
 
 def get_file(ctx: Ctx, uuid: str) -> Reply:

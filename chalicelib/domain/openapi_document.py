@@ -119,6 +119,8 @@ PERMISSIONS: dict[str, str] = {
                   "admin of the DC, an import admin for imports)",
     "listManifests": "compute nodes (node token); any user", "getManifest": "as GET /images",
     "getImageFile": "as GET /images",
+    "imgapiPing": "as GET /images (the node token, also as HTTP Basic's password)",
+    "imgapiListImages": "as GET /images", "imgapiGetImage": "as GET /images",
     "exportParts": "the node agent sent that task's export (export token)",
     "exportProgress": "as exportParts", "exportComplete": "as exportParts",
     "exportFailure": "as exportParts",

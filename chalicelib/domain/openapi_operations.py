@@ -8,6 +8,7 @@ from chalicelib.domain import (
     exports,
     fields,
     http_texts,
+    imgapi,
 )
 from chalicelib.domain.openapi_fields import (
     EXPORT_BODIES,
@@ -259,20 +260,37 @@ def _node_ops(facts: ServiceFacts) -> dict[str, JSON]:
     not_found = _detail(http_texts.IMAGE_NOT_FOUND)
     uuid = _path("uuid", "The image's uuid.", "0b8ec7a4-3d4e-4f52-9c3a-5d2c1e0f9a7b")
     filters = [_param(name, "query", {"type": "string"}, f"Only manifests whose `{name}` is "
-                      "this value.") for name in facts.node_filters]
+                      "this value (IMGAPI's `~` substring for name and version, `!` negation "
+                      "for os and type).") for name in facts.node_filters]
+    paging = [_param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                     "At most this many manifests (default 1000)."),
+              _param("marker", "query", {"type": "string"}, "Start at this image (a uuid, "
+                     "inclusive, as IMGAPI's marker is) or at this `published_at` date.")]
+    bad_page = _field_failure()  # a bad `limit` or `marker`
+    listing = {"operationId": "listManifests", "tags": ["compute nodes"],
+               "summary": "Manifests of the ready images (IMGAPI ListImages, plain JSON)",
+               "security": NODE, "parameters": filters + paging,
+               "responses": {"200": _response("Manifests.", {"type": "array",
+                                                          "items": _schema("Manifest")}),
+                             "400": bad_page, **common}}
+    getting = {"operationId": "getManifest", "tags": ["compute nodes"],
+               "summary": "One ready image's manifest (IMGAPI GetImage)", "security": NODE,
+               "parameters": [uuid],
+               "responses": {"200": _response("The manifest.", _schema("Manifest")),
+                             "404": not_found, **common}}
+    base = imgapi.BASE_PATH
     return {
-        "/images": {"get": {
-            "operationId": "listManifests", "tags": ["compute nodes"],
-            "summary": "Manifests of the ready images (IMGAPI-compatible, plain JSON)",
-            "security": NODE, "parameters": filters,
-            "responses": {"200": _response("Manifests.", {"type": "array",
-                                                       "items": _schema("Manifest")}),
-                          **common}}},
-        "/images/{uuid}": {"get": {
-            "operationId": "getManifest", "tags": ["compute nodes"],
-            "summary": "One ready image's manifest", "security": NODE, "parameters": [uuid],
-            "responses": {"200": _response("The manifest.", _schema("Manifest")),
-                          "404": not_found, **common}}},
+        "/images": {"get": listing},
+        "/images/{uuid}": {"get": getting},
+        f"{base}/ping": {"get": {
+            "operationId": "imgapiPing", "tags": ["compute nodes"],
+            "summary": "IMGAPI's ping: what `imgadm sources -a` checks", "security": NODE,
+            "responses": {"200": _response("IMGAPI's pong.", {
+                "type": "object", "required": ["ping", "imgapi", "version"],
+                "properties": {"ping": {"const": "pong"}, "imgapi": {"const": True},
+                               "version": {"type": "string"}}}), **common}}},
+        f"{base}/images": {"get": {**listing, "operationId": "imgapiListImages"}},
+        f"{base}/images/{{uuid}}": {"get": {**getting, "operationId": "imgapiGetImage"}},
         "/images/{uuid}/file": {"get": {
             "operationId": "getImageFile", "tags": ["compute nodes"],
             "summary": "Redirect to the image file in the store", "security": NODE,

@@ -27,6 +27,7 @@ UNRESTRICTED_KEYS = {"testing": "testing", "ak": "sk"}
 API_FUNCTION = "APIHandler"
 STATE_MACHINE_ROLE = "StateMachineRole"
 NODE_AGENT = "NodeAgent"
+IMGAPI_EDGE = "ImgapiEdge"             # CloudFront reading the store through its OAC
 QUEUE_TAG = "imageapi-export-queue"   # NodeAgentPolicy's ${aws:PrincipalTag/...}
 KEY_PREFIX = "LOCALIAM"
 
@@ -123,6 +124,8 @@ class Policies:
         document = role["Properties"]["Policies"][0]["PolicyDocument"]
         principals[STATE_MACHINE_ROLE] = Principal(
             STATE_MACHINE_ROLE, tuple(stack.resolve(document)["Statement"]))
+        principals[IMGAPI_EDGE] = Principal(IMGAPI_EDGE, tuple(
+            stack.resolve(statement) for statement in _edge_statements()))
         self._stack_cache = stack
         return principals
 
@@ -158,6 +161,16 @@ class Policies:
                 "AWS::URLSuffix": "amazonaws.com", "ImageStoreBucket": bucket,
                 "NodeTokenParameter": parameter, **machines}
         return Stack(refs, arns, {template.HAS_NODE_TOKEN: bool(parameter)})
+
+
+def _edge_statements() -> list[dict[str, Any]]:
+    """The bucket policy's grants to the IMGAPI distribution, as an identity policy of the
+    local edge: the edge *is* that distribution, so the principal and its SourceArn condition
+    hold by construction."""
+    from infra import imgapi_edge
+    return [{key: value for key, value in statement.items()
+             if key not in ("Principal", "Condition")}
+            for statement in imgapi_edge.bucket_statements()]
 
 
 _policies: Policies | None = None

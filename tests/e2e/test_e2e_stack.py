@@ -571,3 +571,27 @@ def test_a_busy_sample_repo_port_is_one_line_and_exit_1(tmp_path):
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"port {port}" in proc.stderr and "SAMPLE_REPO_PORT=" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_imgadm_source_line_of_the_banner_serves_every_image(devstack):
+    """`make run` prints `IMGAPI: <url>`; with the node token it keeps in `node-token`, Joyent's
+    IMGAPI client (imgadm's) pings it as an IMGAPI and downloads every image, SHA-1 right."""
+    from tests.imgapi_client.runner import run
+    [line] = [line for line in devstack.output if line.startswith("IMGAPI: ")]
+    base = line.split()[1]
+    token = (devstack.directory / "node-token").read_text().strip()
+    source = base.replace("http://", f"http://node:{token}@", 1)
+    assert run(source, "ping")["accepted"]
+    admin = devstack.api(devstack.admin_key)
+    manifest_url, _ = devstack.sample_images()[0]
+    name = unique("imgadm")
+    r = admin.post(f"/image/{name}/", {"manifest_url": manifest_url, "dc": "main"})
+    if r.status_code == 201:  # a sample uuid imports once per data set
+        assert wait_raw(admin, r.json()["task_id"])["status"] == "SUCCESS"
+    listed = run(source, "list")
+    assert listed["images"] and listed["invalid"] == {}
+    for manifest in listed["images"]:
+        got = run(source, "file", manifest["uuid"])
+        assert (got["sha1"], got["size"]) == (manifest["files"][0]["sha1"],
+                                              manifest["files"][0]["size"])
+    assert not run(base.replace("http://", "http://node:wrong@", 1), "ping")["accepted"]

@@ -450,7 +450,11 @@ def test_store_refuses_plain_http_and_old_signatures(template):
     for statement in (insecure, sigv2):
         assert statement["Principal"] == "*" and statement["Action"] == "s3:*"
         assert statement["Resource"] == everything
-    assert all(s["Effect"] == "Deny" for s in statements)  # grants nothing to anyone
+    # grants nothing to anyone but the IMGAPI distribution (test_imgapi_distribution_...)
+    allowed = [s for s in statements if s["Effect"] != "Deny"]
+    assert allowed and all(s["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+                           and "AWS:SourceArn" in s["Condition"]["StringEquals"]
+                           for s in allowed)
 
 def test_every_function_has_the_deployment_environment(template):
     functions = _of_type(template, "AWS::Serverless::Function")
@@ -688,3 +692,40 @@ def _arn(logical_id: str, res: dict) -> str:
             "AWS::SQS::Queue": f"arn:aws:sqs:us-east-1:123456789012:{name}",
             "AWS::Events::EventBus": f"arn:aws:events:us-east-1:123456789012:event-bus/{name}",
             }.get(res["Type"], f"arn:aws:iam::123456789012:role/{logical_id}")
+
+
+def test_imgapi_distribution_store_via_oac_api_for_json_token_checked_at_the_edge(template):
+    """SPEC §4.10 in AWS: files from the store through CloudFront (never through Lambda), the
+    JSON paths from API Gateway, the node token checked by a CloudFront Function."""
+    resources = template["Resources"]
+    config = resources["ImgapiDistribution"]["Properties"]["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    store, api = origins["store"], origins["api"]
+    assert store["DomainName"] == {"Fn::GetAtt": ["ImageStoreBucket", "RegionalDomainName"]}
+    assert store["OriginAccessControlId"] == {"Fn::GetAtt": ["ImgapiStoreAccess", "Id"]}
+    assert store["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not a legacy OAI
+    oac = resources["ImgapiStoreAccess"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"],
+            oac["SigningProtocol"]) == ("s3", "always", "sigv4")
+    assert "${RestAPI}.execute-api." in api["DomainName"]["Fn::Sub"]
+    assert api["OriginPath"] == "/api"  # `/imgapi/ping` reaches the Lambda route /imgapi/ping
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "api"
+    [files] = config["CacheBehaviors"]
+    assert files["PathPattern"] == "imgapi/images/*/file" and files["TargetOriginId"] == "store"
+    [check] = files["FunctionAssociations"]
+    assert check == {"EventType": "viewer-request",
+                     "FunctionARN": {"Fn::GetAtt": ["ImgapiTokenCheck", "FunctionARN"]}}
+    function = resources["ImgapiTokenCheck"]["Properties"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["FunctionConfig"]["KeyValueStoreAssociations"] == [
+        {"KeyValueStoreARN": {"Fn::GetAtt": ["ImgapiTokenStore", "Arn"]}}]
+    # the bucket stays private: one distribution may read image files, nobody else anything
+    bucket = resources["ImageStoreBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    statements = resources["ImageStoreBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [reads] = [s for s in statements if s["Effect"] == "Allow" and s["Action"] == "s3:GetObject"]
+    assert reads["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert reads["Resource"] == {"Fn::Sub": "${ImageStoreBucket.Arn}/images/*"}
+    assert reads["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"].endswith(
+        ":distribution/${ImgapiDistribution}")
+    assert "ImgapiUrl" in template["Outputs"]

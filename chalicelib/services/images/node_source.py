@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.adapters import secrets
 from chalicelib.config import settings
-from chalicelib.domain import errors, http_texts
+from chalicelib.domain import errors, http_texts, imgapi
 from chalicelib.domain.fields import is_uuid
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import ImageStatus
@@ -14,11 +14,12 @@ from chalicelib.persistence.models import Image
 
 STATUS_OK = int(ImageStatus.OK)
 
-FILTERS = ("name", "version", "os", "type")
+FILTERS = imgapi.FILTERS
 
 
 def authenticate(ctx: Any) -> Principal | None:
-    """A node token (ES-NODE-TOKEN or `Authorization: Token`) or a user API key.
+    """A node token (ES-NODE-TOKEN, `Authorization: Token`, or HTTP Basic's password as
+    imgadm sends a source URL's userinfo) or a user API key.
 
     Returns None for the node, whose view is every ready image; a user sees what SPEC §2 lets
     them see.
@@ -26,7 +27,7 @@ def authenticate(ctx: Any) -> Principal | None:
     from chalicelib.services.identity.authentication import authenticate as user_auth
     from chalicelib.services.identity.authentication import presented_key
     token = secrets.node_token()  # NODE_TOKEN, or the SSM parameter (read once per container)
-    presented = ctx.header("ES-NODE-TOKEN") or presented_key(ctx)
+    presented = imgapi.presented_node_token(ctx.header) or presented_key(ctx)
     if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
         return None
     principal = user_auth(ctx)
@@ -41,14 +42,16 @@ def _servable(image: Image, principal: Principal | None) -> bool:
 
 
 def list_manifests(principal: Principal | None, params: dict[str, str]) -> list[dict[str, Any]]:
-    wanted = {key: params[key] for key in FILTERS if params.get(key)}
-    result = []
-    for image in Image.scan(Image.status == STATUS_OK):
-        manifest = image.manifest_active or {}
-        if _servable(image, principal) and all(str(manifest.get(k)) == v
-                                               for k, v in wanted.items()):
-            result.append(manifest)
-    return sorted(result, key=lambda m: (m.get("published_at") or "", m.get("uuid")))
+    """ListImages: IMGAPI's filters and `marker`/`limit` paging over the servable images."""
+    imgapi.parse_limit(params.get("limit"))  # a bad limit is refused before the table is read
+    servable = (image.manifest_active or {} for image in Image.scan(Image.status == STATUS_OK)
+                if _servable(image, principal))
+    return [imgapi.dc_manifest(manifest) for manifest in imgapi.page(servable, params)]
+
+
+def manifest(principal: Principal | None, uuid: str) -> dict[str, Any]:
+    """GetImage: the manifest a DC's IMGAPI serves."""
+    return imgapi.dc_manifest(find(principal, uuid).manifest_active or {})
 
 
 def find(principal: Principal | None, uuid: str) -> Image:
