@@ -9,7 +9,9 @@ false), the API, the EventBridge rules and the schedule. The merge template adds
 uses: the tables (from the PynamoDB models, via infra.tables), the image-store bucket (TLS and
 SigV4 only), the node-agent queue, the state machines (statemachines/*.asl.json, verbatim),
 IAM (one policy per function role, from infra.grants), the stage's throttling and the name
-of the node token's SSM parameter (CloudFormation cannot create a SecureString).
+of the node token's SSM parameter (CloudFormation cannot create a SecureString); then
+infra.hardening adds log groups, tracing, the failed-event queue and store versioning, and
+infra.gateway_responses answers API Gateway's own errors in the API's envelope.
 
 Chalice's merge deep-merges dicts but REPLACES lists, so IAM is added as separate
 AWS::IAM::Policy resources rather than appended to the generated roles' policy lists.
