@@ -4,6 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 
+# checkov has its own venv: its pins clash with the project's (requirements-checkov.txt)
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt constraints-checkov.txt | cksum | cut -d' ' -f1)
+
 .PHONY: run test check bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -17,10 +21,17 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 	@echo "make: .venv is ready"
 
+$(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt $(STAMP)
+	@echo "make: setting up $(CHECKOV_VENV) (checkov and its pinned packages, for the template's scan)"
+	@test -x $(CHECKOV_VENV)/bin/python || "$(PYTHON)" -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints-checkov.txt -r requirements-checkov.txt || { \
+	  echo "make: installing checkov into $(CHECKOV_VENV) failed (pip's message is above); check access to PyPI, then run make again" >&2; exit 1; }
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
 run: $(STAMP)
 	$(VENV)/bin/python -m devstack
 
-test: check
+test: check $(CHECKOV_STAMP)
 	$(VENV)/bin/python -m pytest
 
 # Static checks (settings in pyproject.toml): ruff's rule set, mypy (strict on the domain),
@@ -44,4 +55,4 @@ package: $(STAMP)
 	$(VENV)/bin/python -m infra.template --stage prod build/package
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache

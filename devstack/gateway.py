@@ -15,7 +15,7 @@ from chalice.local import LocalGateway, LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
 from chalicelib.domain import imgapi
-from devstack import gateway_limits, imgapi_edge
+from devstack import gateway_answers, gateway_limits, imgapi_edge
 from devstack.iam.acting import acting_as
 from devstack.iam.policies import API_FUNCTION, IMGAPI_EDGE
 
@@ -72,7 +72,15 @@ class _Handler(BaseHTTPRequestHandler):
             payload = payload.encode()
         self._send(response["statusCode"], headers, payload)
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """http.server's own refusals (431, 501, ...) as JSON: devstack/gateway_answers.py."""
+        self.close_connection = True
+        self._send(*gateway_answers.protocol_error(code))
+
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        if "es_version" not in headers:  # the gateway's own answers carry the envelope too
+            headers = {**envelope_headers(), **headers}
         self.send_response(status)
         for key, value in headers.items():
             if key.lower() not in ("content-length", "connection"):

@@ -2,11 +2,14 @@
 limits, for the local gateway (`devstack/gateway.py`).
 
 - a request body over 10 MB, or a Lambda event over Lambda's 6 MB request payload: 413
-  `{"message": "Request Too Long"}` (the REQUEST_TOO_LARGE gateway response);
+  `{"detail": "Request Too Long"}` (the REQUEST_TOO_LARGE gateway response);
 - a Lambda response over 6 MB: Lambda refuses to return it, so API Gateway answers 502
-  `{"message": "Internal server error"}`;
-- an integration running past the timeout (29 s): 504 `{"message": "Endpoint request timed
+  `{"detail": "Internal server error"}`;
+- an integration running past the timeout (29 s): 504 `{"detail": "Endpoint request timed
   out"}`. The function itself is not stopped: it runs on, as in Lambda, and its answer is lost.
+
+The texts are AWS's; the `detail` envelope is the deployed stack's gateway responses'
+(infra/gateway_responses.py).
 """
 from __future__ import annotations
 
@@ -16,17 +19,12 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from devstack import limits
+from devstack.gateway_answers import own_answer
+from infra import gateway_responses as texts
 
-Answer = tuple[int, dict[str, str], bytes]
-
-
-def _answer(status: int, message: str) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()
-
-
-REQUEST_TOO_LARGE = _answer(413, "Request Too Long")
-RESPONSE_TOO_LARGE = _answer(502, "Internal server error")
-TIMED_OUT = _answer(504, "Endpoint request timed out")
+REQUEST_TOO_LARGE = own_answer(413, texts.REQUEST_TOO_LARGE)
+RESPONSE_TOO_LARGE = own_answer(502, texts.INTEGRATION_FAILED)
+TIMED_OUT = own_answer(504, texts.TIMED_OUT)
 _CHUNK = 1 << 20
 
 

@@ -9,7 +9,9 @@ false), the API, the EventBridge rules and the schedule. The merge template adds
 uses: the tables (from the PynamoDB models, via infra.tables), the image-store bucket (TLS and
 SigV4 only), the node-agent queue, the state machines (statemachines/*.asl.json, verbatim),
 IAM (one policy per function role, from infra.grants), the stage's throttling and the name
-of the node token's SSM parameter (CloudFormation cannot create a SecureString).
+of the node token's SSM parameter (CloudFormation cannot create a SecureString); then
+infra.hardening adds log groups, tracing, the failed-event queue and store versioning, and
+infra.gateway_responses answers API Gateway's own errors in the API's envelope.
 
 Chalice's merge deep-merges dicts but REPLACES lists, so IAM is added as separate
 AWS::IAM::Policy resources rather than appended to the generated roles' policy lists.
@@ -32,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters import metrics, store
-from chalicelib.api.http import NOT_FOUND_BODY
-from chalicelib.domain import http_texts, names
+from chalicelib.domain import names
 from chalicelib.domain.vocabulary import OPERATIONS
-from infra import grants, imgapi_edge
+from infra import grants, hardening, imgapi_edge
+from infra.gateway_responses import gateway_responses
 from infra.grants import GRANTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,20 +222,10 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
                     "detail": {"stateMachineArn": [machine_arn(prefix, op) for op in OPERATIONS]}}}}
         resources[logical_id] = {"Properties": patch}
 
-    # Like the local stack: an unknown route is a 404 in the API's envelope, not API Gateway's
-    # 403 "Missing Authentication Token".
-    # static values are quoted in API Gateway's mapping syntax
-    envelope = {"Headers": {name: f"'{value}'" for name, value in not_found_headers(stage).items()}}
+    # API Gateway's own answers in the API's envelope, like the local stack's
+    # (infra/gateway_responses.py)
     resources["RestAPI"] = {"Properties": {
-        "GatewayResponses": {
-            "MISSING_AUTHENTICATION_TOKEN": {
-                "StatusCode": "404", "ResponseParameters": envelope,
-                "ResponseTemplates": {"application/json": json.dumps(NOT_FOUND_BODY)}},
-            # past the stage's throttling: the app's own 429, before any function runs
-            "THROTTLED": {
-                "StatusCode": "429", "ResponseParameters": envelope,
-                "ResponseTemplates": {"application/json": json.dumps(
-                    {"detail": http_texts.THROTTLED})}}},
+        "GatewayResponses": gateway_responses(not_found_headers(stage)),
         # Stage-wide throttling of every method (all clients together); the account's
         # regional limit still applies above it.
         "MethodSettings": [{
@@ -253,9 +245,12 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     }
     # Alarms on what needs a person, and a dashboard of the same figures (README
     # "Observability"); the app's own metrics are EMF lines (chalicelib/adapters/metrics.py).
-    return {"Parameters": template_parameters(prefix), "Conditions": CONDITIONS,
+    hardening.harden(prefix, resources, generated, functions,
+                     {machine_id(op): op for op in OPERATIONS}, _alarm)
+    return {"Parameters": {**template_parameters(prefix), **hardening.parameters()},
+            "Conditions": {**CONDITIONS, **hardening.CONDITIONS},
             "Resources": {**resources, **observability(prefix, functions, generated)},
-            "Outputs": outputs}
+            "Outputs": {**outputs, **hardening.OUTPUTS}}
 
 
 def node_agent_policy() -> dict[str, Any]:

@@ -5,7 +5,6 @@ throttled per user, and passwords never reach a log line."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -244,16 +243,23 @@ def test_a_new_password_revokes_the_token(clean, alice, anon):
 
 
 def test_tokens_expire_after_auth_token_seconds(clean, alice, anon, settings_override):
-    settings_override(AUTH_TOKEN_SECONDS=1)
+    """Driven by the token's stored expiry, not by waiting for it: the login sets it
+    AUTH_TOKEN_SECONDS ahead, a use leaves it where it is (absolute), and once the clock is past
+    it (the expiry moved just behind now) the token is refused."""
+    from chalicelib.persistence.models import User
+    lifetime = timedelta(seconds=3600)  # far beyond any machine's slowness within this test
+    settings_override(AUTH_TOKEN_SECONDS=int(lifetime.total_seconds()))
     before = datetime.now(UTC)
     r = login(anon)
     assert r.status_code == 200, r.text
     expires = datetime.fromisoformat(r.json()["expires"].replace("Z", "+00:00"))
-    assert before + timedelta(seconds=1) <= expires <= datetime.now(UTC) + timedelta(seconds=1)
+    assert before + lifetime <= expires <= datetime.now(UTC) + lifetime
+    assert User.get("alice").token_expires == expires
     as_alice = with_token(clean, r.json()["token"])
     assert as_alice.get("/image").status_code == 200
-    # absolute: the use above did not extend it
-    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert User.get("alice").token_expires == expires  # absolute: the use did not extend it
+    User("alice").update(actions=[
+        User.token_expires.set(datetime.now(UTC) - timedelta(microseconds=1))])
     r = as_alice.get("/image")
     assert r.status_code == 401, r.text
     # Danube Cloud: an expired token counts as no credentials

@@ -61,7 +61,7 @@ def toy_gateway():
 def test_a_lambda_response_over_6_mb_is_api_gateways_502(toy_gateway):
     url, _, _ = toy_gateway
     r = requests.get(f"{url}/big", timeout=30)
-    assert (r.status_code, r.json()) == (502, {"message": "Internal server error"})
+    assert (r.status_code, r.json()) == (502, {"detail": "Internal server error"})
     assert requests.get(f"{url}/fits", timeout=30).status_code == 200
 
 
@@ -70,7 +70,7 @@ def test_past_the_integration_timeout_the_gateway_answers_504_and_the_function_r
     url, release, finished = toy_gateway
     monkeypatch.setenv("DEVSTACK_INTEGRATION_TIMEOUT_SECONDS", "0.5")
     r = requests.get(f"{url}/slow", timeout=30)
-    assert (r.status_code, r.json()) == (504, {"message": "Endpoint request timed out"})
+    assert (r.status_code, r.json()) == (504, {"detail": "Endpoint request timed out"})
     assert not finished.is_set()  # still held by the test: the gateway did not wait for it
     release.set()
     assert finished.wait(15)      # and it ran on to its end, as a Lambda function would
@@ -80,14 +80,14 @@ def test_a_request_body_over_10_mb_is_413(stack):
     r = requests.post(f"{stack.api_url}/image/big/",
                       data=b"x" * (limits.API_GATEWAY_PAYLOAD_BYTES + 1),
                       headers={"ES-API-KEY": stack.admin_key}, timeout=60)
-    assert (r.status_code, r.json()) == (413, {"message": "Request Too Long"})
+    assert (r.status_code, r.json()) == (413, {"detail": "Request Too Long"})
 
 
 def test_a_request_body_over_lambdas_6_mb_is_413(stack):
     r = requests.post(f"{stack.api_url}/image/big/",
                       data=b"x" * (limits.LAMBDA_SYNC_PAYLOAD_BYTES + 1),
                       headers={"ES-API-KEY": stack.admin_key}, timeout=60)
-    assert (r.status_code, r.json()) == (413, {"message": "Request Too Long"})
+    assert (r.status_code, r.json()) == (413, {"detail": "Request Too Long"})
 
 
 # --- the emulator ---------------------------------------------------------------------------

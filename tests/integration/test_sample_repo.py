@@ -6,11 +6,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import platform
 import random
 import signal
 import subprocess
 import threading
-import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -290,21 +290,32 @@ def test_repo_serve_help():
     assert "sidecar" in proc.stdout and "--port" in proc.stdout
 
 
+# The call an idle selector thread blocks in, per machine (syscall numbers), whose fourth
+# argument is its timeout in milliseconds (-1: none): x86_64 epoll_wait and epoll_pwait,
+# aarch64 epoll_pwait (selectors.DefaultSelector is epoll on Linux).
+EPOLL_WAITS = {"x86_64": {232, 281}, "aarch64": {22}}
+NO_TIMEOUT = {0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF}  # -1 as the kernel shows it (int or long)
+
+
 def test_an_idle_repository_thread_never_wakes(sample_repo):
-    """It sleeps in select until a connection or stop(): no timer, so no idle CPU."""
+    """It sleeps in select until a connection or stop(): no timer, so no idle CPU. Read from
+    the kernel, not measured over time: /proc/<tid>/syscall names the call a blocked thread is
+    in and its arguments, so a wait with a timeout (a polling loop) shows its milliseconds."""
     thread = sample_repo._thread
     assert thread is not None and thread.is_alive() and thread.native_id
-    status = Path(f"/proc/self/task/{thread.native_id}/status")
-    if not status.exists():
-        pytest.skip("needs Linux /proc")
+    syscall = Path(f"/proc/self/task/{thread.native_id}/syscall")
+    waits = EPOLL_WAITS.get(platform.machine())
+    if not syscall.exists() or waits is None:
+        pytest.skip("needs Linux /proc/<tid>/syscall on x86_64 or aarch64")
 
-    def wakeups() -> int:
-        line = next(line for line in status.read_text().splitlines()
-                    if line.startswith("voluntary_ctxt_switches"))
-        return int(line.split()[1])
+    def blocked_in_epoll() -> list[str] | None:
+        """The call's number and arguments, once the thread is blocked in an epoll wait."""
+        fields = syscall.read_text().split()  # "running" while it runs
+        return fields if fields[0].isdigit() and int(fields[0]) in waits else None
 
-    before = wakeups()
-    time.sleep(1.5)  # a loop polling every 0.5 s (socketserver's default) would wake 3 times
-    assert wakeups() == before
+    fields = wait_for(blocked_in_epoll, message="the repository thread never waited in epoll")
+    assert int(fields[4], 16) in NO_TIMEOUT, f"it waits with a timeout: {fields}"
     assert requests.get(sample_repo.repository_url, timeout=10).status_code == 200
-    assert wakeups() > before  # the count does move when it works
+    # after serving, it is back in the same wait, still without a timeout
+    fields = wait_for(blocked_in_epoll, message="the repository thread did not wait again")
+    assert int(fields[4], 16) in NO_TIMEOUT, f"it waits with a timeout: {fields}"

@@ -13,7 +13,6 @@ import logging
 import random
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -366,16 +365,27 @@ def test_a_retry_resumes_from_the_checkpoint_of_a_failed_run(s3: Any, bucket: st
     assert uploads(s3, bucket) == []
 
 
-class FlakyS3:
-    """The real client, except that chosen operations fail (as the store might), each failing
-    call after `delay` seconds."""
+def releasing_on_failure(chunks: Iterator[bytes], release: threading.Event) -> Iterator[bytes]:
+    """`chunks`, setting `release` at the moment they fail: what waits for it (a part upload)
+    is then in flight when the source breaks, whatever the machine's speed."""
+    try:
+        yield from chunks
+    except BaseException:
+        release.set()
+        raise
 
-    def __init__(self, real: Any, fail: dict[str, int], delay: float = 0.0) -> None:
+
+class FlakyS3:
+    """The real client, except that chosen operations fail (as the store might); a failing
+    call first waits for `hold` when one is given."""
+
+    def __init__(self, real: Any, fail: dict[str, int],
+                 hold: threading.Event | None = None) -> None:
         self._real = real
         # operation -> its first call that fails, and every later one (1-based); for
         # upload_part: the first part number that fails (parts may be sent in any order)
         self._fail = dict(fail)
-        self._delay = delay
+        self._hold = hold
         self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -389,7 +399,8 @@ class FlakyS3:
                 self.calls[name] = self.calls.get(name, 0) + 1
                 number = kwargs["PartNumber"] if name == "upload_part" else self.calls[name]
             if number >= self._fail[name]:
-                time.sleep(self._delay)
+                if self._hold is not None:
+                    assert self._hold.wait(60), "never released"
                 raise Boom(f"{name} failed")
             return attr(**kwargs)
         return call
@@ -413,11 +424,13 @@ def test_a_store_failure_propagates_and_the_stored_parts_are_kept(
     gives_up(s3, bucket, "k")
 
 
-class SlowPartsS3:
-    """The real client, with slow part uploads and a log of when each call started and ended."""
+class HeldPartsS3:
+    """The real client, whose part uploads wait for `release`, with a log of when each call
+    started and ended."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, release: threading.Event) -> None:
         self._real = real
+        self._release = release
         self.log: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
@@ -431,7 +444,7 @@ class SlowPartsS3:
                 self.log.append(("start", name))
             try:
                 if name == "upload_part":
-                    time.sleep(0.3)
+                    assert self._release.wait(60), "never released"
                 return attr(**kwargs)
             finally:
                 with self._lock:
@@ -441,10 +454,12 @@ class SlowPartsS3:
 
 def test_a_failure_waits_for_the_parts_in_flight_and_checkpoints_them(s3: Any,
                                                                       bucket: str) -> None:
-    slow = SlowPartsS3(s3)
+    source_failed = threading.Event()  # the parts are held in flight until the source fails
+    slow = HeldPartsS3(s3, source_failed)
     saved: list[Checkpoint] = []
     with pytest.raises(Boom):
-        send(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, Boom()), slow, bucket,
+        send(releasing_on_failure(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, Boom()),
+                                  source_failed), slow, bucket,
              max_workers=2, on_checkpoint=saved.append)
     assert slow.log.count(("start", "upload_part")) == 2
     assert slow.log.count(("end", "upload_part")) == 2  # both ended before the error left
@@ -462,12 +477,13 @@ def test_failures_while_cleaning_up_do_not_mask_the_original_error(
         s3: Any, bucket: str, caplog: pytest.LogCaptureFixture) -> None:
     """A part in flight that fails while the run waits for it is only logged; the caller's
     abort that fails is only logged too, and leaves the upload for the scheduled cleanup."""
-    flaky = FlakyS3(s3, {"upload_part": 2, "abort_multipart_upload": 1}, delay=0.3)
+    source_failed = threading.Event()  # part 2 fails only once the source has failed
+    flaky = FlakyS3(s3, {"upload_part": 2, "abort_multipart_upload": 1}, hold=source_failed)
     error = Boom("source broke")
     with caplog.at_level(logging.INFO, logger="chalicelib.adapters"), \
             pytest.raises(Boom) as info:
-        send(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, error), flaky, bucket,
-             max_workers=2)
+        send(releasing_on_failure(failing_after(data_of(3 * PART), MIB, 2 * PART + MIB, error),
+                                  source_failed), flaky, bucket, max_workers=2)
     assert info.value is error
     assert "parts in flight were not all stored" in caplog.text
     upload_id, parts = open_upload(s3, bucket, "k")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 
 import boto3
 import pytest
@@ -196,17 +195,23 @@ def test_truncated_transfer(server, admin, files):
 def test_slow_server_times_out(server, admin, files):
     manifest = files.manifest(CONTENT)
     url = files.publish(manifest)
+    # The server sends the first bytes, then nothing more until the task has ended: however
+    # slow the machine, the read waits longer than FILE_TIMEOUT_SECONDS (1 s in the test stack).
+    task_ended = threading.Event()
 
     def slow(request):
         def body():
             yield CONTENT[:100]
-            time.sleep(2.5)  # longer than FILE_TIMEOUT_SECONDS in the test stack
+            task_ended.wait(120)  # a cap only, so that the server's thread always ends
             yield CONTENT[100:]
         return Response(body(), headers={"Content-Length": str(len(CONTENT))})
 
     files.server.expect_request(_path(url) + "/file").respond_with_handler(slow)
-    task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
-    r = wait_task(admin, task_id, timeout=60)
+    try:
+        task_id = admin.post("/image/img1", {"manifest_url": url, "dc": "main"}).json()["task_id"]
+        r = wait_task(admin, task_id, timeout=60)
+    finally:
+        task_ended.set()
     assert r.json()["result"]["returncode"] == 6
     assert r.json()["result"]["message"] == "ERROR: Could not download image file (Read timed out)"
     assert_rolled_back(server, "img1", manifest["uuid"])

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from chalicelib.adapters import node_queues
+from chalicelib.domain import exports
 from chalicelib.domain.vocabulary import RUNNING
 from chalicelib.persistence.models import Datacenter, Image, Snapshot, Task
 from chalicelib.services.platform import read_models
@@ -287,9 +288,12 @@ class Playing:
                              headers=headers, timeout=10)
 
 
+PLAYING_HEARTBEAT = 30  # the wait's heartbeat timeout while a test plays the agent
+
+
 @pytest.fixture
 def playing(server, settings_override) -> Playing:
-    settings_override(EXPORT_TIMEOUT_SECONDS="30", EXPORT_HEARTBEAT_SECONDS="30")
+    settings_override(EXPORT_TIMEOUT_SECONDS="30", EXPORT_HEARTBEAT_SECONDS=PLAYING_HEARTBEAT)
     name = f"cn-{uuid.uuid4().hex[:10]}"
     place_vm(name)
     return Playing(server, name)
@@ -340,12 +344,18 @@ def test_part_urls_need_the_token_of_that_task(server, admin, playing):
 
 
 def test_every_report_extends_the_token(server, admin, playing):
+    """A report moves the token's expiry to its own time plus the token's lifetime. No race
+    with the clock: the expiry is only set back by a second, still about a lifetime ahead,
+    and the report's expiry is compared with the time before it was sent."""
     task_id = create(admin)
     token = playing.next_request()["export_token"]
     task = Task.get(task_id)
-    task.update(actions=[Task.export.set({**task.export, "expires_at": int(time.time()) + 2})])
+    earlier = task.export["expires_at"] - 1
+    task.update(actions=[Task.export.set({**task.export, "expires_at": earlier})])
+    sent_at = time.time()
     assert playing.call(task_id, "progress", {"bytes": 5}, token).status_code == 200
-    assert Task.get(task_id).export["expires_at"] > task.export["expires_at"] + 2  # moved on
+    moved = Task.get(task_id).export["expires_at"]
+    assert moved >= exports.token_expiry(sent_at, PLAYING_HEARTBEAT) > earlier
     assert Task.get(task_id).progress["bytes_done"] == 5
 
 
