@@ -63,7 +63,7 @@ class Policies:
         self._lock = threading.Lock()
         self._secrets: dict[str, str] = {}     # access key -> secret, made once per process
         self._principals: dict[str, Principal] = {}
-        self._node_token_parameter: str | None = None
+        self._configured: tuple[str, str] | None = None   # (node token parameter, bucket)
         self._stack_cache: Stack | None = None
 
     def reload(self) -> None:
@@ -73,11 +73,16 @@ class Policies:
     def principal(self, name: str) -> Principal:
         """`name`: a function's logical ID, STATE_MACHINE_ROLE or NodeAgent-<node>."""
         with self._lock:
+            # The functions' environment names the node token's parameter and the store (a
+            # deployment's template refers to its own bucket; a test may point the app at
+            # another one): the policies follow what the app is configured with.
             parameter = os.environ.get("NODE_TOKEN_PARAMETER", "").strip()
-            if parameter != self._node_token_parameter:   # the functions' env names it
-                self._principals, self._node_token_parameter = {}, parameter
+            bucket = os.environ.get("IMAGE_STORE_BUCKET", "").strip() \
+                or names.local_bucket_name(self.prefix)
+            if (parameter, bucket) != self._configured:
+                self._principals, self._configured = {}, (parameter, bucket)
             if not self._principals:
-                self._principals = self._build(parameter)
+                self._principals = self._build(parameter, bucket)
             if name not in self._principals and name.startswith(NODE_AGENT + "-"):
                 self._principals[name] = self._node_agent(name)
             return self._principals[name]
@@ -103,11 +108,11 @@ class Policies:
 
     # --- the documents ------------------------------------------------------------------------
 
-    def _build(self, parameter: str) -> dict[str, Principal]:
+    def _build(self, parameter: str, bucket: str) -> dict[str, Principal]:
         from infra import template
         from infra.tables import table_resources
         tables = table_resources()
-        stack = self._stack(tables, parameter)
+        stack = self._stack(tables, parameter, bucket)
         upload_prefix = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() \
             or names.UPLOAD_PREFIX
         # The template names tables by the stack's prefix; the ARNs (above) are the tables the
@@ -147,9 +152,8 @@ class Policies:
     def lambda_arn(self, handler: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.prefix}-{handler}"
 
-    def _stack(self, tables: dict[str, Any], parameter: str) -> Stack:
+    def _stack(self, tables: dict[str, Any], parameter: str, bucket: str) -> Stack:
         from infra import template
-        bucket = names.local_bucket_name(self.prefix)
         machines = {template.machine_id(op): f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:"
                     f"{names.state_machine_name(self.prefix, op)}" for op in OPERATIONS}
         arns = {logical_id: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
