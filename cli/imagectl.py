@@ -126,8 +126,20 @@ def cmd_user_delete(args: argparse.Namespace) -> Output:
 def cmd_user_activate(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     view = accounts.set_active(args.name, args.action == "activate")
-    state = "active" if view["active"] else "deactivated (its key and login no longer work)"
+    state = "active" if view["active"] else \
+        f"deactivated: its key and login stop working {revocation_delay()}"
     return output.user(view, f"user {args.name} {state}")
+
+
+def revocation_delay() -> str:
+    """When a revocation written to the users table reaches every API container: each keeps
+    an authenticated key or token for AUTH_CACHE_SECONDS (README "Revocation")."""
+    from chalicelib.config import settings
+    seconds = settings().auth_cache_seconds
+    if seconds <= 0:
+        return "at once (AUTH_CACHE_SECONDS=0: no container caches a key)"
+    return (f"within {seconds:g} s (AUTH_CACHE_SECONDS: how long an API container "
+            "trusts a key it has checked)")
 
 
 def cmd_user_role(args: argparse.Namespace) -> Output:
@@ -142,7 +154,8 @@ def cmd_user_key(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     key = accounts.rotate_key(args.name)
     return Output({"username": args.name, "api_key": key},
-                  f"new API key for {args.name} (the previous key no longer works)\n{key}")
+                  f"new API key for {args.name} (the previous key stops working "
+                  f"{revocation_delay()})\n{key}")
 
 
 def cmd_user_callback_key(args: argparse.Namespace) -> Output:

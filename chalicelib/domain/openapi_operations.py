@@ -231,14 +231,17 @@ def _task_ops(facts: ServiceFacts) -> dict[str, JSON]:
         "/task/{task_id}/state": {"get": task_status(
             "getTaskState", "Same as /status (Danube Cloud's older name)")},
         "/task/{task_id}/done": {"get": {
-            "operationId": "getTaskDone", "tags": ["tasks"], "summary": "Whether the task ended",
+            "operationId": "getTaskDone", "tags": ["tasks"],
+            "summary": "Whether the task ended successfully",
             "security": API_KEY, "parameters": [TASK_ID],
             "responses": {
                 **{str(code): _response(text, {
                     "type": "object", "required": ["task_id", "done"],
                     "additionalProperties": False,
                     "properties": {"task_id": {"type": "string"}, "done": {"type": "boolean"}}})
-                   for code, text in ((200, "Ended."), (201, "Still running."))},
+                   for code, text in ((200, "Ended successfully (`done`: true)."),
+                                      (201, "Still running."), (400, "Failed."),
+                                      (410, "Revoked."))},
                 **readable}}},
         "/task/{task_id}/cancel": {"put": {
             "operationId": "cancelTask", "tags": ["tasks"],

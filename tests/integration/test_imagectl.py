@@ -242,6 +242,18 @@ def test_user_deactivate_activate_delete(ctl, clean):
     refused(ctl("user", "show", "alice"), 1, "does not exist")
 
 
+def test_deactivate_says_when_the_key_stops_working(ctl, clean, settings_override):
+    """A revocation reaches other containers within AUTH_CACHE_SECONDS (issue 18.9)."""
+    ok(ctl("user", "create", "alice"))
+    settings_override(AUTH_CACHE_SECONDS="7")
+    assert "stop working within 7 s (AUTH_CACHE_SECONDS" in ok(
+        ctl("user", "deactivate", "alice")).out
+    assert "stops working within 7 s" in ok(ctl("user", "key", "alice")).out
+    settings_override(AUTH_CACHE_SECONDS="0")
+    ok(ctl("user", "activate", "alice"))
+    assert "stop working at once" in ok(ctl("user", "deactivate", "alice")).out
+
+
 def test_the_last_active_super_admin_is_kept(ctl, clean):
     refused(ctl("user", "delete", "admin"), 1, "last active SuperAdmin")
     refused(ctl("user", "deactivate", "admin"), 1, "last active SuperAdmin")
