@@ -142,6 +142,20 @@ def revocation_delay() -> str:
             "trusts a key it has checked)")
 
 
+def cmd_user_locks(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import login_throttle
+    locks = login_throttle.locks(args.name)
+    return Output({"username": args.name, "login_locks": locks},
+                  f"failed logins of {args.name}: {output.locks_text(locks)}")
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import login_throttle
+    removed = login_throttle.lift(args.name)
+    return Output({"username": args.name, "counts_removed": removed},
+                  f"logins of {args.name} unlocked ({removed} failed-login counts forgotten)")
+
+
 def cmd_user_role(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     change = accounts.add_roles if args.role_action == "add" else accounts.remove_roles
@@ -468,6 +482,13 @@ def add_user_commands(groups: Any) -> None:
         command.add_argument("name")
         command.add_argument("roles", nargs="+", metavar="DC:ROLE")
         command.set_defaults(func=cmd_user_role)
+    for action, text, run in (
+            ("locks", "failed-login counts and locks of a name (a user's or not), "
+                      "per client address and for all addresses", cmd_user_locks),
+            ("unlock", "lift every failed-login lock of a name", cmd_user_unlock)):
+        command = user.add_parser(action, help=text)
+        command.add_argument("name")
+        command.set_defaults(func=run)
     key = user.add_parser("key", help="issue a new API key (revokes the old one); prints it last")
     key.add_argument("name")
     key.set_defaults(func=cmd_user_key)

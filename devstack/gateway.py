@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import LocalGateway, LocalGatewayException
+from chalice.local import LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
 from devstack import gateway_limits
+from devstack.peer_gateway import PeerAddressGateway
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
 
@@ -42,8 +43,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("?"):
             path = "/" + path
         try:
-            response = gateway_limits.call_integration(lambda: self.server.gateway.handle_request(
-                method=self.command, path=path, headers=dict(self.headers), body=body))
+            response = gateway_limits.call_integration(
+                lambda: self.server.gateway.handle_request_from(
+                    self.client_address[0], self.command, path, dict(self.headers), body))
         except gateway_limits.IntegrationTimeout:
             return self._send(*gateway_limits.TIMED_OUT)
         except LocalGatewayException as exc:
@@ -80,7 +82,7 @@ class ApiServer(ThreadingHTTPServer):
 
     def __init__(self, app: Any, host: str, port: int, stage_prefix: str = "/api") -> None:
         super().__init__((host, port), _Handler)
-        self.gateway = LocalGateway(app, Config(chalice_stage="local"))
+        self.gateway = PeerAddressGateway(app, Config(chalice_stage="local"))
         self.stage_prefix = stage_prefix
         self._thread: threading.Thread | None = None
 
