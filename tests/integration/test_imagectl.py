@@ -334,6 +334,25 @@ def test_task_list_show_cancel(ctl, server, files, hold):
     assert ok(ctl("image", "list", "--json")).data == []  # the import was rolled back
 
 
+def test_ended_update_and_delete_tasks_show_done(ctl, server, files):
+    """A successful task is "done 100%", not the "queued 0%" it started with (issue 18.4)."""
+    admin = Api(server.api_url, server.admin_key)
+    task_ids = [start_import(admin, files, "img1", CONTENT)[0]]
+    wait_task(admin, task_ids[0])
+    for change in (lambda: admin.put("/image/img1", {"desc": "new"}),
+                   lambda: admin.delete("/image/img1")):
+        r = change()
+        assert r.status_code == 201, r.text
+        task_ids.append(r.json()["task_id"])
+        assert wait_task(admin, task_ids[-1]).status_code == 200
+    rows = {row["task_id"]: row for row in ok(ctl("task", "list", "--json")).data}
+    for task_id in task_ids:
+        assert rows[task_id]["progress"]["step"] == "done", rows[task_id]
+        assert rows[task_id]["progress"]["percent"] == 100
+    table = ok(ctl("task", "list")).out
+    assert "queued" not in table and table.count("done 100%") == 3
+
+
 def test_task_show_follow_prints_progress_until_the_end(ctl, server, files, hold):
     admin = Api(server.api_url, server.admin_key)
     held = hold("import_file")
