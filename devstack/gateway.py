@@ -18,6 +18,7 @@ from devstack import gateway_limits
 from devstack.peer_gateway import PeerAddressGateway
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
+STARTING_BODY = json.dumps({"detail": "The local stack is still starting"}).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,6 +43,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = path[len(prefix):] or "/"
         if path.startswith("?"):
             path = "/" + path
+        if not self.server.ready.is_set() and path.split("?")[0].rstrip("/") == "/ping":
+            # the API serves before the stack has finished starting (the state file
+            # `./imagectl` reads is written after it): ping, what scripts wait on, says so
+            return self._send(503, {**envelope_headers(), "Retry-After": "1"}, STARTING_BODY)
         try:
             response = gateway_limits.call_integration(
                 lambda: self.server.gateway.handle_request_from(
@@ -84,7 +89,12 @@ class ApiServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.gateway = PeerAddressGateway(app, Config(chalice_stage="local"))
         self.stage_prefix = stage_prefix
+        self.ready = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def mark_ready(self) -> None:
+        """The whole stack is up: ping answers `pong` from now on."""
+        self.ready.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up is not an error of the stack (the default prints a trace)."""

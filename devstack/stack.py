@@ -92,6 +92,7 @@ class Stack:
             self.saver.start()
         if opts.write_state:
             self._write_state()
+        self.api.mark_ready()  # ping answers from now on: ./imagectl works too
         return self
 
     @property
