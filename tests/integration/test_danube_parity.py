@@ -8,7 +8,7 @@ from esdc_api import Client
 from esdc_api.exceptions import ClientError, TaskError, TaskFailure, TaskRevoked
 
 from tests.integration.workflow_support import start_import, wait_task
-from tests.support import image_admin_roles
+from tests.support import Api, image_admin_roles
 
 CONTENT = b"parity-image" * 5000
 
@@ -99,3 +99,21 @@ def test_task_log_names_the_dc_it_shows(server, admin):
 
 def _client_of(stack, api) -> Client:
     return Client(stack.api_url.rstrip("/"), api_key=api.key)
+
+
+def test_every_route_describes_itself_in_words_for_es_help(clean):
+    """`es help <route>` prints the OPTIONS answer's top-level `description` as it is (else
+    the raw JSON); every method has its own non-empty description (issue 18.3)."""
+    import re
+
+    from app import app
+    api = Api(clean.api_url, None)
+    for path in app.routes:
+        answer = api.request("OPTIONS", re.sub(r"\{[^}]+\}", "x", path))
+        assert answer.status_code == 200, path
+        body = answer.json()
+        assert isinstance(body["description"], str) and body["description"].strip(), path
+        for method, described in body["methods"].items():
+            assert described["description"].startswith(f"{method} {path}: "), (path, method)
+            assert f"{method} {path}: " in body["description"]
+            assert "Permissions: " in described["description"]
