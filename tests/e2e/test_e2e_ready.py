@@ -1,5 +1,5 @@
 """`make run` answers ping only once `./imagectl` works (issue 18.4): a script that waits for
-ping may use imagectl at once."""
+ping may use imagectl at once; its banner says the sample repository is served (18.5)."""
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def test_imagectl_works_from_the_first_pong(tmp_path):
     port, emulator_port = free_port(), free_port()
     env = clean_env(PORT=str(port), EMULATOR_PORT=str(emulator_port), DEVSTACK_DIR=str(tmp_path),
-                    SAMPLE_REPO_PORT="off", AUTH_CACHE_SECONDS="0", PYTHONUNBUFFERED="1")
+                    SAMPLE_REPO_PORT="0", AUTH_CACHE_SECONDS="0", PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -39,5 +39,9 @@ def test_imagectl_works_from_the_first_pong(tmp_path):
         assert stack.state_file.exists()
         listed = imagectl(stack, "dc", "list", ok=False)  # type: ignore[arg-type]
         assert listed.returncode == 0 and "main" in listed.stdout, listed.stderr
+        stack._wait_until_ready(60)
+        line = next(line for line in stack.output if line.startswith("Sample repo:"))
+        assert "(serving the images below; `SAMPLE_REPO_PORT=off make run` starts without it)" \
+            in line and "SAMPLE_REPO_PORT=off:" not in line
     finally:
         stack.stop()

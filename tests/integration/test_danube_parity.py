@@ -117,3 +117,18 @@ def test_every_route_describes_itself_in_words_for_es_help(clean):
             assert described["description"].startswith(f"{method} {path}: "), (path, method)
             assert f"{method} {path}: " in body["description"]
             assert "Permissions: " in described["description"]
+
+
+def test_the_readme_says_where_es_comes_from(monkeypatch):
+    """`es` is esdc-ce's bin/es, needs `requests`, and talks to the hard-coded
+    http://127.0.0.1:8000/api: the local stack's default address (issue 18.5)."""
+    from devstack.__main__ import options_from_env
+    from devstack.process import ROOT
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("**Where `es` comes from.**"):]
+    section = section[:section.index("\n**", 10)]
+    for fact in ("erigones/esdc-ce", "`bin/es`", "`requests`", "http://127.0.0.1:8000/api",
+                 "ES_API_KEY"):
+        assert fact in section, fact
+    monkeypatch.delenv("PORT", raising=False)
+    assert options_from_env().port == 8000
