@@ -252,7 +252,7 @@ def _task_ops(facts: ServiceFacts) -> dict[str, JSON]:
                 "400": _response(f"The task FAILED, or `{http_texts.MALFORMED_REQUEST}`",
                                  {"anyOf": [_schema("TaskStatus"), _schema("Detail")]},
                                  optional=("es_task_id",)),
-                "406": _detail(http_texts.TASK_FINISHED), **readable}}},
+                "406": _detail(http_texts.TASK_NOT_CANCELABLE), **readable}}},
     }
 
 

@@ -67,6 +67,13 @@ def test_status_answers_carry_the_task_marker_whatever_the_status(server, admin,
         _ = _client(server).get("/image/nothing-here").content
 
 
+def test_cancel_of_an_ended_task_is_danube_clouds_406(server, admin, files):
+    task_id = _failed_import(admin, files)
+    wait_task(admin, task_id)
+    r = admin.put(f"/task/{task_id}/cancel")
+    assert (r.status_code, r.json()) == (406, {"detail": "Task cannot be canceled"})
+
+
 def test_done_is_true_only_for_success_and_follows_the_status(server, admin, files):
     """Danube Cloud's TaskDoneResponse: `done` is task.successful(), the code the status's."""
     task_id = _failed_import(admin, files)
