@@ -32,7 +32,8 @@ def pending_list(ctx: Ctx) -> Reply:
 def task_log(ctx: Ctx) -> Reply:
     dc = task_views.log_dc(ctx.params, settings().default_dc)
     items, cursor = task_views.log_page(ctx.caller, ctx.params, dc)
-    ctx.dc = dc  # es_dc names the DC whose log this is
+    if task_views.is_dc(dc):
+        ctx.dc = dc  # es_dc names the DC whose log this is
     headers = {"es_next": cursor} if cursor else {}
     return success(ctx, items, dummy_task_id(ctx.caller.username), headers=headers)
 

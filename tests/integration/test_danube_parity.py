@@ -100,6 +100,9 @@ def test_task_log_names_the_dc_it_shows(server, admin):
     answer = admin.get("/task/log", params={"dc": "dc2"})
     assert answer.status_code == 200 and answer.headers["es_dc"] == "dc2"
     assert admin.get("/task/log").headers["es_dc"] == "main"
+    for unknown in ("nowhere", "\u00e9t\u00e9-\U00066412"):  # no DC: never the caller's text
+        answer = admin.get("/task/log", params={"dc": unknown})
+        assert answer.status_code == 200 and answer.headers["es_dc"] == "main"
     dc2_admin = server.user("alice", roles=image_admin_roles("dc2"))
     assert _client_of(server, dc2_admin).get("/task/log", dc="dc2").dc == "dc2"
 
