@@ -61,6 +61,7 @@ class Settings:
     part_url_seconds: int = 900            # lifetime of a presigned part URL
     node_token_parameter: str = ""         # SSM SecureString holding the node token
     auth_token_seconds: int = 3600         # lifetime of a login token (from the login)
+    login_name_ceiling: int = 100          # failed logins of one name per hour, all addresses
 
     @property
     def image_server_enabled(self) -> bool:
@@ -88,6 +89,7 @@ def settings() -> Settings:
         transfer_part_bytes=_env_int("TRANSFER_PART_BYTES", 8 << 20),
         auth_cache_seconds=float(_env("AUTH_CACHE_SECONDS", "5")),
         auth_token_seconds=_env_int("AUTH_TOKEN_SECONDS", 3600),
+        login_name_ceiling=_env_int("LOGIN_NAME_CEILING", 100),
         cleanup_grace_seconds=_env_int("CLEANUP_GRACE_SECONDS", 24 * 3600),
         task_retention_seconds=_env_int("TASK_RETENTION_SECONDS", 30 * 24 * 3600),
         node_token=_env("NODE_TOKEN"),

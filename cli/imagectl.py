@@ -126,8 +126,34 @@ def cmd_user_delete(args: argparse.Namespace) -> Output:
 def cmd_user_activate(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     view = accounts.set_active(args.name, args.action == "activate")
-    state = "active" if view["active"] else "deactivated (its key and login no longer work)"
+    state = "active" if view["active"] else \
+        f"deactivated: its key and login stop working {revocation_delay()}"
     return output.user(view, f"user {args.name} {state}")
+
+
+def revocation_delay() -> str:
+    """When a revocation written to the users table reaches every API container: each keeps
+    an authenticated key or token for AUTH_CACHE_SECONDS (README "Revocation")."""
+    from chalicelib.config import settings
+    seconds = settings().auth_cache_seconds
+    if seconds <= 0:
+        return "at once (AUTH_CACHE_SECONDS=0: no container caches a key)"
+    return (f"within {seconds:g} s (AUTH_CACHE_SECONDS: how long an API container "
+            "trusts a key it has checked)")
+
+
+def cmd_user_locks(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import login_throttle
+    locks = login_throttle.locks(args.name)
+    return Output({"username": args.name, "login_locks": locks},
+                  f"failed logins of {args.name}: {output.locks_text(locks)}")
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import login_throttle
+    removed = login_throttle.lift(args.name)
+    return Output({"username": args.name, "counts_removed": removed},
+                  f"logins of {args.name} unlocked ({removed} failed-login counts forgotten)")
 
 
 def cmd_user_role(args: argparse.Namespace) -> Output:
@@ -142,7 +168,8 @@ def cmd_user_key(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
     key = accounts.rotate_key(args.name)
     return Output({"username": args.name, "api_key": key},
-                  f"new API key for {args.name} (the previous key no longer works)\n{key}")
+                  f"new API key for {args.name} (the previous key stops working "
+                  f"{revocation_delay()})\n{key}")
 
 
 def cmd_user_callback_key(args: argparse.Namespace) -> Output:
@@ -463,6 +490,13 @@ def add_user_commands(groups: Any) -> None:
         command.add_argument("name")
         command.add_argument("roles", nargs="+", metavar="DC:ROLE")
         command.set_defaults(func=cmd_user_role)
+    for action, text, run in (
+            ("locks", "failed-login counts and locks of a name (a user's or not), "
+                      "per client address and for all addresses", cmd_user_locks),
+            ("unlock", "lift every failed-login lock of a name", cmd_user_unlock)):
+        command = user.add_parser(action, help=text)
+        command.add_argument("name")
+        command.set_defaults(func=run)
     key = user.add_parser("key", help="issue a new API key (revokes the old one); prints it last")
     key.add_argument("name")
     key.set_defaults(func=cmd_user_key)

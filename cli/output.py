@@ -105,8 +105,16 @@ def user(view: dict[str, Any], headline: str = "") -> Output:
                   ("api key", "set" if view["api_key"] else "none"),
                   ("password", "set" if view["password"] else "none"),
                   ("login token until", view["login_token_expires"]),
-                  ("failed logins", view["login_failures"])])
+                  *([("login locks", locks_text(view["login_locks"]))]
+                    if "login_locks" in view else [])])
     return Output(view, f"{headline}\n{text}" if headline else text)
+
+
+def locks_text(locks: list[dict[str, Any]]) -> str:
+    """`ADDRESS: N attempts, locked until T` per count of failed logins ("none": no count)."""
+    return "; ".join(f"{lock['address']}: {lock['attempts']} attempts" + (
+        f", locked until {lock['locked_until']}" if lock["locked_until"] else "")
+        for lock in locks) or "none"
 
 
 DC_COLUMNS: list[Column] = [

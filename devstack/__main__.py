@@ -115,8 +115,8 @@ def main() -> int:
                                       "empty)" if stack.restored else "(new)"), flush=True)
     print(describe_admin_key(stack), flush=True)
     if stack.sample_repo is not None:
-        print(f"Sample repo:  {stack.sample_repo.repository_url}  "
-              "(SAMPLE_REPO_PORT=off: no sample repository)", flush=True)
+        print(f"Sample repo:  {stack.sample_repo.repository_url}  (serving the images below; "
+              "`SAMPLE_REPO_PORT=off make run` starts without it)", flush=True)
         for line in stack.sample_repo.listing():
             print(f"Sample image: {line}", flush=True)
     if faults.plan() is not None:

@@ -11,15 +11,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import LocalGateway, LocalGatewayException
+from chalice.local import LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
 from chalicelib.domain import imgapi
 from devstack import gateway_answers, gateway_limits, imgapi_edge
 from devstack.iam.acting import acting_as
 from devstack.iam.policies import API_FUNCTION, IMGAPI_EDGE
+from devstack.peer_gateway import PeerAddressGateway
 
 NOT_FOUND = json.dumps(NOT_FOUND_BODY).encode()
+STARTING_BODY = json.dumps({"detail": "The local stack is still starting"}).encode()
+
+
+_ANSWERED = object()  # a refusal was sent: nothing more to do
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,33 +35,58 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
+        body = self._body_within_limits()
+        if body is _ANSWERED:
+            return
+        path = self._api_path()
+        if path is None:
+            return
+        if not self.server.ready.is_set() and path.split("?")[0].rstrip("/") == "/ping":
+            # the API serves before the stack has finished starting (the state file
+            # `./imagectl` reads is written after it): ping, what scripts wait on, says so
+            return self._send(503, {**envelope_headers(), "Retry-After": "1"}, STARTING_BODY)
+        self._integrate(path, body if isinstance(body, bytes) else None)
+
+    def _body_within_limits(self) -> bytes | None | object:
+        """The request's body, or _ANSWERED once it was refused (AWS's limits:
+        devstack/gateway_limits.py)."""
         length = int(self.headers.get("content-length") or 0)
-        if gateway_limits.body_too_large(length):  # AWS's limits: devstack/gateway_limits.py
+        if gateway_limits.body_too_large(length):
             gateway_limits.discard(self.rfile, length)
-            return self._send(*gateway_limits.REQUEST_TOO_LARGE)
+            self._send(*gateway_limits.REQUEST_TOO_LARGE)
+            return _ANSWERED
         body = self.rfile.read(length) if length > 0 else None
         if gateway_limits.event_too_large(body):
-            return self._send(*gateway_limits.REQUEST_TOO_LARGE)
+            self._send(*gateway_limits.REQUEST_TOO_LARGE)
+            return _ANSWERED
+        return body
+
+    def _api_path(self) -> str | None:
+        """The route path under the stage (or the IMGAPI base); None once answered here (an
+        image file the edge streamed, a path outside the stage)."""
         prefix = self.server.stage_prefix
         path = self.path
         if imgapi_edge.serves(path):  # the IMGAPI base: what CloudFront serves in AWS
             uuid = imgapi_edge.file_uuid(path)
             if uuid:
                 with acting_as(IMGAPI_EDGE):  # as the distribution's OAC, which the bucket
-                    return imgapi_edge.serve_file(self, uuid)  # policy lets read images/*
+                    imgapi_edge.serve_file(self, uuid)  # policy lets read images/*
+                return None
             prefix = ""  # the JSON paths: the API's routes under the base, unprefixed
         elif not (path == prefix or path.startswith(prefix + "/")
                   or path.startswith(prefix + "?")):
-            return self._send(404, envelope_headers(), NOT_FOUND)
+            self._send(404, envelope_headers(), NOT_FOUND)
+            return None
         path = path[len(prefix):] or "/"
-        if path.startswith("?"):
-            path = "/" + path
+        return "/" + path if path.startswith("?") else path
+
+    def _integrate(self, path: str, body: bytes | None) -> None:
         try:
             # the API function's role signs its AWS calls (the integration's thread inherits it)
             with acting_as(API_FUNCTION):
                 response = gateway_limits.call_integration(
-                    lambda: self.server.gateway.handle_request(
-                        method=self.command, path=path, headers=dict(self.headers), body=body))
+                    lambda: self.server.gateway.handle_request_from(
+                        self.client_address[0], self.command, path, dict(self.headers), body))
         except gateway_limits.IntegrationTimeout:
             return self._send(*gateway_limits.TIMED_OUT)
         except LocalGatewayException as exc:
@@ -101,9 +131,14 @@ class ApiServer(ThreadingHTTPServer):
 
     def __init__(self, app: Any, host: str, port: int, stage_prefix: str = "/api") -> None:
         super().__init__((host, port), _Handler)
-        self.gateway = LocalGateway(app, Config(chalice_stage="local"))
+        self.gateway = PeerAddressGateway(app, Config(chalice_stage="local"))
         self.stage_prefix = stage_prefix
+        self.ready = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def mark_ready(self) -> None:
+        """The whole stack is up: ping answers `pong` from now on."""
+        self.ready.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up is not an error of the stack (the default prints a trace)."""

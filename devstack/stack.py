@@ -101,6 +101,7 @@ class Stack:
             self._write_state()
         from devstack import faults
         faults.arm()  # DEVSTACK_FAULTS: only now, the set-up above is never faulted
+        self.api.mark_ready()  # ping answers from now on: ./imagectl works too
         return self
 
     @property

@@ -7,8 +7,9 @@ function that has none (a new handler needs a decision, not a default).
 Read off the code paths each function runs (app.py registers the blueprints):
 
 - `APIHandler`: every route. Keys are looked up by hash (users, key-hash-index), login tokens
-  by their user (GetItem); a login, a logout and a failed login update their user (token hash,
-  failure count: UpdateItem, never a new or removed user); image changes write images,
+  by their user (GetItem); a login and a logout update their user (token hash: UpdateItem,
+  never a new or removed user); every login attempt is counted in `logins` (read, put, and a
+  success deletes or decrements a count); image changes write images,
   guards, DC counts, snapshots, tasks and the task log in one transaction; a cancel or a
   workflow that cannot start rolls back like a step; node routes presign store URLs (files
   for nodes, export parts) and complete export uploads.
@@ -124,6 +125,8 @@ GRANTS: dict[str, Grant] = {
             "images": Table((GET, PUT, UPDATE, DELETE, SCAN), ("uuid-index",)),
             "guards": Table((BATCH_GET, PUT, DELETE)),
             "users": Table((GET, UPDATE), ("key-hash-index",)),
+            # login attempts, per name and address (services/identity/login_throttle.py)
+            "logins": Table((GET, BATCH_GET, PUT, UPDATE, DELETE)),
             "dcs": Table((GET, UPDATE)),
             "vms": Table((GET, SCAN), ("hostname-index",)),
             "snapshots": Table((GET, UPDATE)),

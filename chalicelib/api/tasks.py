@@ -5,20 +5,23 @@ from chalice.app import Blueprint
 
 from chalicelib.api.http import Ctx, Reply, plain, routes, success
 from chalicelib.config import settings
+from chalicelib.domain import errors
 from chalicelib.domain.taskids import dummy_task_id
-from chalicelib.domain.vocabulary import PENDING
+from chalicelib.domain.vocabulary import HTTP_STATUS_OF_TASK, SUCCESS
 from chalicelib.services.tasks import views as task_views
 
 bp = Blueprint(__name__)
 
 
+# Danube Cloud's TaskStatusResponse marks every answer of /status and /cancel (its 404
+# included): esdc-api raises TaskFailure / TaskRevoked, not ClientError, only with it.
+TASK_RESPONSE = {"es_task_response": "true"}
+
+
 def _task_reply(ctx: Ctx, task: task_views.Task) -> Reply:
     ctx.dc = task.dc
     status, body = task_views.status_body(task)
-    headers = {"es_task_id": task.task_id}
-    if task.status == PENDING:
-        headers["es_task_response"] = "true"
-    return Reply(status, body, headers)
+    return Reply(status, body, {"es_task_id": task.task_id, **TASK_RESPONSE})
 
 
 def pending_list(ctx: Ctx) -> Reply:
@@ -27,7 +30,10 @@ def pending_list(ctx: Ctx) -> Reply:
 
 
 def task_log(ctx: Ctx) -> Reply:
-    items, cursor = task_views.log_page(ctx.caller, ctx.params, settings().default_dc)
+    dc = task_views.log_dc(ctx.params, settings().default_dc)
+    items, cursor = task_views.log_page(ctx.caller, ctx.params, dc)
+    if task_views.is_dc(dc):
+        ctx.dc = dc  # es_dc names the DC whose log this is
     headers = {"es_next": cursor} if cursor else {}
     return success(ctx, items, dummy_task_id(ctx.caller.username), headers=headers)
 
@@ -39,14 +45,20 @@ def task_detail(ctx: Ctx, task_id: str) -> Reply:
 
 
 def task_status(ctx: Ctx, task_id: str) -> Reply:
-    return _task_reply(ctx, task_views.load(ctx.caller, task_id))
+    try:
+        task = task_views.load(ctx.caller, task_id)
+    except errors.NotFound as exc:
+        return Reply(exc.status, {"detail": exc.detail}, dict(TASK_RESPONSE))
+    return _task_reply(ctx, task)
 
 
 def task_done(ctx: Ctx, task_id: str) -> Reply:
     task = task_views.load(ctx.caller, task_id)
     ctx.dc = task.dc
-    done = task_views.is_done(task)
-    return plain({"task_id": task.task_id, "done": done}, 200 if done else 201)
+    # as Danube Cloud's TaskDoneResponse: `done` is "ended successfully", the HTTP status
+    # follows the task's status like /status does
+    return plain({"task_id": task.task_id, "done": task.status == SUCCESS},
+                 HTTP_STATUS_OF_TASK[task.status])
 
 
 def task_cancel(ctx: Ctx, task_id: str) -> Reply:

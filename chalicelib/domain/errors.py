@@ -57,8 +57,9 @@ class AlreadyExists(ApiError):
 
 
 class TaskFinished(ApiError):
+    """A cancel of a task that has ended (Danube Cloud's TaskFailureResponse, 406)."""
     status = 406
-    detail = texts.TASK_FINISHED
+    detail = texts.TASK_NOT_CANCELABLE
 
 
 class InvalidInput(ApiError):

@@ -16,6 +16,7 @@ import secrets
 from typing import Any
 
 from chalicelib.domain import errors, http_texts
+from chalicelib.domain.redaction import redact
 
 MAX_PARTS = 10_000                  # S3: parts of one upload
 MAX_PART_BYTES = 5 << 30            # S3: bytes of one part
@@ -96,9 +97,10 @@ def completion(body: dict[str, Any]) -> tuple[int, int]:
 
 
 def failure_reason(body: dict[str, Any]) -> str:
-    """The agent's reason, as one printable line of bounded length."""
+    """The agent's reason, as one printable line of bounded length, URL credentials masked
+    (it is shown in the task's status and log)."""
     raw = body.get("reason")
-    text = _CONTROL.sub(" ", raw).strip() if isinstance(raw, str) else ""
+    text = redact(_CONTROL.sub(" ", raw)).strip() if isinstance(raw, str) else ""
     if len(text) > MAX_REASON_CHARS:
         text = text[:MAX_REASON_CHARS - 1] + "…"
     return text

@@ -70,15 +70,32 @@ def describe(document: JSON, path: str) -> JSON:
         params = [parameters.get(p["$ref"].rsplit("/", 1)[1], p) if "$ref" in p else p
                   for p in op.get("parameters", [])]
         body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-        methods[method.upper()] = {
-            "summary": op.get("summary", ""), "description": op.get("description", ""),
+        described = {
+            "summary": op.get("summary", ""),
             "parameters": [{"name": p["name"], "in": p["in"],
                             "required": bool(p.get("required"))} for p in params],
             "body": sorted(body.get("schema", {}).get("properties", {})),
             "permissions": op.get("x-permissions", ""),
             "asynchronous": "201" in op.get("responses", {}) and method != "get",
         }
-    return {"url": path, "methods": methods}
+        methods[method.upper()] = {**described, "description": _method_text(
+            method.upper(), path, op.get("description", ""), described)}
+    # `es help` prints a top-level `description` as it is (else the raw JSON)
+    text = "\n\n".join(m["description"] for m in methods.values()) or f"{path}: no methods"
+    return {"url": path, "description": text, "methods": methods}
+
+
+def _method_text(method: str, path: str, extra: str, described: JSON) -> str:
+    """One method of a route in words, as Danube Cloud's `es help` shows a view's text."""
+    params = ", ".join(p["name"] + (f" ({p['in']}, required)" if p["required"]
+                                    else f" ({p['in']})") for p in described["parameters"])
+    lines = [f"{method} {path}: {described['summary']}." + (f" {extra}" if extra else ""),
+             f"  Permissions: {described['permissions'] or 'anyone'}.",
+             "  Asynchronous: yes (201 and a task id; poll GET /task/{task_id}/status)."
+             if described["asynchronous"] else "  Asynchronous: no.",
+             f"  Parameters: {params or 'none'}.",
+             f"  Body fields: {', '.join(described['body']) or 'none'}."]
+    return "\n".join(lines)
 
 
 def _unstorable_keys_not_found(paths: dict[str, JSON]) -> None:

@@ -232,14 +232,17 @@ def _task_ops(facts: ServiceFacts) -> dict[str, JSON]:
         "/task/{task_id}/state": {"get": task_status(
             "getTaskState", "Same as /status (Danube Cloud's older name)")},
         "/task/{task_id}/done": {"get": {
-            "operationId": "getTaskDone", "tags": ["tasks"], "summary": "Whether the task ended",
+            "operationId": "getTaskDone", "tags": ["tasks"],
+            "summary": "Whether the task ended successfully",
             "security": API_KEY, "parameters": [TASK_ID],
             "responses": {
                 **{str(code): _response(text, {
                     "type": "object", "required": ["task_id", "done"],
                     "additionalProperties": False,
                     "properties": {"task_id": {"type": "string"}, "done": {"type": "boolean"}}})
-                   for code, text in ((200, "Ended."), (201, "Still running."))},
+                   for code, text in ((200, "Ended successfully (`done`: true)."),
+                                      (201, "Still running."), (400, "Failed."),
+                                      (410, "Revoked."))},
                 **readable}}},
         "/task/{task_id}/cancel": {"put": {
             "operationId": "cancelTask", "tags": ["tasks"],
@@ -250,7 +253,7 @@ def _task_ops(facts: ServiceFacts) -> dict[str, JSON]:
                 "400": _response(f"The task FAILED, or `{http_texts.MALFORMED_REQUEST}`",
                                  {"anyOf": [_schema("TaskStatus"), _schema("Detail")]},
                                  optional=("es_task_id",)),
-                "406": _detail(http_texts.TASK_FINISHED), **readable}}},
+                "406": _detail(http_texts.TASK_NOT_CANCELABLE), **readable}}},
     }
 
 

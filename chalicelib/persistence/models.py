@@ -143,10 +143,21 @@ class User(Model):
     password_hash = UnicodeAttribute(null=True)    # scrypt$n$r$p$salt$hash (domain.passwords)
     token_hash = UnicodeAttribute(null=True)       # sha256 of the current login token
     token_expires = UTCDateTimeAttribute(null=True)
-    login_failures = NumberAttribute(null=True)    # failed logins since login_failed_since
-    login_failed_since = UTCDateTimeAttribute(null=True)
 
     key_hash_index = KeyHashIndex()
+
+
+class LoginThrottle(Model):
+    """Failed-login counts (domain/login_throttle.py): per name and per (name, address), for
+    every name tried, user or not; DynamoDB expires the items."""
+    class Meta(_Meta):
+        table_name = _table("logins")
+
+    name_key = UnicodeAttribute(hash_key=True)     # sha256 of the name tried
+    scope = UnicodeAttribute(range_key=True)       # "*" (the name) or "ip:<address>"
+    failures = NumberAttribute(default=0)
+    since = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class Datacenter(Model):
@@ -298,7 +309,7 @@ class TaskLogEntry(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Image, Guard, User, Datacenter, Vm, Snapshot, Task, TaskLogEntry,
+    Image, Guard, User, Datacenter, Vm, Snapshot, Task, TaskLogEntry, LoginThrottle,
 )
 
 

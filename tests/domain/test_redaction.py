@@ -1,4 +1,4 @@
-"""Passwords in URLs are never shown (issue 9.4): chalicelib/domain/redaction.py."""
+"""Credentials in URLs are never shown (issues 9.4, 18.8): chalicelib/domain/redaction.py."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +11,11 @@ from chalicelib.domain.redaction import redact
 @pytest.mark.parametrize("raw, shown", [
     ("http://user:secret@host/a", "http://user:***@host/a"),
     ("https://u:p%40ss@repo.example.com:8443/m", "https://u:***@repo.example.com:8443/m"),
-    ("http://user@host/a", "http://user@host/a"),            # no password: nothing to hide
+    ("http://TOKEN@host/a", "http://***@host/a"),            # a userinfo alone: a token
+    ("https://ghp_x1@github.example/r?a=b", "https://***@github.example/r?a=b"),
+    ("http://a@b:c@host/", "http://***@host/"),              # the user part is not clear
+    ("http://u:p@ss@host/x@y", "http://u:***@host/x@y"),     # password with '@'
+    ("http://host?x=a:b@c", "http://host?x=a:b@c"),          # query, not userinfo
     ("http://host/a?x=a:b@c", "http://host/a?x=a:b@c"),      # not userinfo
     ("see http://a:b@h/x and ftp://c:d@i/y", "see http://a:***@h/x and ftp://c:***@i/y"),
     ("http://:secret@host/", "http://:***@host/"),

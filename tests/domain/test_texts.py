@@ -24,6 +24,7 @@ HTTP = {
     "TASK_NOT_FOUND": "Task does not exist (anymore)",
     "IMAGE_EXISTS": "Image already exists",
     "TASK_FINISHED": "Task has already finished",
+    "TASK_NOT_CANCELABLE": "Task cannot be canceled",
     "INVALID_DISK_ID": "Invalid disk_id",
     "ETAG_MISMATCH": "Precondition failed (ETag does not match)",
     "IMAGE_STATUS_NOT_OK": "Image status is not OK",

@@ -1,7 +1,7 @@
 """Login and logout as Danube Cloud does them (SPEC §4.11), over HTTP against the session's
 stack: POST /accounts/login/ gives a token, `Authorization: Token` works on every route, a new
-login replaces the token, a logout revokes it, tokens expire, failed logins are logged and
-throttled per user, and passwords never reach a log line."""
+login replaces the token, a logout revokes it, tokens expire, failed logins are logged (and
+throttled: test_login_throttle.py), and passwords never reach a log line."""
 from __future__ import annotations
 
 import logging
@@ -279,70 +279,8 @@ def test_an_expired_token_is_refused_and_a_login_gives_a_fresh_one(clean, alice,
 
 
 # ---------------------------------------------------------------------------------------------
-# failed logins: throttled per user, logged without the password
+# failed logins: logged without the password (throttling: test_login_throttle.py)
 # ---------------------------------------------------------------------------------------------
-def test_logins_are_throttled_after_five_failures_until_the_window_passes(clean, alice, anon):
-    from chalicelib.persistence.models import User
-    for _ in range(5):
-        r = login(anon, password="guess")
-        assert r.status_code == 400 and r.json() == LOGIN_FAILED
-    assert stored_user("alice").login_failures == 5
-    for password in ("guess", PASSWORD):  # even the right password, while throttled
-        r = login(anon, password=password)
-        assert r.status_code == 429, r.text
-        assert r.json() == {"detail": "Request was throttled."}
-        assert 0 < int(r.headers["Retry-After"]) <= 15 * 60
-    # other users are not throttled
-    clean.user("bob")
-    from chalicelib.services.identity import accounts
-    accounts.set_password("bob", "bobpw")
-    assert login(anon, "bob", "bobpw").status_code == 200
-    # the window (15 minutes from the first failure) passes
-    User("alice").update(actions=[
-        User.login_failed_since.set(datetime.now(UTC) - timedelta(minutes=15, seconds=1))])
-    r = login(anon)
-    assert r.status_code == 200, r.text
-    user = stored_user("alice")
-    assert user.login_failures is None and user.login_failed_since is None
-
-
-def test_a_burst_of_parallel_guesses_gets_five_at_most(clean, alice, anon):
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(10) as pool:
-        codes = sorted(pool.map(lambda i: login(anon, password=f"guess{i}").status_code,
-                                range(10)))
-    assert codes == [400] * 5 + [429] * 5
-    assert stored_user("alice").login_failures == 5
-
-
-def test_a_success_clears_the_failures_and_a_late_failure_starts_a_new_window(clean, alice,
-                                                                              anon):
-    from chalicelib.persistence.models import User
-    for _ in range(4):
-        assert login(anon, password="guess").status_code == 400
-    assert login(anon).status_code == 200
-    for _ in range(4):
-        assert login(anon, password="guess").status_code == 400
-    assert login(anon).status_code == 200  # 4 + 4 failures, never 5 in a row: not throttled
-    # failures older than the window do not count: the count starts again
-    for _ in range(4):
-        assert login(anon, password="guess").status_code == 400
-    User("alice").update(actions=[
-        User.login_failed_since.set(datetime.now(UTC) - timedelta(minutes=16))])
-    assert login(anon, password="guess").status_code == 400
-    assert stored_user("alice").login_failures == 1
-    assert login(anon).status_code == 200
-
-
-def test_an_operator_password_reset_unlocks(clean, alice, anon):
-    from chalicelib.services.identity import accounts
-    for _ in range(5):
-        login(anon, password="guess")
-    assert login(anon).status_code == 429
-    accounts.set_password("alice", PASSWORD)
-    assert login(anon).status_code == 200
-
-
 def test_failed_logins_are_logged_with_the_address_and_never_the_password(clean, alice, anon,
                                                                           caplog):
     secret = "sEcReT-" + "9" * 12

@@ -70,6 +70,17 @@ def test_validate_a_good_event(no_stack, tmp_path, capsys, detail_type, detail):
     assert (code, out, err) == (0, f"valid {detail_type} event\n", "")
 
 
+def test_the_readme_example_event_file_is_valid(no_stack, tmp_path, capsys):
+    """The README shows the file's wrapper next to the bare schema examples (issue 18.5)."""
+    from devstack.process import ROOT
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Platform events"):]
+    block = section[section.index("```json\n") + 8:]
+    path = tmp_path / "vm.json"
+    path.write_text(block[:block.index("```")])
+    assert run(capsys, "event", "validate", str(path)) == (0, "valid VM State event\n", "")
+
+
 def test_validate_takes_the_detail_as_json_text_too(no_stack, tmp_path, capsys):
     path = event_file(tmp_path, json.dumps(GOOD))
     assert run(capsys, "event", "validate", path) == (0, "valid VM State event\n", "")

@@ -180,7 +180,7 @@ def test_user_create_list_show(ctl, clean):
     alice = users[1]
     assert alice == {"username": "alice", "super_admin": False, "active": True,
                      "dc_roles": {"main": ["admin"]}, "api_key": True, "password": False,
-                     "login_token_expires": None, "login_failures": 0}
+                     "login_token_expires": None}
     assert not any("hash" in key or "callback" in key for key in alice)  # no secret shown
     table = ok(ctl("user", "list")).out.splitlines()
     assert table[0].split()[:3] == ["USER", "SUPERADMIN", "ACTIVE"]
@@ -188,7 +188,7 @@ def test_user_create_list_show(ctl, clean):
     assert table[2].split()[-1] == "main:admin"
     assert table[1].index("yes", table[1].index("yes") + 1) == table[0].index("ACTIVE")
 
-    assert ok(ctl("user", "show", "alice", "--json")).data == alice
+    assert ok(ctl("user", "show", "alice", "--json")).data == {**alice, "login_locks": []}
     assert "roles:" in ok(ctl("user", "show", "alice")).out
 
 
@@ -240,6 +240,18 @@ def test_user_deactivate_activate_delete(ctl, clean):
     assert ok(ctl("user", "delete", "alice")).out == "user alice deleted\n"
     assert alice.get("/task").status_code == 401
     refused(ctl("user", "show", "alice"), 1, "does not exist")
+
+
+def test_deactivate_says_when_the_key_stops_working(ctl, clean, settings_override):
+    """A revocation reaches other containers within AUTH_CACHE_SECONDS (issue 18.9)."""
+    ok(ctl("user", "create", "alice"))
+    settings_override(AUTH_CACHE_SECONDS="7")
+    assert "stop working within 7 s (AUTH_CACHE_SECONDS" in ok(
+        ctl("user", "deactivate", "alice")).out
+    assert "stops working within 7 s" in ok(ctl("user", "key", "alice")).out
+    settings_override(AUTH_CACHE_SECONDS="0")
+    ok(ctl("user", "activate", "alice"))
+    assert "stop working at once" in ok(ctl("user", "deactivate", "alice")).out
 
 
 def test_the_last_active_super_admin_is_kept(ctl, clean):
@@ -320,6 +332,25 @@ def test_task_list_show_cancel(ctl, server, files, hold):
     refused(ctl("task", "cancel", task_id), 1, "already ended")
     assert ok(ctl("task", "list", "--running", "--json")).data == []
     assert ok(ctl("image", "list", "--json")).data == []  # the import was rolled back
+
+
+def test_ended_update_and_delete_tasks_show_done(ctl, server, files):
+    """A successful task is "done 100%", not the "queued 0%" it started with (issue 18.4)."""
+    admin = Api(server.api_url, server.admin_key)
+    task_ids = [start_import(admin, files, "img1", CONTENT)[0]]
+    wait_task(admin, task_ids[0])
+    for change in (lambda: admin.put("/image/img1", {"desc": "new"}),
+                   lambda: admin.delete("/image/img1")):
+        r = change()
+        assert r.status_code == 201, r.text
+        task_ids.append(r.json()["task_id"])
+        assert wait_task(admin, task_ids[-1]).status_code == 200
+    rows = {row["task_id"]: row for row in ok(ctl("task", "list", "--json")).data}
+    for task_id in task_ids:
+        assert rows[task_id]["progress"]["step"] == "done", rows[task_id]
+        assert rows[task_id]["progress"]["percent"] == 100
+    table = ok(ctl("task", "list")).out
+    assert "queued" not in table and table.count("done 100%") == 3
 
 
 def test_task_show_follow_prints_progress_until_the_end(ctl, server, files, hold):

@@ -265,7 +265,7 @@ ENDING = {"images": "rw", "guards": "w", "dcs": "w", "snapshots": "w", "tasks": 
 STEP = {"images": "r", "tasks": "rw"}
 EXPECTED_TABLES = {
     "APIHandler": {"images": "rw", "images/uuid-index": "r", "guards": "rw", "users": "rw",
-                   "users/key-hash-index": "r", "dcs": "rw", "vms": "r",
+                   "users/key-hash-index": "r", "logins": "rw", "dcs": "rw", "vms": "r",
                    "vms/hostname-index": "r", "snapshots": "rw", "tasks": "rw",
                    "tasks/pending-user-index": "r", "tasklog": "rw"},
     "StepImportFile": {**STEP, "images/file-index": "r"},

@@ -415,6 +415,19 @@ def test_the_agent_reason_is_the_task_message_and_routes_answer_410_after(server
         assert r.status_code == 410 and r.json() == {"detail": "Task has already finished"}
 
 
+def test_the_agent_reason_shows_no_url_credentials(server, admin, playing):
+    """A node agent's failure reason is redacted like every URL-bearing text (issue 18.8)."""
+    task_id = create(admin)
+    token = playing.next_request()["export_token"]
+    reason = "upload to https://TOKEN123@store.example/x failed; http://bob:hunter2@h/y too"
+    assert playing.call(task_id, "failure", {"reason": reason}, token).status_code == 200
+    message = wait_task(admin, task_id).json()["result"]["message"]
+    assert "https://***@store.example/x" in message and "http://bob:***@h/y" in message
+    logged = json.dumps(admin.get("/task/log").json()["result"])
+    for secret in ("TOKEN123", "hunter2"):
+        assert secret not in message and secret not in logged
+
+
 def test_agent_that_never_answers_times_out(server, admin, playing, settings_override):
     settings_override(EXPORT_HEARTBEAT_SECONDS="3")
     task_id = create(admin)

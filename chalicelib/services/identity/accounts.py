@@ -22,6 +22,7 @@ from chalicelib.domain.limits import MAX_USERNAME_CHARS, key_fits
 from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
 from chalicelib.persistence.models import Datacenter, Image, User, get_or_none
+from chalicelib.services.identity import login_throttle
 from chalicelib.services.identity.authentication import forget_cache, hash_key, new_key
 
 
@@ -224,8 +225,7 @@ def user_view(user: User) -> dict[str, Any]:
             "active": bool(user.is_active), "dc_roles": roles_of(user),
             "api_key": bool(user.api_key_hash), "password": bool(user.password_hash),
             "login_token_expires": user.token_expires.isoformat()
-            if user.token_hash and user.token_expires else None,
-            "login_failures": int(user.login_failures or 0)}
+            if user.token_hash and user.token_expires else None}
 
 
 def list_users() -> list[dict[str, Any]]:
@@ -233,7 +233,7 @@ def list_users() -> list[dict[str, Any]]:
 
 
 def show_user(username: str) -> dict[str, Any]:
-    return user_view(_user(username))
+    return {**user_view(_user(username)), "login_locks": login_throttle.locks(username)}
 
 
 def _keep_a_super_admin(user: User, doing: str) -> None:
@@ -335,14 +335,14 @@ def rotate_key(username: str, key: str | None = None) -> str:
 
 def set_password(username: str, password: str) -> None:
     """Set the user's login password (only its scrypt hash is stored). The user's current
-    login token is revoked and its failed-login count cleared: an operator's reset unlocks."""
+    login token is revoked and its failed-login counts forgotten: an operator's reset unlocks."""
     try:
         encoded = hash_password(password)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     _update_user(username, [User.password_hash.set(encoded), User.token_hash.remove(),
-                            User.token_expires.remove(), User.login_failures.remove(),
-                            User.login_failed_since.remove()])
+                            User.token_expires.remove()])
+    login_throttle.lift(username)
 
 
 def ensure_admin(username: str, key: str, *, replace_key: bool = True) -> bool:

@@ -104,7 +104,12 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
          claimed: str) -> bool:
     """Commit `tx` with the task's end and its log entry, if the task is still `claimed`."""
     now = datetime.now(UTC)
+    # a success is complete: "done 100%", not the step it was last seen in (an update or a
+    # delete moves no bytes and would still say "queued 0%"); a failure keeps where it stopped
+    ended_progress = [Task.progress.set({**(task.progress or {}), "step": "done",
+                                         "percent": 100})] if status == SUCCESS else []
     tx.update("task", Task(task.task_id), [
+        *ended_progress,
         Task.status.set(status), Task.state.set(DONE), Task.result.set(result),
         Task.finished.set(now), Task.pending.remove(), Task.pending_user.remove(),
         Task.token.remove(), Task.transfer.remove(),

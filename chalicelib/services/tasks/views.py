@@ -12,12 +12,13 @@ from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import is_dummy
 from chalicelib.domain.vocabulary import DONE, HTTP_STATUS_OF_TASK, PENDING
 from chalicelib.persistence import audit
-from chalicelib.persistence.models import Task, TaskLogEntry
+from chalicelib.persistence.models import Datacenter, Task, TaskLogEntry, get_or_none
 from chalicelib.services.tasks import ending
 from chalicelib.services.tasks.lifecycle import get
 
 LOG_PAGE = (1, 1000)
-__all__ = ["Task", "cancel", "is_done", "load", "log_page", "pending_ids", "status_body", "view"]
+__all__ = ["Task", "cancel", "is_dc", "load", "log_dc", "log_page", "pending_ids", "status_body",
+           "view"]
 
 
 def load(principal: Principal, task_id: str) -> Task:
@@ -36,10 +37,6 @@ def status_body(task: Task) -> tuple[int, dict[str, Any]]:
     result = None if task.status == PENDING else task.result
     return HTTP_STATUS_OF_TASK[task.status], {"task_id": task.task_id, "status": task.status,
                                               "result": result}
-
-
-def is_done(task: Task) -> bool:
-    return task.state == DONE
 
 
 def view(task: Task) -> dict[str, Any]:
@@ -65,9 +62,18 @@ def pending_ids(principal: Principal) -> list[str]:
     return sorted(t.task_id for t in Task.pending_user_index.query(principal.username))
 
 
-def log_page(principal: Principal, params: dict[str, str], default_dc: str
+def log_dc(params: dict[str, str], default_dc: str) -> str:
+    """The DC whose log is asked for (`?dc=`, else the default one)."""
+    return params.get("dc") or default_dc
+
+
+def is_dc(name: str) -> bool:
+    """Whether `name` is a DC's (es_dc names a DC, never a caller's text)."""
+    return get_or_none(Datacenter, name) is not None
+
+
+def log_page(principal: Principal, params: dict[str, str], dc: str
              ) -> tuple[list[dict[str, Any]], str | None]:
-    dc = params.get("dc") or default_dc
     if not key_fits(dc):  # no DC has such a name (DynamoDB would refuse the key)
         raise errors.NotFound(http_texts.DC_NOT_FOUND)
     if not principal.is_dc_admin(dc):
