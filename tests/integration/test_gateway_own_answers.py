@@ -21,6 +21,7 @@ def gateway():
 
     server = ApiServer(app, "127.0.0.1", 0)
     server.start()
+    server.mark_ready()  # no stack to wait for: ping is the app's at once
     yield server.server_address[:2]
     server.stop()
 
