@@ -31,6 +31,8 @@ HTTP_STATUS_OF_TASK = {PENDING: 201, SUCCESS: 200, FAILURE: 400, REVOKED: 410}
 
 # A task's own life, each step a conditional write: whoever ends it first wins.
 RUNNING, ROLLING_BACK, DONE = "running", "rolling_back", "done"
+# a task's progress step before any step reported one, and after a success that had none
+QUEUED_STEP, DONE_STEP = "queued", "done"
 
 # --- image-server operations (SPEC §5), one state machine each ---------------------------------
 

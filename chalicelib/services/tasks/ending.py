@@ -17,7 +17,16 @@ from chalicelib.config import settings
 from chalicelib.domain import task_results as results
 from chalicelib.domain import task_texts
 from chalicelib.domain.operations import rules
-from chalicelib.domain.vocabulary import DONE, FAILURE, REVOKED, ROLLING_BACK, RUNNING, SUCCESS
+from chalicelib.domain.vocabulary import (
+    DONE,
+    DONE_STEP,
+    FAILURE,
+    QUEUED_STEP,
+    REVOKED,
+    ROLLING_BACK,
+    RUNNING,
+    SUCCESS,
+)
 from chalicelib.persistence import audit, records
 from chalicelib.persistence.models import Image, Task, get_or_none
 from chalicelib.services.tasks import effects
@@ -104,10 +113,13 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
          claimed: str) -> bool:
     """Commit `tx` with the task's end and its log entry, if the task is still `claimed`."""
     now = datetime.now(UTC)
-    # a success is complete: "done 100%", not the step it was last seen in (an update or a
-    # delete moves no bytes and would still say "queued 0%"); a failure keeps where it stopped
-    ended_progress = [Task.progress.set({**(task.progress or {}), "step": "done",
-                                         "percent": 100})] if status == SUCCESS else []
+    # a success is complete: 100% of its last step ("download 100%"), or "done 100%" when no
+    # step reported (an update or a delete moves no bytes and would still say "queued 0%"); a
+    # failure keeps where it stopped
+    progress = task.progress or {}
+    step = progress.get("step") if progress.get("step") not in (None, QUEUED_STEP) else DONE_STEP
+    ended_progress = [Task.progress.set({**progress, "step": step, "percent": 100})] \
+        if status == SUCCESS else []
     tx.update("task", Task(task.task_id), [
         *ended_progress,
         Task.status.set(status), Task.state.set(DONE), Task.result.set(result),

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.config import settings
 from chalicelib.domain import errors, http_texts, task_texts
 from chalicelib.domain.operations import rules
-from chalicelib.domain.vocabulary import DONE, PENDING, RUNNING
+from chalicelib.domain.vocabulary import DONE, PENDING, QUEUED_STEP, RUNNING
 from chalicelib.persistence import audit
 from chalicelib.persistence.models import Image, Task, TaskLogEntry, get_or_none
 
@@ -44,7 +44,7 @@ def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: st
                 or None, created=created,
                 deadline=created + timedelta(seconds=settings().task_deadline_seconds),
                 pending_user=creator, pending="1",
-                progress={"step": "queued", "bytes_done": 0, "bytes_total": None, "percent": 0})
+                progress={"step": QUEUED_STEP, "bytes_done": 0, "bytes_total": None, "percent": 0})
 
 
 def pending_log(task: Task, detail: dict[str, Any]) -> TaskLogEntry:
