@@ -31,8 +31,12 @@ $(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/python -m devstack
 
+# Two workers, one per core; a test file runs whole in one worker (its module fixtures and
+# the local stack it starts are its own). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+
 test: check $(CHECKOV_STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Static checks (settings in pyproject.toml): ruff's rule set, mypy (strict on the domain),
 # and import-linter's layer contracts.
