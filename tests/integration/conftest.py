@@ -4,6 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration import racing
+from tests.support import image_admin_roles
+
+PASSWORD = "Tr0ub4dor&3 with spaces"
 
 
 @pytest.fixture
@@ -18,3 +21,12 @@ def hold(monkeypatch):
     yield make
     for made in holds:
         made.release_all()
+
+
+@pytest.fixture
+def alice(clean):
+    """An image admin in `main` with an API key and the password PASSWORD."""
+    from chalicelib.services.identity import accounts
+    api = clean.user("alice", roles=image_admin_roles("main"))
+    accounts.set_password("alice", PASSWORD)
+    return api

@@ -9,19 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.integration.conftest import PASSWORD
 from tests.support import Api, image_admin_roles
 
 LOGIN_FAILED = {"detail": "Unable to log in with provided credentials."}
-PASSWORD = "Tr0ub4dor&3 with spaces"
-
-
-@pytest.fixture
-def alice(clean):
-    """An image admin in `main` with an API key and a password."""
-    from chalicelib.services.identity import accounts
-    api = clean.user("alice", roles=image_admin_roles("main"))
-    accounts.set_password("alice", PASSWORD)
-    return api
 
 
 @pytest.fixture

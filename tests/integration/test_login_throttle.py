@@ -13,12 +13,12 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.integration.conftest import PASSWORD
 from tests.integration.test_imagectl import ctl, ok  # noqa: F401 - the fixture
-from tests.support import Api, image_admin_roles
+from tests.support import Api
 
 LOGIN_FAILED = {"detail": "Unable to log in with provided credentials."}
 THROTTLED = {"detail": "Request was throttled."}
-PASSWORD = "Tr0ub4dor&3 with spaces"
 
 
 class _FromAddress(HTTPAdapter):
@@ -60,14 +60,6 @@ def clock(monkeypatch) -> Clock:
     injected = Clock()
     monkeypatch.setattr(login_throttle, "clock", injected)
     return injected
-
-
-@pytest.fixture
-def alice(clean):
-    from chalicelib.services.identity import accounts
-    api = clean.user("alice", roles=image_admin_roles("main"))
-    accounts.set_password("alice", PASSWORD)
-    return api
 
 
 @pytest.fixture
