@@ -12,15 +12,17 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
-from chalicelib.adapters.aws import condition_failed
 from chalicelib.config import settings
 from chalicelib.domain import platform_events
 from chalicelib.domain.fields import to_int
 from chalicelib.domain.limits import MAX_USERNAME_CHARS, key_fits
 from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
+from chalicelib.persistence.conditional import (
+    conditional_delete,
+    conditional_save,
+    conditional_update,
+)
 from chalicelib.persistence.models import Datacenter, Image, User, get_or_none
 from chalicelib.services.identity import login_throttle
 from chalicelib.services.identity.authentication import forget_cache, hash_key, new_key
@@ -97,12 +99,8 @@ def create_dc(name: str, image_limit: int | None = None) -> Datacenter:
     check_dc_name(name)
     image_limit = parse_image_limit(image_limit)
     dc = Datacenter(name, image_limit=image_limit, image_count=0)
-    try:
-        dc.save(condition=Datacenter.name.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} already exists") from exc
-        raise
+    if not conditional_save(dc, Datacenter.name.does_not_exist()):
+        raise AccountError(f"datacenter {name!r} already exists")
     return dc
 
 
@@ -152,12 +150,8 @@ def set_image_limit(name: str, image_limit: Any) -> dict[str, Any]:
         else Datacenter.image_limit.set(limit)
     if not key_fits(name):
         raise AccountError(f"datacenter {name!r} does not exist")
-    try:
-        Datacenter(name).update(actions=[action], condition=Datacenter.name.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} does not exist") from exc
-        raise
+    if not conditional_update(Datacenter(name), [action], Datacenter.name.exists()):
+        raise AccountError(f"datacenter {name!r} does not exist")
     return dc_view(_dc(name))
 
 
@@ -174,14 +168,10 @@ def delete_dc(name: str) -> None:
         raise AccountError(f"datacenter {name!r} still has {len(bound)} image(s) bound to it "
                            f"({', '.join(bound[:5])}{', ...' if len(bound) > 5 else ''}); "
                            "delete them or unbind them first")
-    try:
-        Datacenter(name).delete(condition=Datacenter.name.exists() & (
-            Datacenter.image_count.does_not_exist() | (Datacenter.image_count == 0)))
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} is gone or has images bound to it "
-                               "now; nothing deleted") from exc
-        raise
+    if not conditional_delete(Datacenter(name), Datacenter.name.exists() & (
+            Datacenter.image_count.does_not_exist() | (Datacenter.image_count == 0))):
+        raise AccountError(f"datacenter {name!r} is gone or has images bound to it "
+                           "now; nothing deleted")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,12 +187,8 @@ def create_user(username: str, *, super_admin: bool = False,
     key = key or new_key()
     user = User(username, is_super_admin=super_admin, is_active=True, dc_roles=roles,
                 api_key_hash=hash_key(key), callback_key=new_callback_key())
-    try:
-        user.save(condition=User.username.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} already exists") from exc
-        raise
+    if not conditional_save(user, User.username.does_not_exist()):
+        raise AccountError(f"user {username!r} already exists")
     return key
 
 
@@ -251,12 +237,8 @@ def _keep_a_super_admin(user: User, doing: str) -> None:
 
 def delete_user(username: str) -> None:
     _keep_a_super_admin(_user(username), "deleted")
-    try:
-        User(username).delete(condition=User.username.exists())
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} does not exist") from exc
-        raise
+    if not conditional_delete(User(username), User.username.exists()):
+        raise AccountError(f"user {username!r} does not exist")
     forget_cache()
 
 
@@ -303,12 +285,8 @@ def remove_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
 def _update_user(username: str, actions: list[Any]) -> None:
     if not key_fits(username):  # no user has such a name (DynamoDB would refuse the key)
         raise AccountError(f"user {username!r} does not exist")
-    try:
-        User(username).update(actions=actions, condition=User.username.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} does not exist") from exc
-        raise
+    if not conditional_update(User(username), actions, User.username.exists()):
+        raise AccountError(f"user {username!r} does not exist")
     forget_cache()
 
 

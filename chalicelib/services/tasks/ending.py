@@ -19,6 +19,7 @@ from chalicelib.domain import task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import DONE, FAILURE, REVOKED, ROLLING_BACK, RUNNING, SUCCESS
 from chalicelib.persistence import audit, records
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Image, Task, get_or_none
 from chalicelib.services.tasks import effects
 
@@ -81,16 +82,9 @@ def _complete_claimed(task: Task) -> bool:
 
 def _claim(task_id: str) -> Task | None:
     """running -> rolling_back (a rollback that failed half-way may claim again)."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.adapters.aws import condition_failed
-    try:
-        Task(task_id).update(actions=[Task.state.set(ROLLING_BACK)],
-                             condition=Task.state.is_in(RUNNING, ROLLING_BACK))
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return None
-        raise
+    if not conditional_update(Task(task_id), [Task.state.set(ROLLING_BACK)],
+                              Task.state.is_in(RUNNING, ROLLING_BACK)):
+        return None
     return get_or_none(Task, task_id)
 
 

@@ -11,6 +11,7 @@ from chalicelib.domain import errors, http_texts, task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import DONE, PENDING, RUNNING
 from chalicelib.persistence import audit
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Image, Task, TaskLogEntry, get_or_none
 
 log = logging.getLogger("imageapi.tasks")
@@ -126,13 +127,4 @@ def _update_if_running(task_id: str, actions: list[Any]) -> bool:
 
 
 def _update_if(task_id: str, state: str, actions: list[Any]) -> bool:
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.adapters.aws import condition_failed
-    try:
-        Task(task_id).update(actions=actions, condition=Task.state == state)
-        return True
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    return conditional_update(Task(task_id), actions, Task.state == state)
