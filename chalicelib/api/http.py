@@ -160,7 +160,7 @@ def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: b
             ctx = Ctx(method=method, params=_parse_params(request.query_params),
                       body={}, headers=request.headers)
             if method == "OPTIONS":  # the route's description, for `es help` (no key needed)
-                from chalicelib.api.openapi import describe
+                from chalicelib.api.descriptions import describe
                 return _render(Reply(200, describe(path), {"Allow": ", ".join(views)}), ctx)
             view = views.get(method)
             if view is None:  # RFC 9110: a 405 says which methods the resource has
