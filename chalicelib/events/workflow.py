@@ -6,13 +6,13 @@ own description, the object in the store); anything else is dropped and counted.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import AbstractContextManager
 from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent
 
-from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE, UPLOAD_PREFIX
+from chalicelib.config import load
+from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE
 from chalicelib.domain.taskids import is_real
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
 from chalicelib.events.dropped import drop
@@ -22,8 +22,8 @@ bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
 
 # Patterns are fixed when the app is packaged, so they are read from the environment at import.
-_BUCKET = os.environ.get("IMAGE_STORE_BUCKET", "").strip()
-_UPLOAD_PREFIX = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() or UPLOAD_PREFIX
+_BUCKET = load().image_store_bucket
+_UPLOAD_PREFIX = load().upload_prefix
 
 
 @bp.on_cw_event({"source": ["aws.states"],
