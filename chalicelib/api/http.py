@@ -39,11 +39,6 @@ class Ctx:
     dc: str = ""                           # the DC the request ends in (es_dc header)
 
     @property
-    def data(self) -> dict[str, Any]:
-        """GET parameters live in the query string, the others in the body."""
-        return self.params if self.method == "GET" else self.body
-
-    @property
     def caller(self) -> Principal:
         """The authenticated principal: routes registered with authentication always have one."""
         if self.principal is None:

@@ -3,8 +3,8 @@
 Names and limits follow the rules the service already applies to what the platform sends:
 a user or DC name as "User State"/"DC State" events name them (`platform_events.NAME_RE`, at
 most `limits.MAX_USERNAME_CHARS`), an image limit as "DC State" takes it (a whole number
->= 0, or none), roles as `permissions.ROLES`. `InvalidInput` is bad input (the CLI exits 2);
-any other `AccountError` is a refusal or a missing record (exit 1).
+>= 0, or none), roles as `permissions.ROLES`. `InvalidAccountInput` is bad input (the CLI
+exits 2); any other `AccountError` is a refusal or a missing record (exit 1).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class AccountError(Exception):
     pass
 
 
-class InvalidInput(AccountError):
+class InvalidAccountInput(AccountError):
     """The input breaks a rule (a name, a limit, a role): nothing was looked up or changed."""
 
 
@@ -45,7 +45,8 @@ def check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or len(name) > MAX_USERNAME_CHARS \
             or not platform_events.NAME_RE.fullmatch(name):
         shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
-        raise InvalidInput(f"{shown!r} is not a valid {kind} name ({platform_events.NAME_RULE})")
+        raise InvalidAccountInput(
+            f"{shown!r} is not a valid {kind} name ({platform_events.NAME_RULE})")
     return name
 
 
@@ -69,7 +70,7 @@ def parse_image_limit(raw: Any) -> int | None:
         except platform_events.MalformedEvent:
             error = "negative"
     if error is not None:
-        raise InvalidInput(f"invalid image limit {raw!r}: a whole number >= 0, or none")
+        raise InvalidAccountInput(f"invalid image limit {raw!r}: a whole number >= 0, or none")
     return int(value)
 
 
@@ -79,7 +80,7 @@ def parse_roles(specs: Iterable[str]) -> dict[str, list[str]]:
     for spec in specs:
         dc, sep, role = spec.partition(":")
         if not sep or not dc or role not in ROLES:
-            raise InvalidInput(f"invalid role {spec!r}: expected DC:ROLE with ROLE one of "
+            raise InvalidAccountInput(f"invalid role {spec!r}: expected DC:ROLE with ROLE one of "
                                f"{', '.join(sorted(ROLES))}")
         roles.setdefault(check_dc_name(dc), set()).add(role)
     return {dc: sorted(names) for dc, names in roles.items()}
@@ -256,7 +257,7 @@ def add_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
     """Grant DC:ROLE roles (the DCs must exist); returns the user with its roles now."""
     wanted = parse_roles(specs)
     if not wanted:
-        raise InvalidInput("no role given (DC:ROLE ...)")
+        raise InvalidAccountInput("no role given (DC:ROLE ...)")
     _require_dcs(wanted)
     roles = roles_of(_user(username))
     for dc, names in wanted.items():
@@ -270,7 +271,7 @@ def remove_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
     hold are no error); returns the user with its roles now."""
     unwanted = parse_roles(specs)
     if not unwanted:
-        raise InvalidInput("no role given (DC:ROLE ...)")
+        raise InvalidAccountInput("no role given (DC:ROLE ...)")
     roles = roles_of(_user(username))
     for dc, names in unwanted.items():
         kept = sorted(set(roles.get(dc, [])) - set(names))
@@ -317,7 +318,7 @@ def set_password(username: str, password: str) -> None:
     try:
         encoded = hash_password(password)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidAccountInput(str(exc)) from None
     _update_user(username, [User.password_hash.set(encoded), User.token_hash.remove(),
                             User.token_expires.remove()])
     login_throttle.lift(username)

@@ -66,7 +66,7 @@ def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
         raise errors.PermissionDenied()
     disk_id, error = to_int(data.get("disk_id", 1))
     if error or disk_id is None or not 1 <= disk_id <= len(vm.disks or []):
-        raise errors.InvalidInput(http_texts.INVALID_DISK_ID)
+        raise errors.InvalidParameter(http_texts.INVALID_DISK_ID)
     snapshot = get_or_none(Snapshot, vm.uuid, Snapshot.key_for(disk_id, snapname))
     if snapshot is None or snapshot.deleted:
         raise errors.NotFound(http_texts.SNAPSHOT_NOT_FOUND)
