@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from typing import Any
 
 from chalicelib.domain import errors, http_texts
+from chalicelib.domain.fields import CONTROL_RUN_RE
 from chalicelib.domain.redaction import redact
 
 MAX_PARTS = 10_000                  # S3: parts of one upload
 MAX_PART_BYTES = 5 << 30            # S3: bytes of one part
 MAX_URLS_PER_CALL = 32
 MAX_REASON_CHARS = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def new_token() -> tuple[str, str]:
@@ -100,7 +99,7 @@ def agent_reason(body: dict[str, Any]) -> str:
     """The agent's reason, as one printable line of bounded length, URL credentials masked
     (it is shown in the task's status and log)."""
     raw = body.get("reason")
-    text = redact(_CONTROL.sub(" ", raw)).strip() if isinstance(raw, str) else ""
+    text = redact(CONTROL_RUN_RE.sub(" ", raw)).strip() if isinstance(raw, str) else ""
     if len(text) > MAX_REASON_CHARS:
         text = text[:MAX_REASON_CHARS - 1] + "…"
     return text

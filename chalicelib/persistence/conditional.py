@@ -7,40 +7,33 @@ error still raises.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
 
 from chalicelib.adapters.aws import condition_failed
 
 
 def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
     """UpdateItem under `condition`: True when it won, False when the condition failed."""
-    try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _won(lambda: item.update(actions=actions, condition=condition), UpdateError)
 
 
 def conditional_save(item: Any, condition: Any) -> bool:
     """PutItem under `condition`: True when it won, False when the condition failed."""
-    try:
-        item.save(condition=condition)
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _won(lambda: item.save(condition=condition), PutError)
 
 
 def conditional_delete(item: Any, condition: Any) -> bool:
     """DeleteItem under `condition`: True when it won, False when the condition failed."""
+    return _won(lambda: item.delete(condition=condition), DeleteError)
+
+
+def _won(write: Callable[[], Any], error: type[PynamoDBException]) -> bool:
     try:
-        item.delete(condition=condition)
-    except DeleteError as exc:
+        write()
+    except error as exc:
         if condition_failed(exc):
             return False
         raise

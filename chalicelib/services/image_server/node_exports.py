@@ -17,7 +17,7 @@ from chalicelib.domain.vocabulary import RUNNING
 from chalicelib.persistence.models import Task
 from chalicelib.services.tasks import lifecycle
 
-OK = {"detail": "OK"}
+OK = {"detail": http_texts.OK}
 
 
 def part_urls(task_id: str, credentials: tuple[str | None, str | None],

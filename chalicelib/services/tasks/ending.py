@@ -14,8 +14,8 @@ from typing import Any
 
 from chalicelib.adapters import metrics
 from chalicelib.config import settings
+from chalicelib.domain import progress, task_texts
 from chalicelib.domain import task_results as results
-from chalicelib.domain import task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import DONE, FAILURE, REVOKED, ROLLING_BACK, RUNNING, SUCCESS
 from chalicelib.persistence import audit, records
@@ -98,10 +98,9 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
          claimed: str) -> bool:
     """Commit `tx` with the task's end and its log entry, if the task is still `claimed`."""
     now = datetime.now(UTC)
-    # a success is complete: "done 100%", not the step it was last seen in (an update or a
-    # delete moves no bytes and would still say "queued 0%"); a failure keeps where it stopped
-    ended_progress = [Task.progress.set({**(task.progress or {}), "step": "done",
-                                         "percent": 100})] if status == SUCCESS else []
+    # a failure keeps where it stopped
+    ended_progress = [Task.progress.set(progress.finished(task.progress))] \
+        if status == SUCCESS else []
     tx.update("task", Task(task.task_id), [
         *ended_progress,
         Task.status.set(status), Task.state.set(DONE), Task.result.set(result),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors, http_texts, task_texts
+from chalicelib.domain import errors, http_texts, progress, task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import DONE, PENDING, RUNNING
 from chalicelib.persistence import audit
@@ -45,7 +45,7 @@ def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: st
                 or None, created=created,
                 deadline=created + timedelta(seconds=settings().task_deadline_seconds),
                 pending_user=creator, pending="1",
-                progress={"step": "queued", "bytes_done": 0, "bytes_total": None, "percent": 0})
+                progress=progress.queued())
 
 
 def pending_log(task: Task, detail: dict[str, Any]) -> TaskLogEntry:
@@ -76,18 +76,13 @@ def get(task_id: str) -> Task | None:
 
 def record_progress(task_id: str, step: str, done: int, total: int | None) -> bool:
     """False when the task is no longer running (the caller should stop)."""
-    return _update_if_running(task_id, [Task.progress.set(_progress(step, done, total))])
-
-
-def _progress(step: str, done: int, total: int | None) -> dict[str, Any]:
-    percent = int(done * 100 / total) if total else None
-    return {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent}
+    return _update_if_running(task_id, [Task.progress.set(progress.of_bytes(step, done, total))])
 
 
 def record_export_progress(task_id: str, sent: int, export: dict[str, Any]) -> bool:
     """An agent's report: bytes sent, and the export record with its token's new expiry."""
     return _update_if_running(task_id, [
-        Task.progress.set(_progress("export", sent, None)),
+        Task.progress.set(progress.of_bytes("export", sent, None)),
         Task.export.set(export)])
 
 
