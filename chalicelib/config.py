@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chalicelib.domain import names
 from chalicelib.domain.vocabulary import OPERATIONS
@@ -35,6 +35,8 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    """What the deployment configured; every default is in `load` (one place)."""
+
     table_prefix: str
     image_store_bucket: str
     upload_prefix: str
@@ -50,18 +52,23 @@ class Settings:
     cleanup_grace_seconds: int
     task_retention_seconds: int
     node_token: str
-    task_deadline_seconds: int = 6 * 3600
-    export_timeout_seconds: int = 86400
-    export_heartbeat_seconds: int = 300
-    file_timeout_seconds: float = 30.0
-    transfer_step_seconds: float = 600.0
-    state_machine_arns: dict[str, str] = field(default_factory=dict)
-    export_queue_prefix: str = ""          # + a node's name: that node's export queue
-    export_dead_letter_arn: str = ""       # where export requests no agent takes end up
-    part_url_seconds: int = 900            # lifetime of a presigned part URL
-    node_token_parameter: str = ""         # SSM SecureString holding the node token
-    auth_token_seconds: int = 3600         # lifetime of a login token (from the login)
-    login_name_ceiling: int = 100          # failed logins of one name per hour, all addresses
+    task_deadline_seconds: int
+    export_timeout_seconds: int
+    export_heartbeat_seconds: int
+    file_timeout_seconds: float
+    transfer_step_seconds: float
+    state_machine_arns: dict[str, str]
+    export_queue_prefix: str            # + a node's name: that node's export queue
+    export_dead_letter_arn: str         # where export requests no agent takes end up
+    part_url_seconds: int               # lifetime of a presigned part URL
+    node_token_parameter: str           # SSM SecureString holding the node token
+    auth_token_seconds: int             # lifetime of a login token (from the login)
+    login_name_ceiling: int             # failed logins of one name per hour, all addresses
+    cleanup_schedule: str               # the cleanup's EventBridge schedule expression
+    aws_region: str | None              # None: botocore finds it (its own configuration)
+    requests_ca_bundle: str             # the usual variable, honoured by guarded sessions
+    log_level: str
+    log_format: str                     # "json" (default) or "text"
 
     @property
     def image_server_enabled(self) -> bool:
@@ -73,14 +80,15 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
                  for part in raw.split(",") if part.strip())
 
 
-@functools.lru_cache(maxsize=1)
-def settings() -> Settings:
+def load() -> Settings:
+    """Read the environment now (uncached): for what is fixed at import, such as the events'
+    rule patterns, so that reading it does not fill the cache of `settings()`."""
     return Settings(
         table_prefix=_env("IMAGE_API_TABLE_PREFIX") or names.DEFAULT_PREFIX,
         image_store_bucket=_env("IMAGE_STORE_BUCKET"),
         upload_prefix=_env("IMAGE_STORE_UPLOAD_PREFIX") or names.UPLOAD_PREFIX,
         default_dc=_env("IMAGE_API_DEFAULT_DC") or names.DEFAULT_DC,
-        platform_event_source=_env("PLATFORM_EVENT_SOURCE", "danube.platform"),
+        platform_event_source=_env("PLATFORM_EVENT_SOURCE") or "danube.platform",
         source_allow_loopback=_env_bool("IMAGE_SOURCE_ALLOW_LOOPBACK", False),
         source_allow_networks=_networks(_env("IMAGE_SOURCE_ALLOW_NETWORKS")),
         manifest_max_bytes=_env_int("MANIFEST_MAX_BYTES", 8192),
@@ -104,7 +112,18 @@ def settings() -> Settings:
             _env("IMAGE_API_TABLE_PREFIX") or names.DEFAULT_PREFIX),
         export_dead_letter_arn=_env("EXPORT_DEAD_LETTER_ARN"),
         part_url_seconds=_env_int("PART_URL_SECONDS", 900),
+        cleanup_schedule=_env("CLEANUP_SCHEDULE") or "rate(15 minutes)",
+        aws_region=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION") or None,
+        requests_ca_bundle=_env("REQUESTS_CA_BUNDLE"),
+        log_level=(_env("LOG_LEVEL") or "INFO").upper(),
+        log_format="text" if _env("LOG_FORMAT").lower() == "text" else "json",
     )
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings, read once per process on first use (`reload` forgets them)."""
+    return load()
 
 
 def reload() -> Settings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
@@ -19,6 +18,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+
+from chalicelib.config import load
 
 # The fields a line may carry, in the order they are written.
 CONTEXT_FIELDS = ("request_id", "user", "task_id", "image_name")
@@ -132,12 +133,12 @@ class StdoutHandler(logging.StreamHandler):
 
 
 def log_format() -> str:
-    return "text" if os.environ.get("LOG_FORMAT", "").strip().lower() == "text" else "json"
+    return load().log_format
 
 
 def configure_logging(app: Any) -> None:
     """May run again (a test switching LOG_FORMAT): it only replaces what it set itself."""
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    level = load().log_level
     app.log.setLevel(level)
     logger = logging.getLogger("imageapi")
     logger.setLevel(level)

@@ -585,7 +585,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-BAD_INPUT = (("chalicelib.services.identity.accounts", "InvalidInput"),
+BAD_INPUT = (("chalicelib.services.identity.accounts", "InvalidAccountInput"),
              ("chalicelib.services.maintenance.operator_views", "BadFilter"))
 
 

@@ -8,7 +8,6 @@ two lookups (DNS rebinding) reach internal services such as the cloud metadata e
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
-from chalicelib.config import settings
+from chalicelib.config import load, settings
 from chalicelib.domain.urlpolicy import SourcePolicy
 
 NOT_ALLOWED = "Access to this address is not allowed"
@@ -194,7 +193,7 @@ def new_session(policy: SourcePolicy, ca_bundle: str | None = None) -> requests.
     # No proxies or .netrc from the environment: a proxy would be the only address checked.
     session.trust_env = False
     # ...but keep honouring a CA bundle configured the usual way (trust_env=False drops it).
-    session.verify = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or True
+    session.verify = ca_bundle or load().requests_ca_bundle or True
     adapter = PolicyAdapter(policy)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -25,14 +25,14 @@ from chalicelib.adapters.guarded_http import (  # noqa: F401 (part of this modul
     new_session,
     total_deadline,
 )
+from chalicelib.domain import source_texts as texts
 from chalicelib.domain.urlpolicy import ALLOWED_SCHEMES, SourcePolicy, check_url_syntax
 
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 64 * 1024
-TOO_LARGE = "Response is too large"
-TRUNCATED = "Connection broken"
-TIMED_OUT = "Read timed out"
-COMPRESSED = "Response is compressed (Content-Encoding) although identity was asked for"
+# the failure texts (the names this module always had, for its callers)
+TOO_LARGE, TRUNCATED, TIMED_OUT, COMPRESSED = (texts.TOO_LARGE, texts.TRUNCATED,
+                                               texts.TIMED_OUT, texts.COMPRESSED)
 # Ask for the bytes as stored: a file's SHA-1 is over the raw bytes, and nothing is decompressed.
 _HEADERS = {"Accept-Encoding": "identity"}
 
@@ -134,7 +134,7 @@ def _download_from(response: requests.Response, start: int) -> Download:
     if response.status_code == 206:
         if _range_start(response) != start:
             response.close()
-            raise SourceError("Range answered from another position")
+            raise SourceError(texts.RANGE_MISPLACED)
         return Download(response, start, validator, True)
     if response.status_code == 416:
         response.close()
@@ -191,19 +191,19 @@ def _follow_redirects(session: requests.Session, url: str, timeout: float,
             raise SourceError(_status_reason(response))
         response.close()
         url = _check_redirect_target(urljoin(url, target))
-    raise SourceError(f"Exceeded {MAX_REDIRECTS} redirects.")
+    raise SourceError(texts.too_many_redirects(MAX_REDIRECTS))
 
 
 def _check_first_url(url: str) -> None:
     if check_url_syntax(url) is not None:
-        raise SourceError("Invalid URL")
+        raise SourceError(texts.INVALID_URL)
 
 
 def _check_redirect_target(url: str) -> str:
     if urlsplit(url).scheme.lower() not in ALLOWED_SCHEMES:
-        raise SourceError("Redirect to a non-HTTP(S) URL is not allowed")
+        raise SourceError(texts.NON_HTTP_REDIRECT)
     if check_url_syntax(url) is not None:
-        raise SourceError("Invalid redirect URL")
+        raise SourceError(texts.INVALID_REDIRECT)
     return url
 
 
@@ -285,21 +285,22 @@ def _reason_for(exc: BaseException) -> str:
     for types, text in _REASONS:
         if any(isinstance(e, types) for e in chain):
             return text
-    return "Connection failed"
+    return texts.CONNECTION_FAILED
 
 
 # Most specific first: requests and urllib3 wrap one failure in several exception types.
 _REASONS: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (requests.exceptions.ConnectTimeout, "Connection timed out"),
+    (requests.exceptions.ConnectTimeout, texts.CONNECT_TIMED_OUT),
     ((requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout),
-     "Read timed out"),
-    (NameResolutionError, "Name resolution failed"),
-    (ConnectionRefusedError, "Connection refused"),
-    ((requests.exceptions.SSLError, urllib3.exceptions.SSLError), "SSL error"),
+     texts.TIMED_OUT),
+    (NameResolutionError, texts.NAME_RESOLUTION),
+    (ConnectionRefusedError, texts.REFUSED),
+    ((requests.exceptions.SSLError, urllib3.exceptions.SSLError), texts.SSL),
     ((requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-      requests.exceptions.InvalidSchema, urllib3.exceptions.LocationValueError), "Invalid URL"),
+      requests.exceptions.InvalidSchema, urllib3.exceptions.LocationValueError),
+     texts.INVALID_URL),
     ((urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError,
-      urllib3.exceptions.DecodeError, http.client.HTTPException), "Connection broken"),
+      urllib3.exceptions.DecodeError, http.client.HTTPException), texts.TRUNCATED),
 )
 
 

@@ -60,7 +60,7 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TransferResult:
     done: bool
     checkpoint: Checkpoint     # the last one saved (when not done: where the next run starts)
     size: int                  # bytes read and stored (when not done: the checkpoint's offset)
@@ -77,7 +77,7 @@ def transfer(read_into: ReadInto, *, s3: Any, bucket: str, key: str, part_size: 
              stop_at: float | None = None,
              on_checkpoint: Callable[[Checkpoint], None] | None = None,
              on_progress: Callable[[int], None] | None = None,
-             clock: Callable[[], float] = time.monotonic, max_workers: int = 2) -> Outcome:
+             clock: Callable[[], float] = time.monotonic, max_workers: int = 2) -> TransferResult:
     """Store the source into `s3://bucket/key`, counting and hashing it on the way.
 
     `read_into(view)` fills the start of `view` and returns how many bytes it wrote (0 at the
@@ -117,7 +117,8 @@ class _Run:
         self.stored: set[int] = set()            # parts stored but not yet checkpointed
 
     def pump(self, read_into: ReadInto, stop_at: float | None,
-             clock: Callable[[], float], on_progress: Callable[[int], None] | None) -> Outcome:
+             clock: Callable[[], float],
+             on_progress: Callable[[int], None] | None) -> TransferResult:
         total = self.saved.offset
         part_size = self.saved.part_size
         buffer, filled = self.upload.free_buffer(), 0
@@ -139,7 +140,7 @@ class _Run:
             if stop_at is not None and self.resumable and clock() >= stop_at:
                 self._checkpoint(self.upload.wait())
                 self.upload.stop()
-                return Outcome(False, self.saved, self.saved.offset)
+                return TransferResult(False, self.saved, self.saved.offset)
 
     def keep_what_is_stored(self) -> None:
         """After a failure: checkpoint the parts in flight that do get stored, so that a retry
@@ -173,7 +174,7 @@ class _Run:
         if self.on_checkpoint is not None:
             self.on_checkpoint(self.saved)
 
-    def _finish(self, buffer: bytearray, filled: int, total: int) -> Outcome:
+    def _finish(self, buffer: bytearray, filled: int, total: int) -> TransferResult:
         del buffer[filled:]  # the last part's exact size, in place
         self.hasher.update(buffer)
         if self.upload.started:
@@ -183,7 +184,7 @@ class _Run:
             self.upload.complete()
         else:  # shorter than one part: a single request, no multipart upload to clean up
             self.upload.put_object(buffer)
-        return Outcome(True, self.saved, total, self.hasher.hexdigest())
+        return TransferResult(True, self.saved, total, self.hasher.hexdigest())
 
 
 def abort_incomplete_uploads(s3: Any, bucket: str, prefix: str,

@@ -39,11 +39,6 @@ class Ctx:
     dc: str = ""                           # the DC the request ends in (es_dc header)
 
     @property
-    def data(self) -> dict[str, Any]:
-        """GET parameters live in the query string, the others in the body."""
-        return self.params if self.method == "GET" else self.body
-
-    @property
     def caller(self) -> Principal:
         """The authenticated principal: routes registered with authentication always have one."""
         if self.principal is None:
@@ -160,7 +155,7 @@ def routes(bp: Blueprint, path: str, views: dict[str, View], *, authenticated: b
             ctx = Ctx(method=method, params=_parse_params(request.query_params),
                       body={}, headers=request.headers)
             if method == "OPTIONS":  # the route's description, for `es help` (no key needed)
-                from chalicelib.api.openapi import describe
+                from chalicelib.api.descriptions import describe
                 return _render(Reply(200, describe(path), {"Allow": ", ".join(views)}), ctx)
             view = views.get(method)
             if view is None:  # RFC 9110: a 405 says which methods the resource has

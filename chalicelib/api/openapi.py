@@ -1,40 +1,12 @@
-"""GET /openapi.json: the OpenAPI 3.1 document of every route (SPEC §4.12), no API key.
-
-Built on the first request (not at import: cold starts pay nothing for it) from the domain's
-builder and the facts the services own, then kept for the container's life.
-"""
+"""GET /openapi.json: the OpenAPI 3.1 document of every route (SPEC §4.12), no API key."""
 from __future__ import annotations
-
-import functools
-from typing import Any
 
 from chalice.app import Blueprint
 
+from chalicelib.api.descriptions import document
 from chalicelib.api.http import Ctx, Reply, plain, routes
 
 bp = Blueprint(__name__)
-# the sort fields of GET /image/{name}/vm (a literal in queries.image_vms; the fuzz test
-# checks the document against the answers)
-VM_ORDER = ("hostname",)
-
-
-@functools.cache
-def document() -> dict[str, Any]:
-    from chalicelib.config import SERVICE_VERSION
-    from chalicelib.domain.openapi_document import build
-    from chalicelib.domain.openapi_fields import ServiceFacts
-    from chalicelib.services.images import node_source, queries
-    from chalicelib.services.images.access import IMAGE_ORDER
-    from chalicelib.services.tasks import views
-    return build(ServiceFacts(version=SERVICE_VERSION, image_page=queries.PAGE,
-                              log_page=views.LOG_PAGE, image_order=IMAGE_ORDER,
-                              vm_order=VM_ORDER, node_filters=node_source.FILTERS))
-
-
-def describe(path: str) -> dict[str, Any]:
-    """The OPTIONS answer of a route (SPEC §4.12)."""
-    from chalicelib.domain.openapi_document import describe as described
-    return described(document(), path)
 
 
 def openapi(ctx: Ctx) -> Reply:

@@ -62,7 +62,9 @@ class TaskFinished(ApiError):
     detail = texts.TASK_NOT_CANCELABLE
 
 
-class InvalidInput(ApiError):
+class InvalidParameter(ApiError):
+    """Danube Cloud's 412 for a parameter it cannot use (order_by, disk_id)."""
+
     status = 412
 
 
@@ -93,6 +95,12 @@ class PreconditionRequired(ApiError):
 class Throttled(ApiError):
     status = 429
     detail = texts.THROTTLED
+
+
+class BadRequest(ApiError):
+    """A 400 with its own text (the node agent's export calls)."""
+
+    status = 400
 
 
 class MalformedRequest(ApiError):

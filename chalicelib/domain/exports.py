@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from typing import Any
 
 from chalicelib.domain import errors, http_texts
+from chalicelib.domain.fields import CONTROL_RUN_RE
 from chalicelib.domain.redaction import redact
 
 MAX_PARTS = 10_000                  # S3: parts of one upload
 MAX_PART_BYTES = 5 << 30            # S3: bytes of one part
 MAX_URLS_PER_CALL = 32
 MAX_REASON_CHARS = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def new_token() -> tuple[str, str]:
@@ -69,14 +68,14 @@ def wanted_parts(body: dict[str, Any]) -> list[int]:
     """`{"parts": [{"number": n, "size": bytes}, ...]}`: the part numbers asked for."""
     parts = body.get("parts")
     if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_URLS_PER_CALL:
-        raise errors.InvalidInput(http_texts.export_parts_invalid(MAX_URLS_PER_CALL), 400)
+        raise errors.BadRequest(http_texts.export_parts_invalid(MAX_URLS_PER_CALL))
     numbers = []
     for part in parts:
         number = part.get("number") if isinstance(part, dict) else None
         size = part.get("size") if isinstance(part, dict) else None
         checked = _int_in(number, 1, MAX_PARTS)
         if checked is None or _int_in(size, 1, MAX_PART_BYTES) is None:
-            raise errors.InvalidInput(http_texts.export_parts_invalid(MAX_URLS_PER_CALL), 400)
+            raise errors.BadRequest(http_texts.export_parts_invalid(MAX_URLS_PER_CALL))
         numbers.append(checked)
     return numbers
 
@@ -84,7 +83,7 @@ def wanted_parts(body: dict[str, Any]) -> list[int]:
 def sent_bytes(body: dict[str, Any]) -> int:
     value = _int_in(body.get("bytes"), 0, MAX_PARTS * MAX_PART_BYTES)
     if value is None:
-        raise errors.InvalidInput(http_texts.EXPORT_BYTES_INVALID, 400)
+        raise errors.BadRequest(http_texts.EXPORT_BYTES_INVALID)
     return value
 
 
@@ -92,15 +91,15 @@ def completion(body: dict[str, Any]) -> tuple[int, int]:
     """`{"parts": N, "bytes": size}`: what the agent sent, checked against the store."""
     parts = _int_in(body.get("parts"), 1, MAX_PARTS)
     if parts is None:
-        raise errors.InvalidInput(http_texts.EXPORT_PARTS_COUNT_INVALID, 400)
+        raise errors.BadRequest(http_texts.EXPORT_PARTS_COUNT_INVALID)
     return parts, sent_bytes(body)
 
 
-def failure_reason(body: dict[str, Any]) -> str:
+def agent_reason(body: dict[str, Any]) -> str:
     """The agent's reason, as one printable line of bounded length, URL credentials masked
     (it is shown in the task's status and log)."""
     raw = body.get("reason")
-    text = redact(_CONTROL.sub(" ", raw)).strip() if isinstance(raw, str) else ""
+    text = redact(CONTROL_RUN_RE.sub(" ", raw)).strip() if isinstance(raw, str) else ""
     if len(text) > MAX_REASON_CHARS:
         text = text[:MAX_REASON_CHARS - 1] + "…"
     return text

@@ -26,10 +26,14 @@ TRUE_WORDS = frozenset(("true", "True", "TRUE", "t", "T", "1"))
 FALSE_WORDS = frozenset(("false", "False", "FALSE", "f", "F", "0"))
 
 # Characters refused in alias/version/desc (they end up in shell commands and HTML elsewhere)
-SAFE_TEXT_RE = re.compile(r"^[^<>%$&;'\"]*$")
+# (none is special inside a character class; the OpenAPI document shows SAFE_TEXT_RE as is)
+UNSAFE_CHARS = "<>%$&;'\""
+UNSAFE_RE = re.compile(f"[{UNSAFE_CHARS}]")
+SAFE_TEXT_RE = re.compile(f"^[^{UNSAFE_CHARS}]*$")
 # ...and control, zero-width and bidi-override characters (a NUL, a terminal escape, text
 # that reads differently from how it is stored)
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+CONTROL_RUN_RE = re.compile(CONTROL_RE.pattern + "+")  # a run of them, shown as one blank
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TAG_RE = re.compile(r"^[ :/A-Za-z0-9_-]+$")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

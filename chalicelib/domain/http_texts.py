@@ -19,6 +19,7 @@ TASK_FINISHED = "Task has already finished"
 TASK_NOT_CANCELABLE = "Task cannot be canceled"  # Danube Cloud's 406 of task_cancel
 INVALID_DISK_ID = "Invalid disk_id"
 ETAG_MISMATCH = "Precondition failed (ETag does not match)"
+OK = "OK"  # what the node agent's calls are answered when they are taken
 IMAGE_STATUS_NOT_OK = "Image status is not OK"
 SNAPSHOT_STATUS_NOT_OK = "VM snapshot status is not OK"
 VM_NOT_OPERATIONAL = "VM is not operational"

@@ -1,22 +1,20 @@
 """Validation of the writable image fields (SPEC §3), pure and shared by every operation."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.domain import field_texts as texts
 from chalicelib.domain import fields as f
+from chalicelib.domain.limits import MAX_DESC_CHARS
 from chalicelib.domain.vocabulary import ACCESS_CHOICES
-
-UNSAFE_RE = re.compile(r"[<>%$&;'\"]")
 
 COERCERS: dict[str, f.Coercer] = {
     "alias": f.safe_text(32, allow_empty=False),
     "version": f.safe_text(16, allow_empty=False),
     "access": f.choice(ACCESS_CHOICES),
     "owner": f.to_username,
-    "desc": f.safe_text(128, allow_empty=True),
+    "desc": f.safe_text(MAX_DESC_CHARS, allow_empty=True),
     "resize": f.to_bool,
     "deploy": f.to_bool,
     "tags": f.to_tags,
@@ -65,7 +63,7 @@ def manifest_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {key: defaults[key] for key in
                               ("version", "desc", "resize", "deploy", "tags") if key in defaults}
     if isinstance(values.get("desc"), str):
-        values["desc"] = f.CONTROL_RE.sub(" ", UNSAFE_RE.sub("", values["desc"]))[:128]
+        values["desc"] = f.CONTROL_RE.sub(" ", f.UNSAFE_RE.sub("", values["desc"]))[:MAX_DESC_CHARS]
     return values
 
 

@@ -11,6 +11,7 @@ MAX_BODY_DEPTH = 16         # nesting of a JSON body (image bodies nest two leve
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_USERNAME_CHARS = 254    # as Danube Cloud's (Django's) user names
+MAX_DESC_CHARS = 128        # an image's description (Danube Cloud's `desc`)
 # Lambda returns at most 6 MB (Lambda's MB: 1,024 KB) from a synchronous invoke; past it API
 # Gateway answers 502. The response is measured as Lambda serializes it (README "AWS's limits").
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024

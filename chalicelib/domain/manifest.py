@@ -20,6 +20,7 @@ from chalicelib.domain.field_texts import (
 )
 from chalicelib.domain.fields import is_uuid
 from chalicelib.domain.image_view import iso
+from chalicelib.domain.limits import MAX_DESC_CHARS
 from chalicelib.domain.vocabulary import Access
 
 OWNER_NOBODY = "00000000-0000-0000-0000-000000000000"
@@ -27,7 +28,6 @@ ZONE_TYPES = {"zone-dataset": 5, "lx-dataset": 6}
 ZONE_OSTYPES = {ostype: type_ for type_, ostype in ZONE_TYPES.items()}
 COMPRESSIONS = frozenset({"bzip2", "gzip", "xz", "none"})
 DEFAULT_IMAGE_SIZE = 1024  # MB; zone images normally carry no image_size
-DESC_MAX = 128
 
 _OS_TO_OSTYPE = {"smartos": 2, "illumos": 2, "linux": 1, "bsd": 3, "windows": 4}
 _OSTYPE_TO_OS = {1: "linux", 2: "illumos", 3: "bsd", 4: "windows", 5: "smartos", 6: "linux"}
@@ -130,7 +130,7 @@ def defaults_from(manifest: Manifest) -> Manifest:
         "ostype": ostype,
         "size": manifest.get("image_size", DEFAULT_IMAGE_SIZE),
         "version": manifest["version"],
-        "desc": (manifest.get("description") or "")[:DESC_MAX],
+        "desc": (manifest.get("description") or "")[:MAX_DESC_CHARS],
         "tags": list(erigones),
         "resize": resize if isinstance(resize, bool) else ostype in ZONE_OSTYPES,
         "deploy": deploy if isinstance(deploy, bool) else False,

@@ -25,8 +25,8 @@ def parse_order_by(raw: Any, allowed: Sequence[str], default: str) -> list[tuple
     return result
 
 
-def _invalid(allowed: Sequence[str]) -> errors.InvalidInput:
-    return errors.InvalidInput(invalid_order_by(allowed))
+def _invalid(allowed: Sequence[str]) -> errors.InvalidParameter:
+    return errors.InvalidParameter(invalid_order_by(allowed))
 
 
 def sort_records(items: Iterable[Any], order: list[tuple[str, bool]],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chalicelib.domain.redaction import redact
 
-# esimg exit codes
-RC_INPUT, RC_MANIFEST, RC_HOST, RC_SOURCE, RC_URL = 1, 2, 4, 5, 6
-RC_IMAGE_DIR, RC_IMAGE_FILE, RC_MANIFEST_WRITE, RC_SPACE = 7, 8, 9, 10
+# esimg exit codes (those a step here can end with; esimg's 2 and 9 have no step here)
+RC_INPUT, RC_HOST, RC_SOURCE, RC_URL = 1, 4, 5, 6
+RC_IMAGE_DIR, RC_IMAGE_FILE, RC_SPACE = 7, 8, 10
 RC_REVOKED = -15
 
 VERBS = {"import": "imported", "snapshot": "created", "update": "updated", "delete": "deleted"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chalicelib.domain.progress import of_bytes
+
 # A run stops this long before its Lambda would be ended, whatever TRANSFER_STEP_SECONDS says
 # (waiting for parts in flight and saving the checkpoint take a few seconds at most).
 SAFETY_MARGIN_SECONDS = 60.0
@@ -57,8 +59,7 @@ class TransferState:
 def progress(step: str, done: int, total: int | None, rate: float | None,
              runs: int) -> dict[str, Any]:
     """What GET /task/<id> shows of a transfer: bytes, percent, rate, ETA, step runs."""
-    percent = min(100, int(done * 100 / total)) if total else None
     eta = int((total - done) / rate) if total and rate and total >= done else None
-    return {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent,
+    return {**of_bytes(step, done, total),
             "rate_bytes_per_second": int(rate) if rate else None, "eta_seconds": eta,
             "runs": runs}

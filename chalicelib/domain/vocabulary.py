@@ -21,7 +21,6 @@ class Access(IntEnum):
 
 
 ACCESS_CHOICES = (Access.PUBLIC, Access.PRIVATE, Access.DELETED)  # what clients may set
-ZONE_OSTYPES = (5, 6)   # SunOS Zone, Linux Zone
 
 # --- tasks (SPEC §4.8) --------------------------------------------------------------------------
 

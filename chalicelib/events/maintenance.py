@@ -1,15 +1,15 @@
 """The scheduled cleanup (SPEC §9)."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent
 
+from chalicelib.config import load
 from chalicelib.logs import log_context
 
 bp = Blueprint(__name__)
-SCHEDULE = os.environ.get("CLEANUP_SCHEDULE", "rate(15 minutes)").strip() or "rate(15 minutes)"
+SCHEDULE = load().cleanup_schedule  # fixed when the app is packaged
 
 
 @bp.schedule(SCHEDULE, name="on_cleanup")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from chalice.app import Blueprint, CloudWatchEvent
 
+from chalicelib.config import load
 from chalicelib.domain.names import PLATFORM_EVENT_HANDLER
 from chalicelib.domain.platform_events import MalformedEvent
 from chalicelib.events.dropped import drop
@@ -14,8 +14,7 @@ bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
 
 # Read at import because the rule's pattern is fixed when the app is packaged.
-PLATFORM_SOURCE = os.environ.get("PLATFORM_EVENT_SOURCE", "danube.platform").strip() \
-    or "danube.platform"
+PLATFORM_SOURCE = load().platform_event_source
 
 
 # The deployment puts this rule on the platform's own bus (names.platform_event_bus_name).

@@ -6,24 +6,23 @@ own description, the object in the store); anything else is dropped and counted.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import AbstractContextManager
 from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent
 
-from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE, UPLOAD_PREFIX
+from chalicelib.config import load
+from chalicelib.domain.names import TASK_ENDED, TASK_EVENT_SOURCE
 from chalicelib.domain.taskids import is_real
 from chalicelib.domain.vocabulary import EXECUTION_ENDED
 from chalicelib.events.dropped import drop
-from chalicelib.logs import log_context
 
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.events")
 
 # Patterns are fixed when the app is packaged, so they are read from the environment at import.
-_BUCKET = os.environ.get("IMAGE_STORE_BUCKET", "").strip()
-_UPLOAD_PREFIX = os.environ.get("IMAGE_STORE_UPLOAD_PREFIX", "").strip() or UPLOAD_PREFIX
+_BUCKET = load().image_store_bucket
+_UPLOAD_PREFIX = load().upload_prefix
 
 
 @bp.on_cw_event({"source": ["aws.states"],
@@ -73,12 +72,5 @@ def on_upload_created(event: CloudWatchEvent) -> None:
 
 
 def _task_context(task_id: Any, event: CloudWatchEvent) -> AbstractContextManager[None]:
-    """Log lines (and metrics) of the handler carry the task's id and image name."""
-    from chalicelib.services.tasks import lifecycle
-    task_id = task_id if isinstance(task_id, str) and is_real(task_id) else None
-    try:
-        task = lifecycle.get(task_id) if task_id else None
-    except Exception:  # noqa: BLE001 - the handler itself meets (and handles) the same fault
-        task = None
-    return log_context(request_id=getattr(event.context, "aws_request_id", None),
-                       task_id=task_id, image_name=task.image_name if task else None)
+    from chalicelib.services.tasks.task_logging import task_context
+    return task_context(task_id, getattr(event.context, "aws_request_id", None))

@@ -7,7 +7,6 @@ table and index.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, TypeVar
 
 from pynamodb.attributes import (
@@ -24,7 +23,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.config import settings
+from chalicelib.config import load, settings
 from chalicelib.domain import names
 from chalicelib.domain.limits import key_fits
 from chalicelib.domain.vocabulary import PENDING, RUNNING, Access, ImageStatus
@@ -40,7 +39,7 @@ class _Meta:
     billing_mode = "PAY_PER_REQUEST"
     # host=None lets botocore resolve the endpoint (AWS_ENDPOINT_URL_DYNAMODB in the local stack)
     host = None
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    region = load().aws_region
     connect_timeout_seconds = 3
     read_timeout_seconds = 10
     max_retry_attempts = 3

@@ -14,8 +14,6 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.logs import log_context
-
 bp = Blueprint(__name__)
 log = logging.getLogger("imageapi.steps")
 
@@ -27,15 +25,8 @@ def _run(step: Callable[..., Any], event: dict[str, Any], context: Any = None,
 
 
 def _task_context(event: dict[str, Any], context: Any) -> AbstractContextManager[None]:
-    """Log lines (and metrics) of the step carry its task's id and image name."""
-    from chalicelib.services.tasks import lifecycle
-    task_id = event.get("task_id") if isinstance(event.get("task_id"), str) else None
-    try:
-        task = lifecycle.get(task_id) if task_id else None
-    except Exception:  # noqa: BLE001 - the step itself meets (and handles) the same fault
-        task = None
-    return log_context(request_id=getattr(context, "aws_request_id", None), task_id=task_id,
-                       image_name=task.image_name if task is not None else None)
+    from chalicelib.services.tasks.task_logging import task_context
+    return task_context(event.get("task_id"), getattr(context, "aws_request_id", None))
 
 
 def _run_in_context(step: Callable[..., Any], event: dict[str, Any], **options: Any) -> Any:

@@ -45,7 +45,7 @@ def test_default_is_used_when_missing():
     {"name": 1},
 ])
 def test_parse_invalid(raw):
-    with pytest.raises(errors.InvalidInput) as info:
+    with pytest.raises(errors.InvalidParameter) as info:
         parse(raw)
     assert info.value.status == 412
     assert info.value.detail == DETAIL
@@ -56,14 +56,14 @@ def test_parse_invalid(raw):
 # SPEC §4: a single `-` (or ignored `+`) prefix; anything else -> 412.
 @pytest.mark.parametrize("raw", ["--name", "+-name", "-+created", "++name"])
 def test_parse_rejects_repeated_prefixes(raw):
-    with pytest.raises(errors.InvalidInput) as info:
+    with pytest.raises(errors.InvalidParameter) as info:
         parse(raw)
     assert info.value.status == 412
     assert info.value.detail == DETAIL
 
 
 def test_invalid_detail_names_the_allowed_fields():
-    with pytest.raises(errors.InvalidInput) as info:
+    with pytest.raises(errors.InvalidParameter) as info:
         parse_order_by("name", ("hostname",), "hostname")
     assert info.value.status == 412
     assert info.value.detail == "Invalid order_by; Possible sort fields are: hostname"

@@ -56,7 +56,7 @@ def test_wanted_parts():
     {"parts": [{"number": n, "size": 1} for n in range(1, exports.MAX_URLS_PER_CALL + 2)]},
 ])
 def test_wanted_parts_refuses(body):
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(errors.BadRequest) as caught:
         exports.wanted_parts(body)
     assert caught.value.status == 400
     assert "parts must list 1 to 32 objects" in caught.value.detail
@@ -66,10 +66,10 @@ def test_sent_bytes_and_completion():
     assert exports.sent_bytes({"bytes": 0}) == 0
     assert exports.completion({"parts": 3, "bytes": 12}) == (3, 12)
     for body in ({}, {"bytes": -1}, {"bytes": "5"}, {"bytes": False}, {"bytes": 1.5}):
-        with pytest.raises(errors.InvalidInput):
+        with pytest.raises(errors.BadRequest):
             exports.sent_bytes(body)
     for body in ({"parts": 0, "bytes": 1}, {"parts": 10_001, "bytes": 1}, {"bytes": 1}):
-        with pytest.raises(errors.InvalidInput):
+        with pytest.raises(errors.BadRequest):
             exports.completion(body)
 
 
@@ -79,13 +79,13 @@ def test_sent_bytes_and_completion():
     ("bidi \u202e trick", "bidi   trick"),
     (None, ""), (42, ""), ("", ""),
 ])
-def test_failure_reason_is_one_printable_line(raw, shown):
-    assert exports.failure_reason({"reason": raw}) == shown
+def test_agent_reason_is_one_printable_line(raw, shown):
+    assert exports.agent_reason({"reason": raw}) == shown
 
 
 @given(st.text(max_size=2000))
-def test_failure_reason_is_bounded(raw):
-    reason = exports.failure_reason({"reason": raw})
+def test_agent_reason_is_bounded(raw):
+    reason = exports.agent_reason({"reason": raw})
     assert len(reason) <= exports.MAX_REASON_CHARS
     assert "\n" not in reason and "\x1b" not in reason
 

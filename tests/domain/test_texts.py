@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain import field_texts, http_texts, task_texts
+from chalicelib.domain import field_texts, http_texts, source_texts, task_texts
 
 HTTP = {
     "NOT_AUTHENTICATED": "Authentication credentials were not provided.",
@@ -17,6 +17,7 @@ HTTP = {
     "PERMISSION_DENIED": "Permission denied",
     "OBJECT_PERMISSION_DENIED": "You do not have permission to perform this action.",
     "NOT_FOUND": "Not found",
+    "OK": "OK",
     "IMAGE_NOT_FOUND": "Image not found",
     "VM_NOT_FOUND": "VM not found",
     "SNAPSHOT_NOT_FOUND": "Snapshot not found",
@@ -125,6 +126,28 @@ TEMPLATES = [
      "ERROR: Image operation failed (States.Runtime)"),
     (task_texts.failure_detail(8, "ERROR: x"), "Got bad return code (8). Error: ERROR: x"),
 ]
+
+
+SOURCES = {
+    "TOO_LARGE": "Response is too large",
+    "TRUNCATED": "Connection broken",
+    "TIMED_OUT": "Read timed out",
+    "COMPRESSED": "Response is compressed (Content-Encoding) although identity was asked for",
+    "CONNECT_TIMED_OUT": "Connection timed out",
+    "NAME_RESOLUTION": "Name resolution failed",
+    "REFUSED": "Connection refused",
+    "SSL": "SSL error",
+    "INVALID_URL": "Invalid URL",
+    "CONNECTION_FAILED": "Connection failed",
+    "NON_HTTP_REDIRECT": "Redirect to a non-HTTP(S) URL is not allowed",
+    "INVALID_REDIRECT": "Invalid redirect URL",
+    "RANGE_MISPLACED": "Range answered from another position",
+}
+
+
+def test_source_texts():
+    assert constants(source_texts) == SOURCES
+    assert source_texts.too_many_redirects(5) == "Exceeded 5 redirects."
 
 
 def constants(module) -> dict[str, str]:

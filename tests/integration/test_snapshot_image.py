@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.field_texts import LIMIT_REACHED
 from chalicelib.persistence.models import Image
 from chalicelib.services.platform import read_models
 from tests.support import image_admin_roles
@@ -82,3 +83,28 @@ def test_deleted_vm_and_snapshot_are_not_found(admin, vm):
     for ref in (vm, "db01"):
         r = post(admin, ref)
         assert r.status_code == 404 and r.json() == {"detail": "VM not found"}
+
+
+def test_a_vm_in_a_dc_never_heard_of_meets_the_dc_rule_as_an_import_does(admin, vm):
+    # An import into a DC that has no record is 404 before its fields are checked; an image
+    # from a VM in such a DC (its events came before the DC's) is answered the same way.
+    r = admin.post("/image/other", {"manifest_url": "http://x/m.json", "dc": "dc7",
+                                     "access": 2})
+    assert r.status_code == 404 and r.json() == {"detail": "Datacenter not found"}
+    read_models.apply("VM State", {
+        "uuid": VM, "hostname": "db01", "dc": "dc7", "owner": "admin", "status": "running",
+        "ostype": 4, "version": 2,
+        "disks": [{"image_uuid": None, "size": 20480, "zfs_filesystem": "zones/db01-disk0"}]})
+    r = post(admin, vm, body={"access": 2})
+    assert r.status_code == 404 and r.json() == {"detail": "Datacenter not found"}
+
+
+def test_a_full_dc_is_refused_as_for_an_import(clean, admin, vm):
+    clean.dc("full", image_limit=0)
+    read_models.apply("VM State", {
+        "uuid": VM, "hostname": "db01", "dc": "full", "owner": "admin", "status": "running",
+        "ostype": 4, "version": 2,
+        "disks": [{"image_uuid": None, "size": 20480, "zfs_filesystem": "zones/db01-disk0"}]})
+    r = post(admin, vm)
+    assert r.status_code == 400
+    assert r.json()["result"] == {"non_field_errors": [LIMIT_REACHED]}

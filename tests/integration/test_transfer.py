@@ -30,8 +30,8 @@ from chalicelib.adapters.sources import SourceError, open_download
 from chalicelib.adapters.transfer import (
     Checkpoint,
     MultipartUpload,
-    Outcome,
     ReadInto,
+    TransferResult,
     TransferTooLarge,
     abort_incomplete_uploads,
     transfer,
@@ -113,7 +113,7 @@ def reader(chunks: Iterable[bytes | bytearray | memoryview]) -> ReadInto:
 
 
 def send(chunks: Iterable[bytes], s3: Any, bucket: str, key: str = "k",
-         **options: Any) -> Outcome:
+         **options: Any) -> TransferResult:
     """`transfer()` of `chunks` into s3://bucket/key, in parts of PART bytes unless told."""
     return transfer(reader(chunks), s3=s3, bucket=bucket, key=key,
                     **{"part_size": PART, **options})
@@ -183,7 +183,7 @@ def test_stores_the_exact_bytes_and_sha1(s3: Any, bucket: str, size: int, expect
     data = data_of(size)
     outcome = send(chunked(data, [1, 7, MIB + 3, 65536]), s3, bucket, key="img/file",
                    max_workers=max_workers)
-    assert isinstance(outcome, Outcome)
+    assert isinstance(outcome, TransferResult)
     assert outcome.done
     assert outcome.size == size
     assert outcome.sha1 == sha1(data)

@@ -3,8 +3,8 @@
 Names and limits follow the rules the service already applies to what the platform sends:
 a user or DC name as "User State"/"DC State" events name them (`platform_events.NAME_RE`, at
 most `limits.MAX_USERNAME_CHARS`), an image limit as "DC State" takes it (a whole number
->= 0, or none), roles as `permissions.ROLES`. `InvalidInput` is bad input (the CLI exits 2);
-any other `AccountError` is a refusal or a missing record (exit 1).
+>= 0, or none), roles as `permissions.ROLES`. `InvalidAccountInput` is bad input (the CLI
+exits 2); any other `AccountError` is a refusal or a missing record (exit 1).
 """
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
-from chalicelib.adapters.aws import condition_failed
 from chalicelib.config import settings
 from chalicelib.domain import platform_events
 from chalicelib.domain.fields import to_int
 from chalicelib.domain.limits import MAX_USERNAME_CHARS, key_fits
 from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
+from chalicelib.persistence.conditional import (
+    conditional_delete,
+    conditional_save,
+    conditional_update,
+)
 from chalicelib.persistence.models import Datacenter, Image, User, get_or_none
 from chalicelib.services.identity import login_throttle
 from chalicelib.services.identity.authentication import forget_cache, hash_key, new_key
@@ -30,7 +32,7 @@ class AccountError(Exception):
     pass
 
 
-class InvalidInput(AccountError):
+class InvalidAccountInput(AccountError):
     """The input breaks a rule (a name, a limit, a role): nothing was looked up or changed."""
 
 
@@ -43,7 +45,8 @@ def check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or len(name) > MAX_USERNAME_CHARS \
             or not platform_events.NAME_RE.fullmatch(name):
         shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
-        raise InvalidInput(f"{shown!r} is not a valid {kind} name ({platform_events.NAME_RULE})")
+        raise InvalidAccountInput(
+            f"{shown!r} is not a valid {kind} name ({platform_events.NAME_RULE})")
     return name
 
 
@@ -67,7 +70,7 @@ def parse_image_limit(raw: Any) -> int | None:
         except platform_events.MalformedEvent:
             error = "negative"
     if error is not None:
-        raise InvalidInput(f"invalid image limit {raw!r}: a whole number >= 0, or none")
+        raise InvalidAccountInput(f"invalid image limit {raw!r}: a whole number >= 0, or none")
     return int(value)
 
 
@@ -77,7 +80,7 @@ def parse_roles(specs: Iterable[str]) -> dict[str, list[str]]:
     for spec in specs:
         dc, sep, role = spec.partition(":")
         if not sep or not dc or role not in ROLES:
-            raise InvalidInput(f"invalid role {spec!r}: expected DC:ROLE with ROLE one of "
+            raise InvalidAccountInput(f"invalid role {spec!r}: expected DC:ROLE with ROLE one of "
                                f"{', '.join(sorted(ROLES))}")
         roles.setdefault(check_dc_name(dc), set()).add(role)
     return {dc: sorted(names) for dc, names in roles.items()}
@@ -97,12 +100,8 @@ def create_dc(name: str, image_limit: int | None = None) -> Datacenter:
     check_dc_name(name)
     image_limit = parse_image_limit(image_limit)
     dc = Datacenter(name, image_limit=image_limit, image_count=0)
-    try:
-        dc.save(condition=Datacenter.name.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} already exists") from exc
-        raise
+    if not conditional_save(dc, Datacenter.name.does_not_exist()):
+        raise AccountError(f"datacenter {name!r} already exists")
     return dc
 
 
@@ -152,12 +151,8 @@ def set_image_limit(name: str, image_limit: Any) -> dict[str, Any]:
         else Datacenter.image_limit.set(limit)
     if not key_fits(name):
         raise AccountError(f"datacenter {name!r} does not exist")
-    try:
-        Datacenter(name).update(actions=[action], condition=Datacenter.name.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} does not exist") from exc
-        raise
+    if not conditional_update(Datacenter(name), [action], Datacenter.name.exists()):
+        raise AccountError(f"datacenter {name!r} does not exist")
     return dc_view(_dc(name))
 
 
@@ -174,14 +169,10 @@ def delete_dc(name: str) -> None:
         raise AccountError(f"datacenter {name!r} still has {len(bound)} image(s) bound to it "
                            f"({', '.join(bound[:5])}{', ...' if len(bound) > 5 else ''}); "
                            "delete them or unbind them first")
-    try:
-        Datacenter(name).delete(condition=Datacenter.name.exists() & (
-            Datacenter.image_count.does_not_exist() | (Datacenter.image_count == 0)))
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"datacenter {name!r} is gone or has images bound to it "
-                               "now; nothing deleted") from exc
-        raise
+    if not conditional_delete(Datacenter(name), Datacenter.name.exists() & (
+            Datacenter.image_count.does_not_exist() | (Datacenter.image_count == 0))):
+        raise AccountError(f"datacenter {name!r} is gone or has images bound to it "
+                           "now; nothing deleted")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,12 +188,8 @@ def create_user(username: str, *, super_admin: bool = False,
     key = key or new_key()
     user = User(username, is_super_admin=super_admin, is_active=True, dc_roles=roles,
                 api_key_hash=hash_key(key), callback_key=new_callback_key())
-    try:
-        user.save(condition=User.username.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} already exists") from exc
-        raise
+    if not conditional_save(user, User.username.does_not_exist()):
+        raise AccountError(f"user {username!r} already exists")
     return key
 
 
@@ -251,12 +238,8 @@ def _keep_a_super_admin(user: User, doing: str) -> None:
 
 def delete_user(username: str) -> None:
     _keep_a_super_admin(_user(username), "deleted")
-    try:
-        User(username).delete(condition=User.username.exists())
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} does not exist") from exc
-        raise
+    if not conditional_delete(User(username), User.username.exists()):
+        raise AccountError(f"user {username!r} does not exist")
     forget_cache()
 
 
@@ -274,7 +257,7 @@ def add_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
     """Grant DC:ROLE roles (the DCs must exist); returns the user with its roles now."""
     wanted = parse_roles(specs)
     if not wanted:
-        raise InvalidInput("no role given (DC:ROLE ...)")
+        raise InvalidAccountInput("no role given (DC:ROLE ...)")
     _require_dcs(wanted)
     roles = roles_of(_user(username))
     for dc, names in wanted.items():
@@ -288,7 +271,7 @@ def remove_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
     hold are no error); returns the user with its roles now."""
     unwanted = parse_roles(specs)
     if not unwanted:
-        raise InvalidInput("no role given (DC:ROLE ...)")
+        raise InvalidAccountInput("no role given (DC:ROLE ...)")
     roles = roles_of(_user(username))
     for dc, names in unwanted.items():
         kept = sorted(set(roles.get(dc, [])) - set(names))
@@ -303,12 +286,8 @@ def remove_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
 def _update_user(username: str, actions: list[Any]) -> None:
     if not key_fits(username):  # no user has such a name (DynamoDB would refuse the key)
         raise AccountError(f"user {username!r} does not exist")
-    try:
-        User(username).update(actions=actions, condition=User.username.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise AccountError(f"user {username!r} does not exist") from exc
-        raise
+    if not conditional_update(User(username), actions, User.username.exists()):
+        raise AccountError(f"user {username!r} does not exist")
     forget_cache()
 
 
@@ -339,7 +318,7 @@ def set_password(username: str, password: str) -> None:
     try:
         encoded = hash_password(password)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidAccountInput(str(exc)) from None
     _update_user(username, [User.password_hash.set(encoded), User.token_hash.remove(),
                             User.token_expires.remove()])
     login_throttle.lift(username)

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.adapters.aws import condition_failed
 from chalicelib.config import settings
 from chalicelib.domain import errors, field_texts, http_texts, passwords
 from chalicelib.domain.limits import key_fits
 from chalicelib.domain.permissions import Principal
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import User
 from chalicelib.services.identity import login_throttle
 from chalicelib.services.identity.authentication import (
@@ -127,17 +125,14 @@ def login(username: str, password: str, client: str) -> Login:
 
     token = new_login_token(user.username)
     expires = now() + timedelta(seconds=settings().auth_token_seconds)  # absolute
-    try:
-        # replaces the previous token; the password checked is still the user's
-        User(user.username).update(
-            actions=[User.token_hash.set(hash_key(token)), User.token_expires.set(expires)],
-            condition=(User.password_hash == user.password_hash) & (User.is_active == True))  # noqa: E712
-    except UpdateError as exc:
-        if condition_failed(exc):
-            log.warning("login failed: user %s from %s (changed during the login)",
-                        _shown(username), client)
-            raise LoginFailed() from None
-        raise
+    # replaces the previous token; the password checked is still the user's
+    if not conditional_update(
+            User(user.username),
+            [User.token_hash.set(hash_key(token)), User.token_expires.set(expires)],
+            (User.password_hash == user.password_hash) & (User.is_active == True)):  # noqa: E712
+        log.warning("login failed: user %s from %s (changed during the login)",
+                    _shown(username), client)
+        raise LoginFailed()
     login_throttle.succeeded(username, client)
     forget_cache()
     log.info("login: user %s from %s (token expires %s)", _shown(user.username), client,
@@ -149,11 +144,8 @@ def logout(username: str, token: str | None, client: str) -> None:
     """Revoke the login token presented (nothing when the caller used an API key, or the
     token was already replaced by a newer login)."""
     if token and token_username(token) == username:
-        try:
-            User(username).update(actions=[User.token_hash.remove(), User.token_expires.remove()],
-                                  condition=User.token_hash == hash_key(token))
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+        # lost when a newer login already replaced the token: nothing left to revoke
+        conditional_update(User(username), [User.token_hash.remove(), User.token_expires.remove()],
+                           User.token_hash == hash_key(token))
     forget_cache()
     log.info("logout: user %s from %s", _shown(username), client)

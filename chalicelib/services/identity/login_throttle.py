@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
-from chalicelib.adapters.aws import condition_failed
 from chalicelib.config import settings
 from chalicelib.domain import errors
 from chalicelib.domain import login_throttle as rules
 from chalicelib.domain.login_throttle import Count
+from chalicelib.persistence.conditional import conditional_save, conditional_update
 from chalicelib.persistence.models import LoginThrottle
 
 
@@ -97,14 +95,11 @@ def _count(key: str, scope: _Scope, at: datetime, stored: Count | None) -> None:
         counted = scope.advance(current, at)
         condition = LoginThrottle.name_key.does_not_exist() if stored is None else (
             (LoginThrottle.failures == stored.failures) & (LoginThrottle.since == stored.since))
-        try:
-            LoginThrottle(key, scope.scope, failures=counted.failures, since=counted.since,
-                          expires_at=(counted.since or at) + scope.lifetime
-                          ).save(condition=condition)
+        if conditional_save(LoginThrottle(key, scope.scope, failures=counted.failures,
+                                          since=counted.since,
+                                          expires_at=(counted.since or at) + scope.lifetime),
+                            condition):
             return
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
         stored = _read(key, scope.scope)
     raise LoginThrottled(1)  # never reached with fewer than ROUNDS concurrent attempts
 
@@ -113,13 +108,9 @@ def succeeded(username: str, address: str) -> None:
     """A success clears its address's count and takes its attempt back from the name's."""
     key = rules.name_key(username)
     LoginThrottle(key, rules.address_scope(address)).delete()
-    try:
-        LoginThrottle(key, rules.NAME_SCOPE).update(
-            actions=[LoginThrottle.failures.add(-1)],
-            condition=LoginThrottle.failures > 0)
-    except UpdateError as exc:  # no count left to take back (lifted, or a new window)
-        if not condition_failed(exc):
-            raise
+    # lost when no count is left to take back (lifted, or a new window)
+    conditional_update(LoginThrottle(key, rules.NAME_SCOPE), [LoginThrottle.failures.add(-1)],
+                       LoginThrottle.failures > 0)
 
 
 def locks(username: str) -> list[dict[str, Any]]:

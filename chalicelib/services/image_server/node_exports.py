@@ -17,7 +17,7 @@ from chalicelib.domain.vocabulary import RUNNING
 from chalicelib.persistence.models import Task
 from chalicelib.services.tasks import lifecycle
 
-OK = {"detail": "OK"}
+OK = {"detail": http_texts.OK}
 
 
 def part_urls(task_id: str, credentials: tuple[str | None, str | None],
@@ -56,7 +56,7 @@ def complete(task_id: str, credentials: tuple[str | None, str | None],
     upload = store.export_upload(task.task_id, export["upload_id"])
     try:
         if not exports.parts_complete(upload.stored_parts(), parts, size):
-            raise errors.InvalidInput(http_texts.EXPORT_PARTS_MISSING, 400)
+            raise errors.BadRequest(http_texts.EXPORT_PARTS_MISSING)
         upload.complete()
     except ClientError as exc:
         if error_code(exc) != "NoSuchUpload" or store.object_size(
@@ -69,7 +69,7 @@ def fail(task_id: str, credentials: tuple[str | None, str | None],
          body: dict[str, Any]) -> dict[str, Any]:
     """The agent's reason becomes the task's message; the rollback removes the upload."""
     task, _ = _running(_authorized(task_id, *credentials))
-    reason = exports.failure_reason(body)
+    reason = exports.agent_reason(body)
     lifecycle.record_failure(task.task_id, task_texts.RC_SOURCE, task_texts.export_failed(reason))
     if task.token:
         workflows.send_task_failure(task.token, EXPORT_FAILED, reason or "no reason given")

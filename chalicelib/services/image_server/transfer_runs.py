@@ -145,7 +145,7 @@ class _Run:
         elapsed = self.clock() - self.started
         return (done - self.start_offset) / elapsed if elapsed > 0 else None
 
-    def _result(self, outcome: engine.Outcome) -> dict[str, Any]:
+    def _result(self, outcome: engine.TransferResult) -> dict[str, Any]:
         self.state.seconds += self.clock() - self.started
         self.state.rate = self._rate(outcome.size) or self.state.rate
         self._show(outcome.size, outcome.size if outcome.done else None)

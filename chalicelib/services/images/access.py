@@ -12,6 +12,7 @@ from chalicelib.domain.permissions import Principal
 from chalicelib.persistence.models import Datacenter, Image, User, Vm, get_or_none
 
 IMAGE_ORDER = ("name", "created")
+VM_ORDER = ("hostname",)  # GET /image/{name}/vm (queries.image_vms; the OpenAPI document)
 
 
 def require_image_admin(principal: Principal) -> None:

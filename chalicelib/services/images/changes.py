@@ -33,13 +33,21 @@ _MANIFEST_FIELDS = ("uuid", "alias", "version", "access", "ostype", "desc", "siz
                     "resize", "deploy", "created")
 
 
-@retry_lost_races
-def update_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
-                 if_match: str | None = None) -> Outcome:
+def _image_to_change(principal: Principal, name: str, data: dict[str, Any],
+                     params: dict[str, str], if_match: str | None) -> Image:
+    """The checks before any change (PUT or DELETE), in SPEC §4's order: rights, order_by,
+    the image (404/403), its If-Match version (412)."""
     require_image_admin(principal)
     check_order_by(data, params)
     image = load_image(principal, name)
     check_if_match(image, if_match)
+    return image
+
+
+@retry_lost_races
+def update_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
+                 if_match: str | None = None) -> Outcome:
+    image = _image_to_change(principal, name, data, params, if_match)
     changes, callback = _validated_changes(principal, image, data)
     sent = set(changes) | ({"name"} if "name" in data else set())
     manifest_changed = not sent <= form.DB_ONLY
@@ -170,10 +178,7 @@ def _require_ok(image: Image) -> None:
 @retry_lost_races
 def delete_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
                  if_match: str | None = None) -> Outcome:
-    require_image_admin(principal)
-    check_order_by(data, params)
-    image = load_image(principal, name)
-    check_if_match(image, if_match)
+    image = _image_to_change(principal, name, data, params, if_match)
     if vms_using(image):
         raise errors.PreconditionRequired(http_texts.IMAGE_USED_BY_VMS)
     errs = form.Errors()

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors, field_texts, http_texts
+from chalicelib.domain import errors, http_texts
 from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
-from chalicelib.domain.fields import image_name_error, is_uuid, to_int
+from chalicelib.domain.fields import is_uuid, to_int
 from chalicelib.domain.manifest import record_manifest
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import new_task_id
@@ -23,9 +23,10 @@ from chalicelib.domain.vocabulary import (
 )
 from chalicelib.persistence import audit, records
 from chalicelib.persistence.models import Datacenter, Image, Snapshot, Vm, get_or_none
+from chalicelib.services.images import new_image
 from chalicelib.services.images.access import (
-    active_user_exists,
     check_order_by,
+    find_dc,
     require_image_admin,
 )
 from chalicelib.services.images.conflicts import create_record
@@ -65,14 +66,15 @@ def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
         raise errors.PermissionDenied()
     disk_id, error = to_int(data.get("disk_id", 1))
     if error or disk_id is None or not 1 <= disk_id <= len(vm.disks or []):
-        raise errors.InvalidInput(http_texts.INVALID_DISK_ID)
+        raise errors.InvalidParameter(http_texts.INVALID_DISK_ID)
     snapshot = get_or_none(Snapshot, vm.uuid, Snapshot.key_for(disk_id, snapname))
     if snapshot is None or snapshot.deleted:
         raise errors.NotFound(http_texts.SNAPSHOT_NOT_FOUND)
     if get_or_none(Image, name) is not None:
         raise errors.AlreadyExists()
     check_order_by(data, params)
-    values = _field_values(principal, name, vm.dc, data)
+    dc = find_dc(vm.dc)  # a DC never heard of holds no image: 404, as for an import
+    values = _field_values(principal, name, dc, data)
     if not settings().image_server_enabled:
         raise errors.PreconditionRequired(http_texts.IMAGE_SERVER_NOT_AVAILABLE)
     if vm.status not in VM_OPERATIONAL:
@@ -84,26 +86,13 @@ def plan(principal: Principal, vm_ref: str, snapname: str, name: str,
     return SnapshotImagePlan(vm, snapshot, disk_id, values)
 
 
-def _field_values(principal: Principal, name: str, dc_name: str,
+def _field_values(principal: Principal, name: str, dc: Datacenter,
                   data: dict[str, Any]) -> dict[str, Any]:
     errs = form.Errors()
-    name_error = image_name_error(name)
-    if name_error:
-        errs.add("name", name_error)
-    values: dict[str, Any] = {"alias": name, "access": 3, "owner": principal.username,
-                              "desc": "", "version": "1.0", "resize": False, "deploy": False,
-                              "tags": []}
+    values: dict[str, Any] = {**new_image.defaults(principal, name), "desc": "",
+                              "version": "1.0", "resize": False, "deploy": False, "tags": []}
     values.update(form.clean({k: v for k, v in data.items() if k != "dc_bound"}, FIELDS, errs))
-    owner = values["owner"]
-    if "owner" not in errs and owner != principal.username and not active_user_exists(owner):
-        errs.add("owner", field_texts.owner_missing(owner))
-    if not errs.keys() & {"alias", "version"}:
-        key = records.alias_guard(values["alias"], values["version"])
-        if records.guard_owners([key]).get(key):
-            errs.add("alias", field_texts.ALIAS_IN_USE)
-    dc = get_or_none(Datacenter, dc_name)  # a DC not heard of yet has no limit
-    if dc is not None and dc.image_limit is not None and dc.image_count >= dc.image_limit:
-        errs.add("non_field_errors", field_texts.LIMIT_REACHED)
+    new_image.check(principal, name, values, errs, dc=dc)
     if errs:
         raise errors.ValidationFailed(errs)
     return values
@@ -118,8 +107,6 @@ def create_from_snapshot(principal: Principal, vm_ref: str, snapname: str, name:
     if errs:
         raise errors.ValidationFailed(errs)
     lifecycle.runs_on_image_server(SNAPSHOT)
-    if get_or_none(Datacenter, p.vm.dc) is None:
-        raise errors.NotFound(http_texts.DC_NOT_FOUND)
     task_id = new_task_id()
     image = _new_image(name, p, task_id)
     task = lifecycle.new_task(

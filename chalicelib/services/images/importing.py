@@ -8,17 +8,16 @@ from chalicelib.config import settings
 from chalicelib.domain import errors, field_texts
 from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
-from chalicelib.domain.fields import image_name_error
 from chalicelib.domain.image_view import render
 from chalicelib.domain.manifest import record_manifest
 from chalicelib.domain.operations import rules
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import dummy_task_id, new_task_id
 from chalicelib.domain.vocabulary import IMPORT, SUCCESS, ImageStatus
-from chalicelib.persistence import audit, records
+from chalicelib.persistence import audit
 from chalicelib.persistence.models import Datacenter, Image, get_or_none
+from chalicelib.services.images import new_image
 from chalicelib.services.images.access import (
-    active_user_exists,
     check_order_by,
     find_dc,
     image_dc,
@@ -46,9 +45,13 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     errs = form.Errors()
     fetched = fetch_for_import(data, errs)
     values = _field_values(principal, name, data, fetched, errs)
-    if fetched is not None and not errs.keys() & {"alias", "version"}:
-        _check_unique(values, fetched.defaults["uuid"], errs)
-    _check_binding(values, data, dc, errs)
+    bound = bool(values.get("dc_bound")) and "dc_bound" not in errs
+    room = new_image.check(principal, name, values, errs, dc=dc if bound else None,
+                           uuid=fetched.defaults["uuid"] if fetched else None,
+                           unique=fetched is not None)
+    if bound and room and not data.get("dc"):
+        errs.add("dc_bound", field_texts.DC_REQUIRED)
+        errs.add("dc", field_texts.DC_REQUIRED)
     callback = callback_from(data, errs)
     if errs:
         raise errors.ValidationFailed(errs)
@@ -89,40 +92,11 @@ def _check_import_rights(principal: Principal, dc: Datacenter,
 def _field_values(principal: Principal, name: str, data: dict[str, Any],
                   fetched: Fetched | None, errs: form.Errors) -> dict[str, Any]:
     """The new image's fields: manifest defaults, overridden by what the request sent."""
-    name_error = image_name_error(name)
-    if name_error:
-        errs.add("name", name_error)
-    values: dict[str, Any] = {"alias": name, "access": 3, "owner": principal.username,
-                              "dc_bound": True}
+    values: dict[str, Any] = {**new_image.defaults(principal, name), "dc_bound": True}
     inputs = form.manifest_defaults(fetched.defaults) if fetched else {}
     inputs.update({key: data[key] for key in form.UPDATABLE if key in data})
     values.update(form.clean(inputs, form.UPDATABLE, errs))
-    owner = values["owner"]
-    if "owner" not in errs and owner != principal.username and not active_user_exists(owner):
-        errs.add("owner", field_texts.owner_missing(owner))
     return values
-
-
-def _check_unique(values: dict[str, Any], uuid: str, errs: form.Errors) -> None:
-    """The uuid and the alias+version are free (the transaction checks again)."""
-    alias_key = records.alias_guard(values["alias"], values["version"])
-    taken = records.guard_owners([records.uuid_guard(uuid), alias_key])
-    holder = taken.get(records.uuid_guard(uuid))
-    if holder:
-        errs.add("manifest_url", field_texts.uuid_registered(holder))
-    if alias_key in taken:
-        errs.add("alias", field_texts.ALIAS_IN_USE)
-
-
-def _check_binding(values: dict[str, Any], data: dict[str, Any], dc: Datacenter,
-                   errs: form.Errors) -> None:
-    if not values.get("dc_bound") or "dc_bound" in errs:
-        return
-    if dc.image_limit is not None and dc.image_count >= dc.image_limit:
-        errs.add("non_field_errors", field_texts.LIMIT_REACHED)
-    elif not data.get("dc"):
-        errs.add("dc_bound", field_texts.DC_REQUIRED)
-        errs.add("dc", field_texts.DC_REQUIRED)
 
 
 def _new_image(name: str, values: dict[str, Any], fetched: Fetched, dc: Datacenter) -> Image:

@@ -13,6 +13,7 @@ from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import Access
 from chalicelib.persistence.models import Image, Vm
 from chalicelib.services.images.access import (
+    VM_ORDER,
     check_order_by,
     image_dc,
     load_image,
@@ -122,7 +123,7 @@ def get_image(principal: Principal, name: str, params: dict[str, str]) -> Outcom
 
 def image_vms(principal: Principal, name: str, params: dict[str, str]) -> Outcome:
     require_image_admin(principal)
-    order = parse_order_by(params.get("order_by"), ("hostname",), "hostname")
+    order = parse_order_by(params.get("order_by"), VM_ORDER, "hostname")
     image = load_image(principal, name)
     vms = sort_records(vms_using(image), order, lambda vm, n: getattr(vm, n), tie="uuid")
     full = parse_bool_param(params.get("full", False))

@@ -27,8 +27,8 @@ class BadFilter(ValueError):
     """A filter that no record can match (an unknown status, a limit out of bounds)."""
 
 
-class NotFound(LookupError):
-    pass
+class NoSuchRecord(LookupError):
+    """The datacenter or task an operator named is not stored (not the API's 404 error)."""
 
 
 class Refused(Exception):
@@ -37,7 +37,7 @@ class Refused(Exception):
 
 def _existing_dc(name: str | None) -> str | None:
     if name is not None and get_or_none(Datacenter, name) is None:
-        raise NotFound(f"datacenter {name!r} does not exist")
+        raise NoSuchRecord(f"datacenter {name!r} does not exist")
     return name
 
 
@@ -104,7 +104,7 @@ def _task(task_id: str) -> Task:
     try:
         return views.load(OPERATOR, task_id)
     except errors.NotFound:
-        raise NotFound(f"task {task_id!r} does not exist (anymore)") from None
+        raise NoSuchRecord(f"task {task_id!r} does not exist (anymore)") from None
 
 
 def show_task(task_id: str) -> dict[str, Any]:

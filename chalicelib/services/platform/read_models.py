@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.adapters.aws import condition_failed
 from chalicelib.domain import platform_events as ev
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm, VmDisk
 
 
@@ -22,14 +20,8 @@ def _newer(model: Any, version: int) -> Any:
 def _apply(item: Any, actions: list[Any], version: int) -> bool:
     """True when applied, False when the event was stale."""
     model = type(item)
-    try:
-        item.update(actions=actions + [model.event_version.set(version)],
-                    condition=_newer(model, version))
-        return True
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    return conditional_update(item, actions + [model.event_version.set(version)],
+                              _newer(model, version))
 
 
 def apply_vm_state(e: dict[str, Any]) -> bool:

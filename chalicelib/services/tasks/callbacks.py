@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from chalicelib.domain import names
 from chalicelib.domain.callbacks import payload, sign
 from chalicelib.domain.vocabulary import DONE
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Task, get_or_none
 
 log = logging.getLogger("imageapi.callbacks")
@@ -64,15 +65,5 @@ def deliver(task_id: str) -> bool:
 
 
 def _claim(task_id: str) -> bool:
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.adapters.aws import condition_failed
-    try:
-        Task(task_id).update(actions=[Task.callback_sent.set(datetime.now(UTC))],
-                             condition=Task.callback_sent.does_not_exist()
-                             & Task.task_id.exists())
-        return True
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    return conditional_update(Task(task_id), [Task.callback_sent.set(datetime.now(UTC))],
+                              Task.callback_sent.does_not_exist() & Task.task_id.exists())

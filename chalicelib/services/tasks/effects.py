@@ -18,14 +18,14 @@ from chalicelib.persistence import records
 from chalicelib.persistence.models import Image, Snapshot, Task
 
 log = logging.getLogger("imageapi.tasks")
-PENDING = int(ImageStatus.PENDING)
+IMAGE_PENDING = int(ImageStatus.PENDING)  # not the task status PENDING
 
 
 def commit(tx: records.Tx, task: Task, image: Image, outcome: dict[str, Any]) -> str:
     """Add the operation's success to `tx`; returns the task's success message."""
     rules = ops.rules(task.operation)
     if rules.commit == ops.REMOVE:
-        records.add_delete(tx, image, require_status=PENDING, require_task=task.task_id)
+        records.add_delete(tx, image, require_status=IMAGE_PENDING, require_task=task.task_id)
         return task_texts.success(task.operation, image.name)
     changes: dict[str, Any] = {"status": int(ImageStatus.OK), "task_id": None, "backup": None,
                                "manifest_active": image.manifest,
@@ -34,7 +34,7 @@ def commit(tx: records.Tx, task: Task, image: Image, outcome: dict[str, Any]) ->
         manifest = dict(image.manifest or {}, files=[outcome["file"]])
         changes.update(manifest=manifest, manifest_active=manifest, src_vm=None, src_snap=None,
                        file_digest=file_digest(manifest))
-    records.add_update(tx, image, changes, require_status=PENDING, require_task=task.task_id)
+    records.add_update(tx, image, changes, require_status=IMAGE_PENDING, require_task=task.task_id)
     if rules.holds_alias:
         _release_previous_alias(tx, image)
     if rules.uses_snapshot:
@@ -52,14 +52,14 @@ def undo(tx: records.Tx, image: Image, operation: str, *, require_task: str | No
     """Add the undoing of `operation` on the pending `image` to `tx`."""
     rules = ops.rules(operation)
     if rules.undo == ops.REMOVE:
-        records.add_delete(tx, image, require_status=PENDING, require_task=require_task,
+        records.add_delete(tx, image, require_status=IMAGE_PENDING, require_task=require_task,
                            expected_rev=expected_rev)
         return
     changes: dict[str, Any] = {"status": int(ImageStatus.OK), "task_id": None, "backup": None}
     if rules.undo == ops.RESTORE:
         changes.update(image.backup or {})
         changes["manifest"] = image.manifest_active
-    records.add_update(tx, image, changes, require_status=PENDING, require_task=require_task,
+    records.add_update(tx, image, changes, require_status=IMAGE_PENDING, require_task=require_task,
                        expected_rev=expected_rev,
                        alias_guards=records.RETURN if rules.holds_alias else records.MOVE)
 

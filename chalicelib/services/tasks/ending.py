@@ -14,20 +14,19 @@ from typing import Any
 
 from chalicelib.adapters import metrics
 from chalicelib.config import settings
+from chalicelib.domain import progress, task_texts
 from chalicelib.domain import task_results as results
-from chalicelib.domain import task_texts
 from chalicelib.domain.operations import rules
 from chalicelib.domain.vocabulary import (
     DONE,
-    DONE_STEP,
     FAILURE,
-    QUEUED_STEP,
     REVOKED,
     ROLLING_BACK,
     RUNNING,
     SUCCESS,
 )
 from chalicelib.persistence import audit, records
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Image, Task, get_or_none
 from chalicelib.services.tasks import effects
 
@@ -90,16 +89,9 @@ def _complete_claimed(task: Task) -> bool:
 
 def _claim(task_id: str) -> Task | None:
     """running -> rolling_back (a rollback that failed half-way may claim again)."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.adapters.aws import condition_failed
-    try:
-        Task(task_id).update(actions=[Task.state.set(ROLLING_BACK)],
-                             condition=Task.state.is_in(RUNNING, ROLLING_BACK))
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return None
-        raise
+    if not conditional_update(Task(task_id), [Task.state.set(ROLLING_BACK)],
+                              Task.state.is_in(RUNNING, ROLLING_BACK)):
+        return None
     return get_or_none(Task, task_id)
 
 
@@ -113,12 +105,8 @@ def _end(tx: records.Tx, task: Task, status: str, result: dict[str, Any], *,
          claimed: str) -> bool:
     """Commit `tx` with the task's end and its log entry, if the task is still `claimed`."""
     now = datetime.now(UTC)
-    # a success is complete: 100% of its last step ("download 100%"), or "done 100%" when no
-    # step reported (an update or a delete moves no bytes and would still say "queued 0%"); a
-    # failure keeps where it stopped
-    progress = task.progress or {}
-    step = progress.get("step") if progress.get("step") not in (None, QUEUED_STEP) else DONE_STEP
-    ended_progress = [Task.progress.set({**progress, "step": step, "percent": 100})] \
+    # a failure keeps where it stopped
+    ended_progress = [Task.progress.set(progress.finished(task.progress))] \
         if status == SUCCESS else []
     tx.update("task", Task(task.task_id), [
         *ended_progress,

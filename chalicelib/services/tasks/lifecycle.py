@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import settings
-from chalicelib.domain import errors, http_texts, task_texts
+from chalicelib.domain import errors, http_texts, progress, task_texts
 from chalicelib.domain.operations import rules
-from chalicelib.domain.vocabulary import DONE, PENDING, QUEUED_STEP, RUNNING
+from chalicelib.domain.vocabulary import DONE, PENDING, RUNNING
 from chalicelib.persistence import audit
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Image, Task, TaskLogEntry, get_or_none
 
 log = logging.getLogger("imageapi.tasks")
@@ -44,7 +45,7 @@ def new_task(*, task_id: str, operation: str, image: Image, creator: str, dc: st
                 or None, created=created,
                 deadline=created + timedelta(seconds=settings().task_deadline_seconds),
                 pending_user=creator, pending="1",
-                progress={"step": QUEUED_STEP, "bytes_done": 0, "bytes_total": None, "percent": 0})
+                progress=progress.queued())
 
 
 def pending_log(task: Task, detail: dict[str, Any]) -> TaskLogEntry:
@@ -75,18 +76,13 @@ def get(task_id: str) -> Task | None:
 
 def record_progress(task_id: str, step: str, done: int, total: int | None) -> bool:
     """False when the task is no longer running (the caller should stop)."""
-    return _update_if_running(task_id, [Task.progress.set(_progress(step, done, total))])
-
-
-def _progress(step: str, done: int, total: int | None) -> dict[str, Any]:
-    percent = int(done * 100 / total) if total else None
-    return {"step": step, "bytes_done": done, "bytes_total": total, "percent": percent}
+    return _update_if_running(task_id, [Task.progress.set(progress.of_bytes(step, done, total))])
 
 
 def record_export_progress(task_id: str, sent: int, export: dict[str, Any]) -> bool:
     """An agent's report: bytes sent, and the export record with its token's new expiry."""
     return _update_if_running(task_id, [
-        Task.progress.set(_progress("export", sent, None)),
+        Task.progress.set(progress.of_bytes("export", sent, None)),
         Task.export.set(export)])
 
 
@@ -126,13 +122,4 @@ def _update_if_running(task_id: str, actions: list[Any]) -> bool:
 
 
 def _update_if(task_id: str, state: str, actions: list[Any]) -> bool:
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.adapters.aws import condition_failed
-    try:
-        Task(task_id).update(actions=actions, condition=Task.state == state)
-        return True
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    return conditional_update(Task(task_id), actions, Task.state == state)
