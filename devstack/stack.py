@@ -70,6 +70,9 @@ class Stack:
         make_thread_safe(app)
         self.app = app
         create_tables()
+        # saved data from before the catalogue's indexes gains their keys (idempotent)
+        from chalicelib.services.maintenance import catalogue_migration
+        catalogue_migration.migrate()
         if opts.image_server:
             self._create_image_server(app)
         from chalicelib import config

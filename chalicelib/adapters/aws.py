@@ -51,3 +51,20 @@ def condition_failed(exc: BaseException) -> bool:
 
 def throttled(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
+
+
+def unreachable(exc: BaseException) -> bool:
+    """A dependency did not answer in time or could not be reached (botocore's read or
+    connect timeout, a refused connection), directly or as the cause of a PynamoDB error:
+    the request may succeed when retried, so it is a 503, not a server error."""
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import ReadTimeoutError
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        # EndpointConnectionError and ConnectTimeoutError are botocore ConnectionErrors
+        if isinstance(current, (ReadTimeoutError, BotocoreConnectionError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

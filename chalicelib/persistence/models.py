@@ -68,6 +68,71 @@ class ImageFileIndex(GlobalSecondaryIndex):
     file_digest = UnicodeAttribute(hash_key=True)
 
 
+# The catalogue's index walks (README "DynamoDB access patterns"). The key attributes are
+# derived from the image's own fields (persistence/catalogue_keys.py) on every write, so
+# each listing is a Query that reads what its page shows.
+class CatalogueByNameIndex(GlobalSecondaryIndex):
+    """Every listed (non-internal) image, by name: one constant partition `listed`."""
+
+    class Meta:
+        index_name = "catalogue-name-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class CatalogueByCreatedIndex(GlobalSecondaryIndex):
+    """Every listed image by `<created>#<name>` (name breaks ties in created)."""
+
+    class Meta:
+        index_name = "catalogue-created-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class DcByNameIndex(GlobalSecondaryIndex):
+    """Listed images bound to a DC, one partition per DC: what a DC image admin sees."""
+
+    class Meta:
+        index_name = "dc-name-index"
+        projection = AllProjection()
+
+    listed_dc = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class DcByCreatedIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "dc-created-index"
+        projection = AllProjection()
+
+    listed_dc = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PendingImageIndex(GlobalSecondaryIndex):
+    """Sparse: images in status pending, for the reconciler."""
+
+    class Meta:
+        index_name = "pending-image-index"
+        projection = AllProjection()
+
+    pending_image = UnicodeAttribute(hash_key=True)
+
+
+class ServableIndex(GlobalSecondaryIndex):
+    """Sparse: images a compute node can download (ready, with a file), for the node source."""
+
+    class Meta:
+        index_name = "servable-index"
+        projection = AllProjection()
+
+    servable = UnicodeAttribute(hash_key=True)
+
+
 class Image(Model):
     """A server disk image record; `name` is the URL key."""
 
@@ -98,9 +163,28 @@ class Image(Model):
     task_id = UnicodeAttribute(null=True)           # the task holding the status lock
     file_digest = UnicodeAttribute(null=True)       # "<sha1>:<size>" of its file in the store
     rev = VersionAttribute()                        # ETag source
+    # index keys, derived on every write (catalogue_keys.derived_keys); absent = not indexed
+    listed = UnicodeAttribute(null=True)
+    listed_dc = UnicodeAttribute(null=True)
+    created_key = UnicodeAttribute(null=True)
+    pending_image = UnicodeAttribute(null=True)
+    servable = UnicodeAttribute(null=True)
 
     uuid_index = ImageUuidIndex()
     file_index = ImageFileIndex()
+    by_name = CatalogueByNameIndex()
+    by_created = CatalogueByCreatedIndex()
+    dc_by_name = DcByNameIndex()
+    dc_by_created = DcByCreatedIndex()
+    pending_index = PendingImageIndex()
+    servable_index = ServableIndex()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """Every put (save, transaction) carries the index keys its fields imply."""
+        from chalicelib.persistence.catalogue_keys import derived_keys
+        for key, value in derived_keys(self).items():
+            setattr(self, key, value)
+        return super().serialize(null_check=null_check)
 
 
 class Guard(Model):
@@ -193,6 +277,19 @@ class Vm(Model):
     event_version = NumberAttribute(default=0)
 
     hostname_index = VmHostnameIndex()
+
+
+class ImageUse(Model):
+    """A VM of the read model using an image (one item per image and VM, whatever the number
+    of its disks from it): "which VMs use this image" is a Query. Kept by the VM read model
+    (services/platform/read_models.py) in the VM's own transaction."""
+
+    class Meta(_Meta):
+        table_name = _table("image-uses")
+
+    image_uuid = UnicodeAttribute(hash_key=True)
+    vm_uuid = UnicodeAttribute(range_key=True)
+    dc = UnicodeAttribute()
 
 
 class Snapshot(Model):
@@ -298,7 +395,7 @@ class TaskLogEntry(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Image, Guard, User, Datacenter, Vm, Snapshot, Task, TaskLogEntry,
+    Image, Guard, User, Datacenter, Vm, ImageUse, Snapshot, Task, TaskLogEntry,
 )
 
 

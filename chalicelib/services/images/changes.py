@@ -21,9 +21,9 @@ from chalicelib.services.images.access import (
     check_if_match,
     check_order_by,
     image_dc,
+    in_use,
     load_image,
     require_image_admin,
-    vms_using,
 )
 from chalicelib.services.images.conflicts import explain_lost_update, retry_lost_races
 from chalicelib.services.images.outcome import Outcome
@@ -174,7 +174,7 @@ def delete_image(principal: Principal, name: str, data: dict[str, Any], params: 
     check_order_by(data, params)
     image = load_image(principal, name)
     check_if_match(image, if_match)
-    if vms_using(image):
+    if in_use(image):
         raise errors.PreconditionRequired(http_texts.IMAGE_USED_BY_VMS)
     errs = form.Errors()
     callback = callback_from(data, errs)

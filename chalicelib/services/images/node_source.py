@@ -40,10 +40,19 @@ def _servable(image: Image, principal: Principal | None) -> bool:
     return ready and (principal is None or principal.can_see_image(image.dc_bound))
 
 
+def _ready_images() -> Any:
+    """The sparse servable-image index (a Scan only before the backfill has finished)."""
+    from chalicelib.persistence import catalogue_keys
+    from chalicelib.services.maintenance import catalogue_migration
+    if catalogue_migration.backfilled():
+        return Image.servable_index.query(catalogue_keys.SERVABLE)
+    return Image.scan(Image.status == STATUS_OK)
+
+
 def list_manifests(principal: Principal | None, params: dict[str, str]) -> list[dict[str, Any]]:
     wanted = {key: params[key] for key in FILTERS if params.get(key)}
     result = []
-    for image in Image.scan(Image.status == STATUS_OK):
+    for image in _ready_images():
         manifest = image.manifest_active or {}
         if _servable(image, principal) and all(str(manifest.get(k)) == v
                                                for k, v in wanted.items()):
