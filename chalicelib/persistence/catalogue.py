@@ -64,7 +64,7 @@ def plan(order: list[tuple[str, bool]]) -> Walk:
     return Walk(CREATED, descending, ties)
 
 
-def walk(how: Walk, dcs: Iterable[str] | None, after: str | None, page_size: int
+def walk(how: Walk, dcs: Iterable[str] | None, after: str | None, page_size: int | None
          ) -> Iterator[Image]:
     """Listed images in `how` order strictly after position `after`; `dcs` None = every
     listed image (a SuperAdmin), else the images bound to those DCs. Reads lazily,
@@ -109,13 +109,14 @@ def _sort_attr(how: Walk) -> Any:
     return Image.name if how.by == NAME else Image.created_key
 
 
-def _query(how: Walk, dc: str | None, condition: Any, page_size: int) -> Iterator[Image]:
+def _query(how: Walk, dc: str | None, condition: Any, page_size: int | None
+           ) -> Iterator[Image]:
     return iter(_index(how, dc).query(dc if dc is not None else LISTED, condition,
                                       scan_index_forward=not how.descending,
                                       page_size=page_size))
 
 
-def _partition(how: Walk, dc: str | None, after: str | None, page_size: int
+def _partition(how: Walk, dc: str | None, after: str | None, page_size: int | None
                ) -> Iterator[Image]:
     attr = _sort_attr(how)
     if not how.regrouped:
@@ -131,7 +132,9 @@ def _partition(how: Walk, dc: str | None, after: str | None, page_size: int
         yield from sorted(rest, key=lambda image: image.name, reverse=how.ties_descending)
         start = created + "#" if how.descending else created + _GROUP_END
     condition = None if start is None else (attr < start if how.descending else attr > start)
-    groups = itertools.groupby(_query(how, dc, condition, page_size),
+    # a group ends at the first item of the next one: one item more than the page shows
+    ahead = None if page_size is None else page_size + 1
+    groups = itertools.groupby(_query(how, dc, condition, ahead),
                                key=lambda image: str(image.created_key).partition("#")[0])
     for _, group in groups:
         yield from sorted(group, key=lambda image: image.name, reverse=how.ties_descending)

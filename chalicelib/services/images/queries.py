@@ -53,7 +53,7 @@ def list_images(principal: Principal, params: dict[str, str]) -> Outcome:
 
 
 def _walk(how: catalogue.Walk, dcs: frozenset[str] | None, after: str | None,
-          page_size: int) -> Iterator[Image]:
+          page_size: int | None) -> Iterator[Image]:
     if catalogue_migration.backfilled():
         return catalogue.walk(how, dcs, after, page_size)
     return catalogue.scan_walk(how, dcs, after)  # records without their index keys yet

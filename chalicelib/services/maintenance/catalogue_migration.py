@@ -66,8 +66,10 @@ def migrate(progress: Callable[[str], None] = lambda line: None,
         state = {"table": "vms", "after": None}
         Guard(PROGRESS, image_name=json.dumps(state)).save()
     _pages(Vm, state, report, progress, lambda vm, r: _backfill_uses(vm, r, connection))
+    global _done_seen
     Guard(MARK, image_name="done").save()
     Guard(PROGRESS).delete()
+    _done_seen = True
     progress(f"done: {report.images_updated} of {report.images_read} images updated, "
              f"{report.uses_written} image uses written for {report.vms_read} VMs")
     return report
