@@ -176,7 +176,7 @@ def test_the_in_use_check_of_a_delete_is_one_query(clean, admin):
     assert admin.get("/image/used/vm").json()["result"] == []
 
 
-ROUNDS = 4
+ROUNDS = 2
 
 
 @pytest.mark.parametrize("order_by", ["name", "-created"])
@@ -186,9 +186,9 @@ def test_pages_under_writes_never_repeat_nor_skip(clean, admin, order_by):
     for round_ in range(ROUNDS):
         prefix = f"r{round_}"
         stable = [record(f"{prefix}-s{i:03d}", BASE + timedelta(seconds=i % 11)) for i in
-                  range(60)]
+                  range(30)]
         doomed = [record(f"{prefix}-d{i:03d}", BASE + timedelta(seconds=i % 7)) for i in
-                  range(40)]
+                  range(20)]
         seed(stable + doomed)
         done = threading.Event()
         reader_api = racing.Client(admin)
@@ -202,7 +202,7 @@ def test_pages_under_writes_never_repeat_nor_skip(clean, admin, order_by):
         def creator() -> int:
             made = 0
             for i in itertools.count():
-                if done.is_set() or i >= 200:
+                if done.is_set() or i >= 40:
                     return made
                 record(f"{prefix}-n{i:03d}", BASE + timedelta(seconds=i % 13)).save()
                 made += 1
