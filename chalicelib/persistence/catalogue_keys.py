@@ -39,3 +39,12 @@ def derived_keys(image: Any) -> dict[str, str | None]:
 
 def stored_keys(image: Any) -> dict[str, str | None]:
     return {key: getattr(image, key, None) for key in derived_keys(image)}
+
+
+TASK = "task"
+
+
+def task_keys(task: Any) -> dict[str, str | None]:
+    return {"listed": TASK,
+            "created_key": f"{task.created.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}#{task.task_id}"
+            if task.created else None}

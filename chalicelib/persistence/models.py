@@ -358,6 +358,29 @@ class PendingIndex(GlobalSecondaryIndex):
     pending = UnicodeAttribute(hash_key=True)
 
 
+class TasksNewestIndex(GlobalSecondaryIndex):
+    """Every task by `<created>#<task id>` in one partition: `imagectl task list`, newest
+    first (a Query read backwards)."""
+
+    class Meta:
+        index_name = "tasks-newest-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TasksByDcIndex(GlobalSecondaryIndex):
+    """The tasks of one DC, newest first: `imagectl task list --dc`."""
+
+    class Meta:
+        index_name = "tasks-dc-index"
+        projection = AllProjection()
+
+    dc = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class Task(Model):
     class Meta(_Meta):
         table_name = _table("tasks")
@@ -393,8 +416,20 @@ class Task(Model):
     pending = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
+    listed = UnicodeAttribute(null=True)            # index keys, set on every put (serialize)
+    created_key = UnicodeAttribute(null=True)
+
     pending_user_index = PendingUserIndex()
     pending_index = PendingIndex()
+    newest_index = TasksNewestIndex()
+    dc_index = TasksByDcIndex()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """A task's creation time, DC and id never change: its keys are set when it is put."""
+        from chalicelib.persistence.catalogue_keys import task_keys
+        for key, value in task_keys(self).items():
+            setattr(self, key, value)
+        return super().serialize(null_check=null_check)
 
 
 class TaskLogEntry(Model):

@@ -235,3 +235,24 @@ def test_requests_decodes_what_the_gateway_sends(clean, admin):
     r = requests.get(admin.base_url + "/image/", params={"full": "true"}, stream=True,
                      headers={"ES-API-KEY": admin.key, "Accept-Encoding": "gzip"}, timeout=30)
     assert r.raw.read(2) == b"\x1f\x8b"
+
+
+def test_the_operators_task_list_is_newest_first_and_reads_its_page(clean):
+    """`imagectl task list [--dc DC]` (operator_views.list_tasks) reads the tasks index
+    backwards: its rows, not the tasks table."""
+    from chalicelib.persistence.models import Task
+    from chalicelib.services.maintenance import operator_views
+    clean.dc("eu")
+    with Task.batch_write() as batch:
+        for i in range(120):
+            batch.save(Task(f"t-{i:04d}", operation="import", creator="admin", owner="admin",
+                            dc="eu" if i % 3 == 0 else "main", image_name=f"img-{i}",
+                            created=BASE + timedelta(seconds=(i * 7) % 120), state="done",
+                            status="SUCCESS"))
+    with ddb_meter.window() as reads:
+        rows = operator_views.list_tasks(limit=5)
+        eu = operator_views.list_tasks(dc="eu", limit=4)
+    newest = sorted(range(120), key=lambda i: ((i * 7) % 120, f"t-{i:04d}"), reverse=True)
+    assert [row["task_id"] for row in rows] == [f"t-{i:04d}" for i in newest[:5]]
+    assert [row["task_id"] for row in eu] == [f"t-{i:04d}" for i in newest if i % 3 == 0][:4]
+    assert reads.items_of("-tasks") <= 5 + 4 + 2, reads.items_at  # a Scan reads all 120

@@ -1,6 +1,6 @@
 """The backfill of the catalogue's index keys (`./imagectl --aws migrate`; the local stack runs
-it at start): records written before the indexes gain the keys their fields imply, and every
-VM of the read model gains its image-use items.
+it at start): images and tasks written before the indexes gain the keys their fields imply;
+every VM of the read model gains its image-use items.
 
 - idempotent: a record already carrying its keys is not written again;
 - resumable: the scan position is saved after every page (a guard item), a second run goes on
@@ -21,7 +21,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.persistence import catalogue_keys
-from chalicelib.persistence.models import Guard, Image, ImageUse, Vm, get_or_none
+from chalicelib.persistence.models import Guard, Image, ImageUse, Task, Vm, get_or_none
 
 MARK = "schema#catalogue-indexes-v1"        # image_name "done" once the backfill finished
 PROGRESS = MARK + "#progress"               # image_name: JSON {"table": ..., "after": key}
@@ -35,6 +35,8 @@ class Report:
     images_updated: int = 0
     vms_read: int = 0
     uses_written: int = 0
+    tasks_read: int = 0
+    tasks_updated: int = 0
     resumed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,21 +59,26 @@ def forget_cached_mark() -> None:
 
 def migrate(progress: Callable[[str], None] = lambda line: None,
             connection: Any = None) -> Report:
+    global _done_seen
     report = Report()
+    steps: list[tuple[str, Any, Callable[[Any, Report], None]]] = [
+        ("images", Image, _backfill_image),
+        ("vms", Vm, lambda vm, r: _backfill_uses(vm, r, connection)),
+        ("tasks", Task, _backfill_task),
+    ]
     saved = get_or_none(Guard, PROGRESS)
     state = json.loads(saved.image_name) if saved else {"table": "images", "after": None}
     report.resumed = saved is not None
-    if state["table"] == "images":
-        _pages(Image, state, report, progress, _backfill_image)
-        state = {"table": "vms", "after": None}
-        Guard(PROGRESS, image_name=json.dumps(state)).save()
-    _pages(Vm, state, report, progress, lambda vm, r: _backfill_uses(vm, r, connection))
-    global _done_seen
+    names = [name for name, _, _ in steps]
+    for name, model, each in steps[names.index(str(state["table"])):]:
+        _pages(model, state if state["table"] == name else {"table": name, "after": None},
+               report, progress, each)
     Guard(MARK, image_name="done").save()
     Guard(PROGRESS).delete()
     _done_seen = True
     progress(f"done: {report.images_updated} of {report.images_read} images updated, "
-             f"{report.uses_written} image uses written for {report.vms_read} VMs")
+             f"{report.uses_written} image uses written for {report.vms_read} VMs, "
+             f"{report.tasks_updated} of {report.tasks_read} tasks updated")
     return report
 
 
@@ -83,7 +90,8 @@ def _pages(model: Any, state: dict[str, Any], report: Report,
         for item in scan:
             each(item, report)
         after = scan.last_evaluated_key
-        progress(f"{state['table']}: {report.images_read} images, {report.vms_read} VMs read")
+        progress(f"{state['table']}: {report.images_read} images, {report.vms_read} VMs, "
+                 f"{report.tasks_read} tasks read")
         if after is None:
             return
         Guard(PROGRESS, image_name=json.dumps({"table": state["table"], "after": after})).save()
@@ -118,6 +126,17 @@ def _backfill_uses(vm: Vm, report: Report, connection: Any) -> None:
         report.uses_written += len(set(vm.image_uuids))
     except TransactWriteError:
         pass
+
+
+def _backfill_task(task: Task, report: Report) -> None:
+    report.tasks_read += 1
+    wanted = catalogue_keys.task_keys(task)
+    if all(getattr(task, key) == value for key, value in wanted.items()):
+        return
+    # a task's creation time, DC and id never change: no newer write can contradict these
+    task.update(actions=[getattr(Task, key).set(value) for key, value in wanted.items()
+                         if value is not None], condition=Task.task_id.exists())
+    report.tasks_updated += 1
 
 
 def _connection() -> Any:
