@@ -40,6 +40,8 @@ def start_emulator(port: int = 0) -> Emulator:
     emulator_contract.install()  # before the first request: moto alone takes no locks
     from devstack import service_limits
     service_limits.install()  # AWS's limits that moto leaves out (README "AWS's limits")
+    from devstack import fast_reads
+    fast_reads.install()  # DynamoDB reads without moto's slow serializer (its docstring)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
     # A failed execution is the workflow's business (its task says why), not a stack trace of
     # the interpreter's internals on the console.

@@ -1,0 +1,50 @@
+"""The emulator's fast path for DynamoDB reads (devstack/fast_reads.py) answers exactly what
+moto's own serializer answers, for every attribute type the models use and more."""
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from devstack import fast_reads
+
+ITEM = {"name": {"S": "a"}, "n": {"N": "1.50"}, "b": {"BOOL": False}, "z": {"NULL": True},
+        "l": {"L": [{"S": "x"}, {"M": {"deep": {"N": "-3"}}}]}, "ss": {"SS": ["p", "q"]},
+        "ns": {"NS": ["1", "2"]}, "m": {"M": {"u": {"S": "ü ☃ \"quoted\""}}}}
+
+
+@pytest.fixture
+def table(stack):
+    client = boto3.client("dynamodb")
+    name = "fast-reads-contract"
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}])
+    for index in range(5):
+        client.put_item(TableName=name, Item={**ITEM, "name": {"S": f"item-{index}"}})
+    yield client, name
+    client.delete_table(TableName=name)
+
+
+def _reads(client, name):
+    answers = [
+        client.query(TableName=name, KeyConditionExpression="#n = :v",
+                     ExpressionAttributeNames={"#n": "name"},
+                     ExpressionAttributeValues={":v": {"S": "item-1"}},
+                     ReturnConsumedCapacity="TOTAL"),
+        client.scan(TableName=name, Limit=2),
+        client.scan(TableName=name, ProjectionExpression="#n, l",
+                    ExpressionAttributeNames={"#n": "name"}),
+        client.get_item(TableName=name, Key={"name": {"S": "item-2"}}),
+        client.get_item(TableName=name, Key={"name": {"S": "missing"}}),
+        client.batch_get_item(RequestItems={name: {"Keys": [{"name": {"S": "item-3"}},
+                                                            {"name": {"S": "item-4"}}]}}),
+    ]
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_the_fast_answers_are_moto_serializers_answers(table, monkeypatch):
+    fast = _reads(*table)
+    monkeypatch.setattr(fast_reads, "ENABLED", False)
+    assert fast == _reads(*table)
