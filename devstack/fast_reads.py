@@ -7,7 +7,9 @@ within API Gateway's 29 s locally, whatever the app does, while DynamoDB reads a
 tens of milliseconds. For the read operations moto's result is already the wire JSON (its
 DynamoDB types are JSON: strings, numbers as strings, lists, maps, booleans), so it is sent
 as is; anything `json.dumps` cannot take (none of the project's attributes is binary) goes
-through moto's serializer as before. The same answer as parsed JSON: checked by
+through moto's serializer as before. moto also sorts a whole index on every Query page by
+comparing its typed values pair by pair (each comparison converts both); the sort here
+converts each key once (same order: key attributes are strings, numbers or binary). The same answer as parsed JSON: checked by
 tests/integration/test_fast_reads.py (`ENABLED = False` sends every answer through moto's).
 """
 from __future__ import annotations
@@ -40,3 +42,22 @@ def install() -> None:
         return serialize(self, context)
 
     DynamoResult.execute_result = execute_result
+    _install_sort()
+
+
+def _install_sort() -> None:
+    from moto.dynamodb.models.table import Table
+    moto_sort = Table.sorted_items
+
+    def sorted_items(self: Any, hash_key_attrs: list[str], range_key_attrs: list[str | None],
+                     items: list[Any]) -> list[Any]:
+        if not ENABLED:
+            return moto_sort(self, hash_key_attrs, range_key_attrs, items)
+        attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        try:
+            items.sort(key=lambda item: tuple(item.attrs[key].cast_value for key in attrs))
+        except TypeError:  # keys of mixed types: moto's own comparison decides
+            return moto_sort(self, hash_key_attrs, range_key_attrs, items)
+        return items
+
+    Table.sorted_items = sorted_items
