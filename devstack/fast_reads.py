@@ -9,8 +9,9 @@ DynamoDB types are JSON: strings, numbers as strings, lists, maps, booleans), so
 as is; anything `json.dumps` cannot take (none of the project's attributes is binary) goes
 through moto's serializer as before. moto also sorts a whole index on every Query page by
 comparing its typed values pair by pair (each comparison converts both); the sort here
-converts each key once (same order: key attributes are strings, numbers or binary). The same answer as parsed JSON: checked by
-tests/integration/test_fast_reads.py (`ENABLED = False` sends every answer through moto's).
+converts each key once (same order: key attributes are strings, numbers or binary). The
+same answers and pages: tests/integration/test_fast_reads.py (`ENABLED = False` is moto's
+own behaviour).
 """
 from __future__ import annotations
 
