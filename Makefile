@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/export.py
 	$(VENV)/bin/python bench/api_budget.py
+	$(VENV)/bin/python bench/catalogue.py
 	$(VENV)/bin/python bench/idle.py
 	$(VENV)/bin/python bench/soak.py
 

@@ -322,6 +322,15 @@ def cmd_cleanup(args: argparse.Namespace) -> Output:
     return output.cleanup(report.as_dict())
 
 
+def cmd_migrate(args: argparse.Namespace) -> Output:
+    from chalicelib.services.maintenance import catalogue_migration
+    say(args, "migrate: adding the catalogue's index keys to images and the image uses of "
+              "VMs (resumable: run again after an interruption) ...")
+    report = catalogue_migration.migrate(progress=lambda line: say(args, "  " + line))
+    summary = report.as_dict()
+    return Output(summary, " ".join(f"{key}={value}" for key, value in summary.items()))
+
+
 # --- the local stack's own files ---------------------------------------------------------------
 def cmd_admin_key(args: argparse.Namespace) -> Output:
     from devstack import layout
@@ -576,6 +585,9 @@ def parser() -> argparse.ArgumentParser:
                                               "uploads, delete orphaned store objects")
     clean.add_argument("--dry-run", action="store_true", help="report, change nothing")
     clean.set_defaults(func=cmd_cleanup)
+    groups.add_parser("migrate", help="backfill the catalogue's index keys and image uses "
+                                      "(resumable, idempotent, with progress)"
+                      ).set_defaults(func=cmd_migrate)
 
     iam = groups.add_parser("iam-policy", help="print the IAM policy `imagectl --aws` needs "
                                                "for the stage IMAGE_API_TABLE_PREFIX names")

@@ -42,6 +42,8 @@ def start_emulator(port: int = 0) -> Emulator:
     service_limits.install()  # AWS's limits that moto leaves out (README "AWS's limits")
     from devstack import emulator_streaming
     emulator_streaming.install()  # GetObject streams (moto reads whole objects into memory)
+    from devstack import fast_reads
+    fast_reads.install()  # DynamoDB reads without moto's slow serializer (its docstring)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
     # A failed execution is the workflow's business (its task says why), not a stack trace of
     # the interpreter's internals on the console.

@@ -5,6 +5,7 @@ Like the deployed gateway's MISSING_AUTHENTICATION_TOKEN response, an unknown ro
 """
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*gateway_limits.RESPONSE_TOO_LARGE)
         headers = dict(response.get("headers") or {})
         payload = response.get("body") or b""
+        if response.get("isBase64Encoded"):  # as API Gateway does for binary media types
+            payload = base64.b64decode(payload)
         if isinstance(payload, str):
             payload = payload.encode()
         self._send(response["statusCode"], headers, payload)

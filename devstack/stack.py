@@ -77,6 +77,9 @@ class Stack:
         policies.install(opts.table_prefix)  # each function signs as itself (devstack/iam)
         acting.install()
         create_tables()
+        # saved data from before the catalogue's indexes gains their keys (idempotent)
+        from chalicelib.services.maintenance import catalogue_migration
+        catalogue_migration.migrate()
         if opts.image_server:
             self._create_image_server(app)
         from chalicelib import config

@@ -122,13 +122,17 @@ ROLLBACK_STORE = Grant(
 GRANTS: dict[str, Grant] = {
     "APIHandler": _merge(ENDING, ROLLBACK_STORE, Grant(
         tables={
-            "images": Table((GET, PUT, UPDATE, DELETE, SCAN), ("uuid-index",)),
-            "guards": Table((BATCH_GET, PUT, DELETE)),
+            # SCAN: the listings' fallback until the backfill has finished (catalogue_migration)
+            "images": Table((GET, PUT, UPDATE, DELETE, SCAN), (
+                "uuid-index", "catalogue-name-index", "catalogue-created-index",
+                "dc-name-index", "dc-created-index", "servable-index")),
+            "guards": Table((GET, BATCH_GET, PUT, DELETE)),  # GET: the backfill's mark
+            "image-uses": Table((QUERY,)),
             "users": Table((GET, UPDATE), ("key-hash-index",)),
             # login attempts, per name and address (services/identity/login_throttle.py)
             "logins": Table((GET, BATCH_GET, PUT, UPDATE, DELETE)),
             "dcs": Table((GET, UPDATE)),
-            "vms": Table((GET, SCAN), ("hostname-index",)),
+            "vms": Table((GET, BATCH_GET, SCAN), ("hostname-index",)),
             "snapshots": Table((GET, UPDATE)),
             "tasks": Table((GET, PUT, UPDATE), ("pending-user-index",)),
             "tasklog": Table((PUT, QUERY)),
@@ -152,15 +156,19 @@ GRANTS: dict[str, Grant] = {
         bucket=(S3_LIST, S3_UPLOADS))),
     "StepFinish": _merge(STEP, ENDING),
     "StepRollback": _merge(STEP, ENDING, ROLLBACK_STORE),
-    "OnPlatformEvent": Grant(tables={name: Table((UPDATE,))
-                                     for name in ("vms", "snapshots", "users", "dcs")}),
+    "OnPlatformEvent": Grant(tables={
+        **{name: Table((UPDATE,)) for name in ("snapshots", "users", "dcs")},
+        # a VM and its image uses in one transaction, conditioned on the version read
+        "vms": Table((GET, UPDATE)), "image-uses": Table((PUT, DELETE))}),
     "OnExecutionStatus": _merge(ENDING, ROLLBACK_STORE, Grant(executions=(DESCRIBE,))),
     "OnUploadCreated": Grant(tables={"tasks": Table((GET,))}, objects={UPLOADS: (S3_GET,)},
                              bucket=(S3_LIST,), task_tokens=(TASK_SUCCESS,)),
     "OnTaskEnded": Grant(tables={"tasks": Table((GET, UPDATE)), "users": Table((GET, UPDATE))}),
     "OnCleanup": _merge(ENDING, ROLLBACK_STORE, Grant(
         tables={"tasks": Table((SCAN, BATCH_WRITE), ("pending-index",)),
-                "images": Table((SCAN,)), "tasklog": Table((SCAN, BATCH_WRITE))},
+                # SCAN: orphaned objects (every uuid), and pending images before the backfill
+                "images": Table((SCAN,), ("pending-image-index",)),
+                "guards": Table((GET,)), "tasklog": Table((SCAN, BATCH_WRITE))},
         objects={ANYWHERE: (S3_DELETE, S3_ABORT)},
         bucket=(S3_LIST, S3_UPLOADS), executions=(DESCRIBE, STOP))),
 }

@@ -232,6 +232,10 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
             "ResourcePath": "/*", "HttpMethod": "*",
             "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
             "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"}}],
+        # a gzip'd answer (api/compression.py) is base64 in the proxy response; API Gateway
+        # decodes it only when the binary media types match the request's Accept (`*/*` from
+        # `requests`), so every type is binary (a text answer passes unchanged)
+        "BinaryMediaTypes": ["*~1*"],
     }}
 
     outputs = {

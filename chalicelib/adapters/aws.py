@@ -82,3 +82,20 @@ def transient(exc: BaseException) -> bool:
         cause = getattr(current, "cause", None)  # PynamoDB keeps botocore's error here
         current = cause if isinstance(cause, BaseException) else current.__cause__
     return False
+
+
+def unreachable(exc: BaseException) -> bool:
+    """A dependency did not answer in time or could not be reached (botocore's read or
+    connect timeout, a refused connection), directly or as the cause of a PynamoDB error:
+    the request may succeed when retried, so it is a 503, not a server error."""
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import ReadTimeoutError
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        # EndpointConnectionError and ConnectTimeoutError are botocore ConnectionErrors
+        if isinstance(current, (ReadTimeoutError, BotocoreConnectionError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

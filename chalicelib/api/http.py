@@ -14,6 +14,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.api import compression
 from chalicelib.config import SERVICE_VERSION, settings
 from chalicelib.domain import errors, http_texts, limits
 from chalicelib.domain.permissions import Principal
@@ -104,12 +105,25 @@ def _render(reply: Reply, ctx: Ctx | None) -> Response:
                                ctx.principal.username if ctx and ctx.principal else "")
     headers.update(reply.headers)
     body = json.dumps(reply.body)
+    if ctx is not None and compression.wanted(ctx.headers, body):
+        return _render_gzip(reply, ctx, headers, body)
     if not limits.response_fits(reply.status, headers, body):
         # past Lambda's response limit API Gateway would answer 502: say what fits instead
         log.warning("answer of %d bytes refused: over Lambda's response limit", len(body))
         return _render(Reply(400, {"detail": http_texts.RESPONSE_TOO_LARGE}), ctx)
     return Response(body=body, status_code=reply.status,
                     headers=dict[str, str | list[str]](headers))
+
+
+def _render_gzip(reply: Reply, ctx: Ctx, headers: dict[str, str], body: str) -> Response:
+    headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    encoded = compression.encode(body)
+    if not limits.response_fits(reply.status, headers, encoded):  # measured as sent: base64
+        log.warning("gzip'd answer of %d bytes refused: over Lambda's response limit",
+                    len(encoded))
+        return _render(Reply(400, {"detail": http_texts.RESPONSE_TOO_LARGE}), ctx)
+    return compression.GzipResponse(body=encoded, status_code=reply.status,
+                                    headers=dict[str, str | list[str]](headers))
 
 
 def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
@@ -123,6 +137,12 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
     from chalicelib.adapters.aws import throttled
     if throttled(exc):
         return Reply(errors.Throttled.status, {"detail": errors.Throttled.detail})
+    from chalicelib.adapters.aws import unreachable
+    if unreachable(exc):
+        log.warning("dependency unavailable: %s", type(exc).__name__)
+        unavailable = errors.DependencyUnavailable
+        return Reply(unavailable.status, {"detail": unavailable.detail},
+                     {"Retry-After": str(unavailable.retry_after_seconds)})
     log.exception("unhandled error")
     return Reply(500, {"detail": http_texts.INTERNAL_ERROR})
 

@@ -92,6 +92,18 @@ class PreconditionRequired(ApiError):
     status = 428
 
 
+class DependencyUnavailable(ApiError):
+    status = 503
+    detail = texts.DEPENDENCY_UNAVAILABLE
+    retry_after_seconds = 5
+
+
+class ListTooLarge(ApiError):
+    """A full list (no `limit`) past what one answer carries: the client must page."""
+    status = 400
+    detail = texts.LIST_TOO_LARGE
+
+
 class Throttled(ApiError):
     status = 429
     detail = texts.THROTTLED

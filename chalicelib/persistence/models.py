@@ -67,6 +67,71 @@ class ImageFileIndex(GlobalSecondaryIndex):
     file_digest = UnicodeAttribute(hash_key=True)
 
 
+# The catalogue's index walks (README "DynamoDB access patterns"). The key attributes are
+# derived from the image's own fields (persistence/catalogue_keys.py) on every write, so
+# each listing is a Query that reads what its page shows.
+class CatalogueByNameIndex(GlobalSecondaryIndex):
+    """Every listed (non-internal) image, by name: one constant partition `listed`."""
+
+    class Meta:
+        index_name = "catalogue-name-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class CatalogueByCreatedIndex(GlobalSecondaryIndex):
+    """Every listed image by `<created>#<name>` (name breaks ties in created)."""
+
+    class Meta:
+        index_name = "catalogue-created-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class DcByNameIndex(GlobalSecondaryIndex):
+    """Listed images bound to a DC, one partition per DC: what a DC image admin sees."""
+
+    class Meta:
+        index_name = "dc-name-index"
+        projection = AllProjection()
+
+    listed_dc = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class DcByCreatedIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "dc-created-index"
+        projection = AllProjection()
+
+    listed_dc = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PendingImageIndex(GlobalSecondaryIndex):
+    """Sparse: images in status pending, for the reconciler."""
+
+    class Meta:
+        index_name = "pending-image-index"
+        projection = AllProjection()
+
+    pending_image = UnicodeAttribute(hash_key=True)
+
+
+class ServableIndex(GlobalSecondaryIndex):
+    """Sparse: images a compute node can download (ready, with a file), for the node source."""
+
+    class Meta:
+        index_name = "servable-index"
+        projection = AllProjection()
+
+    servable = UnicodeAttribute(hash_key=True)
+
+
 class Image(Model):
     """A server disk image record; `name` is the URL key."""
 
@@ -97,9 +162,53 @@ class Image(Model):
     task_id = UnicodeAttribute(null=True)           # the task holding the status lock
     file_digest = UnicodeAttribute(null=True)       # "<sha1>:<size>" of its file in the store
     rev = VersionAttribute()                        # ETag source
+    # index keys, derived on every write (catalogue_keys.derived_keys); absent = not indexed
+    listed = UnicodeAttribute(null=True)
+    listed_dc = UnicodeAttribute(null=True)
+    created_key = UnicodeAttribute(null=True)
+    pending_image = UnicodeAttribute(null=True)
+    servable = UnicodeAttribute(null=True)
 
     uuid_index = ImageUuidIndex()
     file_index = ImageFileIndex()
+    by_name = CatalogueByNameIndex()
+    by_created = CatalogueByCreatedIndex()
+    dc_by_name = DcByNameIndex()
+    dc_by_created = DcByCreatedIndex()
+    pending_index = PendingImageIndex()
+    servable_index = ServableIndex()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """Every put (save, transaction) carries the index keys its fields imply."""
+        from chalicelib.persistence.catalogue_keys import derived_keys
+        for key, value in derived_keys(self).items():
+            setattr(self, key, value)
+        return super().serialize(null_check=null_check)
+
+    def update(self, actions: list[Any], condition: Any = None, *,
+               add_version_condition: bool = True) -> Any:
+        """A direct UpdateItem (an operator's fix, a test's set-up) keeps the index keys too:
+        a second write when the first moved them. The app's own changes go through
+        `records.add_update`, which sets them in the same transaction."""
+        from chalicelib.persistence.catalogue_keys import derived_keys, stored_keys
+        result = super().update(actions, condition, add_version_condition=add_version_condition)
+        moved = {key: value for key, value in derived_keys(self).items()
+                 if value != stored_keys(self)[key]}
+        if moved and not any(key in _INDEX_KEYS for key in _action_paths(actions)):
+            result = super().update([getattr(Image, key).set(value) if value is not None
+                                     else getattr(Image, key).remove()
+                                     for key, value in moved.items()],
+                                    add_version_condition=False)
+        return result
+
+
+_INDEX_KEYS = ("listed", "listed_dc", "created_key", "pending_image", "servable")
+
+
+def _action_paths(actions: list[Any]) -> list[str]:
+    """The top-level attribute each update action writes."""
+    return [str(action.values[0].path[0]) if hasattr(action.values[0], "path") else ""
+            for action in actions]
 
 
 class Guard(Model):
@@ -205,6 +314,19 @@ class Vm(Model):
     hostname_index = VmHostnameIndex()
 
 
+class ImageUse(Model):
+    """A VM of the read model using an image (one item per image and VM, whatever the number
+    of its disks from it): "which VMs use this image" is a Query. Kept by the VM read model
+    (services/platform/read_models.py) in the VM's own transaction."""
+
+    class Meta(_Meta):
+        table_name = _table("image-uses")
+
+    image_uuid = UnicodeAttribute(hash_key=True)
+    vm_uuid = UnicodeAttribute(range_key=True)
+    dc = UnicodeAttribute()
+
+
 class Snapshot(Model):
     class Meta(_Meta):
         table_name = _table("snapshots")
@@ -246,6 +368,29 @@ class PendingIndex(GlobalSecondaryIndex):
     pending = UnicodeAttribute(hash_key=True)
 
 
+class TasksNewestIndex(GlobalSecondaryIndex):
+    """Every task by `<created>#<task id>` in one partition: `imagectl task list`, newest
+    first (a Query read backwards)."""
+
+    class Meta:
+        index_name = "tasks-newest-index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TasksByDcIndex(GlobalSecondaryIndex):
+    """The tasks of one DC, newest first: `imagectl task list --dc`."""
+
+    class Meta:
+        index_name = "tasks-dc-index"
+        projection = AllProjection()
+
+    dc = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class Task(Model):
     class Meta(_Meta):
         table_name = _table("tasks")
@@ -281,8 +426,20 @@ class Task(Model):
     pending = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
+    listed = UnicodeAttribute(null=True)            # index keys, set on every put (serialize)
+    created_key = UnicodeAttribute(null=True)
+
     pending_user_index = PendingUserIndex()
     pending_index = PendingIndex()
+    newest_index = TasksNewestIndex()
+    dc_index = TasksByDcIndex()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """A task's creation time, DC and id never change: its keys are set when it is put."""
+        from chalicelib.persistence.catalogue_keys import task_keys
+        for key, value in task_keys(self).items():
+            setattr(self, key, value)
+        return super().serialize(null_check=null_check)
 
 
 class TaskLogEntry(Model):
@@ -308,7 +465,7 @@ class TaskLogEntry(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Image, Guard, User, Datacenter, Vm, Snapshot, Task, TaskLogEntry, LoginThrottle,
+    Image, Guard, User, Datacenter, Vm, ImageUse, Snapshot, Task, TaskLogEntry, LoginThrottle,
 )
 
 

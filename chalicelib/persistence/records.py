@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -16,6 +17,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.vocabulary import ImageStatus
+from chalicelib.persistence import catalogue_keys
 from chalicelib.persistence.models import Datacenter, Guard, Image, TaskLogEntry
 
 STATUS_OK = int(ImageStatus.OK)
@@ -122,6 +124,7 @@ def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
       back: nobody can take the old alias meanwhile; `release_alias` frees it on success);
     - RETURN: release the current guard; the target one is still held (that rollback).
     """
+    changes = {**changes, **_index_key_changes(image, changes)}
     actions = [getattr(Image, key).set(value) if value is not None else getattr(Image, key).remove()
                for key, value in changes.items()]
     tx.update("status", image, actions, add_version_condition=False,
@@ -143,6 +146,15 @@ def add_update(tx: Tx, image: Image, changes: dict[str, Any], *,
         if changes["dc_bound"]:
             tx.update("new-dc", Datacenter(changes["dc_bound"]), [Datacenter.image_count.add(1)],
                       condition=Datacenter.name.exists())
+
+
+def _index_key_changes(image: Image, changes: dict[str, Any]) -> dict[str, Any]:
+    """The index keys that the change moves (or that a record from before the indexes lacks)."""
+    after = SimpleNamespace(**{key: changes.get(key, getattr(image, key))
+                               for key in (*catalogue_keys.SOURCES, "name", "created")})
+    stored = catalogue_keys.stored_keys(image)
+    return {key: value for key, value in catalogue_keys.derived_keys(after).items()
+            if value != stored[key]}
 
 
 def release_alias(tx: Tx, alias: str, version: str, image_name: str) -> None:

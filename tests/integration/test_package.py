@@ -265,6 +265,11 @@ ENDING = {"images": "rw", "guards": "w", "dcs": "w", "snapshots": "w", "tasks": 
 STEP = {"images": "r", "tasks": "rw"}
 EXPECTED_TABLES = {
     "APIHandler": {"images": "rw", "images/uuid-index": "r", "guards": "rw", "users": "rw",
+                   # the catalogue's walks (issue 17) and the VMs using an image
+                   **{f"images/{index}": "r" for index in (
+                       "catalogue-name-index", "catalogue-created-index", "dc-name-index",
+                       "dc-created-index", "servable-index")},
+                   "image-uses": "r",
                    "users/key-hash-index": "r", "logins": "rw", "dcs": "rw", "vms": "r",
                    "vms/hostname-index": "r", "snapshots": "rw", "tasks": "rw",
                    "tasks/pending-user-index": "r", "tasklog": "rw"},
@@ -272,8 +277,10 @@ EXPECTED_TABLES = {
     "StepWriteManifest": STEP, "StepDeleteObjects": STEP, "StepRequestExport": STEP,
     "StepIngestUpload": STEP,
     "StepFinish": ENDING, "StepRollback": ENDING, "OnExecutionStatus": ENDING,
-    "OnCleanup": {**ENDING, "tasks/pending-index": "r", "tasklog": "rw"},
-    "OnPlatformEvent": {"vms": "w", "snapshots": "w", "users": "w", "dcs": "w"},
+    "OnCleanup": {**ENDING, "tasks/pending-index": "r", "tasklog": "rw", "guards": "rw",
+                  "images/pending-image-index": "r"},
+    "OnPlatformEvent": {"vms": "rw", "snapshots": "w", "users": "w", "dcs": "w",
+                        "image-uses": "w"},
     "OnUploadCreated": {"tasks": "r"},
     "OnTaskEnded": {"tasks": "rw", "users": "rw"},
 }
@@ -350,7 +357,13 @@ def test_table_access_function_by_function(template):
         on_users = [s for s in statements[name] if "users" in _table_access(template, [s])]
         assert _actions(on_users, "dynamodb") <= {"dynamodb:GetItem", "dynamodb:Query",
                                                   "dynamodb:UpdateItem"}, name
-    assert _actions(statements["OnPlatformEvent"], "dynamodb") == {"dynamodb:UpdateItem"}
+    # events update read models; a VM's image uses are put and removed with it, after the
+    # VM is read (issue 17: the VM's version conditions the transaction)
+    assert _actions(statements["OnPlatformEvent"], "dynamodb") == {
+        "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    uses_only = [s for s in statements["OnPlatformEvent"]
+                 if set(_table_access(template, [s])) == {"image-uses"}]
+    assert _actions(uses_only, "dynamodb") == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
 def test_store_and_other_access_function_by_function(template):

@@ -58,8 +58,32 @@ def check_if_match(image: Image, if_match: str | None) -> None:
         raise errors.PreconditionFailed()
 
 
+def in_use(image: Image) -> bool:
+    """Whether a VM in a DC the image is attached to has a disk from it (SPEC §4.5): one
+    Query of the image's uses."""
+    from chalicelib.persistence import vm_uses
+    from chalicelib.services.maintenance import catalogue_migration
+    if not catalogue_migration.backfilled():
+        return bool(_scanned_vms_using(image))
+    return bool(vm_uses.using(image.uuid, [str(dc) for dc in image.dcs or []]))
+
+
 def vms_using(image: Image) -> list[Vm]:
-    """VMs in a DC the image is attached to with a disk from this image (SPEC §4.5)."""
+    """Those VMs: a Query of the uses, then one BatchGetItem of the VMs."""
+    from chalicelib.persistence import vm_uses
+    from chalicelib.services.maintenance import catalogue_migration
+    if not catalogue_migration.backfilled():
+        return _scanned_vms_using(image)
+    uses = vm_uses.using(image.uuid, [str(dc) for dc in image.dcs or []])
+    if not uses:
+        return []
+    vms = Vm.batch_get([use.vm_uuid for use in uses])
+    # the VM as read now (a use and its VM are written in one transaction)
+    return [vm for vm in vms if not vm.deleted and image.uuid in (vm.image_uuids or [])]
+
+
+def _scanned_vms_using(image: Image) -> list[Vm]:
+    """Before the backfill has written every VM's uses: the scan of every VM."""
     if not image.dcs:
         return []
     condition = Vm.image_uuids.contains(image.uuid) & Vm.dc.is_in(*[str(dc) for dc in image.dcs])

@@ -21,9 +21,9 @@ from chalicelib.services.images.access import (
     check_if_match,
     check_order_by,
     image_dc,
+    in_use,
     load_image,
     require_image_admin,
-    vms_using,
 )
 from chalicelib.services.images.conflicts import explain_lost_update, retry_lost_races
 from chalicelib.services.images.outcome import Outcome
@@ -179,7 +179,7 @@ def _require_ok(image: Image) -> None:
 def delete_image(principal: Principal, name: str, data: dict[str, Any], params: dict[str, str],
                  if_match: str | None = None) -> Outcome:
     image = _image_to_change(principal, name, data, params, if_match)
-    if vms_using(image):
+    if in_use(image):
         raise errors.PreconditionRequired(http_texts.IMAGE_USED_BY_VMS)
     errs = form.Errors()
     callback = callback_from(data, errs)

@@ -41,10 +41,19 @@ def _servable(image: Image, principal: Principal | None) -> bool:
     return ready and (principal is None or principal.can_see_image(image.dc_bound))
 
 
+def _ready_images() -> Any:
+    """The sparse servable-image index (a Scan only before the backfill has finished)."""
+    from chalicelib.persistence import catalogue_keys
+    from chalicelib.services.maintenance import catalogue_migration
+    if catalogue_migration.backfilled():
+        return Image.servable_index.query(catalogue_keys.SERVABLE)
+    return Image.scan(Image.status == STATUS_OK)
+
+
 def list_manifests(principal: Principal | None, params: dict[str, str]) -> list[dict[str, Any]]:
     """ListImages: IMGAPI's filters and `marker`/`limit` paging over the servable images."""
     imgapi.parse_limit(params.get("limit"))  # a bad limit is refused before the table is read
-    servable = (image.manifest_active or {} for image in Image.scan(Image.status == STATUS_OK)
+    servable = (image.manifest_active or {} for image in _ready_images()
                 if _servable(image, principal))
     return [imgapi.dc_manifest(manifest) for manifest in imgapi.page(servable, params)]
 

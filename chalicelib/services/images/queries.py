@@ -1,17 +1,20 @@
 """Reading images: GET /image (with paging), GET /image/<name>, GET /image/<name>/vm."""
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.domain import cursor, errors, field_texts
 from chalicelib.domain.fields import parse_bool_param, to_int
 from chalicelib.domain.image_form import Errors
-from chalicelib.domain.image_view import etag, iso, render
+from chalicelib.domain.image_view import etag, render
 from chalicelib.domain.ordering import parse_order_by, sort_records
 from chalicelib.domain.permissions import Principal
-from chalicelib.domain.vocabulary import Access
+from chalicelib.persistence import catalogue
 from chalicelib.persistence.models import Image, Vm
+from chalicelib.services.images import full_list
 from chalicelib.services.images.access import (
     VM_ORDER,
     check_order_by,
@@ -21,6 +24,7 @@ from chalicelib.services.images.access import (
     vms_using,
 )
 from chalicelib.services.images.outcome import Outcome
+from chalicelib.services.maintenance import catalogue_migration
 
 PAGE = (1, 10000)
 Order = list[tuple[str, bool]]
@@ -31,56 +35,45 @@ def list_images(principal: Principal, params: dict[str, str]) -> Outcome:
     order = check_order_by(params)
     full = parse_bool_param(params.get("full", False))
     extended = parse_bool_param(params.get("extended", False))
-    limit, after = _page_params(params, order)
+    how = catalogue.plan(order)
+    limit, after = _page_params(params, how)
+    dcs = None if principal.is_super_admin else principal.image_admin_dcs
 
-    condition = Image.access != int(Access.INTERNAL)
-    if not principal.is_super_admin:
-        condition &= Image.dc_bound.is_in(*sorted(principal.image_admin_dcs))
-    items = sort_records(Image.scan(condition), order, _sort_key, tie="name")
+    def render_all(items: list[Image]) -> list[Any]:
+        return [render(item, extended=extended) for item in items] if (full or extended) \
+            else [item.name for item in items]
 
     headers: dict[str, str] = {}
-    if limit is not None:
-        if after is not None:
-            items = [item for item in items if _cursor_key(item, order) > after]  # exclusive
-        if len(items) > limit:
-            headers["es_next"] = cursor.encode(_cursor_value(items[limit - 1], order))
-        items = items[:limit]
-
-    result = [render(item, extended=extended) for item in items] if (full or extended) \
-        else [item.name for item in items]
-    return Outcome(result, settings().default_dc, headers=headers)
+    if limit is None:  # what Danube Cloud's clients send: the whole list, read page by page
+        result = full_list.read(_walk(how, dcs, after, full_list.PAGE), render_all)
+        return Outcome(result, settings().default_dc)
+    items = list(itertools.islice(_walk(how, dcs, after, limit + 1), limit + 1))
+    if len(items) > limit:
+        headers["es_next"] = cursor.encode(_cursor_value(how, items[limit - 1]))
+    return Outcome(render_all(items[:limit]), settings().default_dc, headers=headers)
 
 
-def _sort_key(image: Image, name: str) -> Any:
-    return iso(image.created) if name == "created" else getattr(image, name)
+def _walk(how: catalogue.Walk, dcs: frozenset[str] | None, after: str | None,
+          page_size: int | None) -> Iterator[Image]:
+    if catalogue_migration.backfilled():
+        return catalogue.walk(how, dcs, after, page_size)
+    return catalogue.scan_walk(how, dcs, after)  # records without their index keys yet
 
 
-def _cursor_key(image: Image, order: Order) -> tuple[Any, ...]:
-    """A position comparable in the listing's own order (descending fields inverted)."""
-    parts: list[Any] = []
-    for name, descending in order:
-        value = _sort_key(image, name) or ""
-        parts.append(_Desc(value) if descending else value)
-    parts.append(image.name)
-    return tuple(parts)
+# A cursor names its walk and the position in it; `v` tells it from the cursors made before
+# the indexes (a 400 `cursor: Invalid value.`, as any cursor not made here).
+CURSOR_VERSION = 2
 
 
-class _Desc(str):
-    """A string that sorts backwards, so one tuple comparison serves mixed directions."""
-
-    def __lt__(self, other: str) -> bool:
-        return str.__gt__(self, other)
-
-    def __gt__(self, other: str) -> bool:
-        return str.__lt__(self, other)
+def _walk_id(how: catalogue.Walk) -> list[Any]:
+    return [how.by, how.descending, how.ties_descending]
 
 
-def _cursor_value(image: Image, order: Order) -> dict[str, Any]:
-    return {"o": [[n, d] for n, d in order], "k": [str(p) for p in _cursor_key(image, order)]}
+def _cursor_value(how: catalogue.Walk, image: Image) -> dict[str, Any]:
+    return {"v": CURSOR_VERSION, "w": _walk_id(how), "p": how.position(image)}
 
 
-def _page_params(params: dict[str, str], order: Order
-                 ) -> tuple[int | None, tuple[Any, ...] | None]:
+def _page_params(params: dict[str, str], how: catalogue.Walk) -> tuple[int | None, str | None]:
     errs = Errors()
     limit = None
     if params.get("limit") not in (None, ""):
@@ -90,7 +83,7 @@ def _page_params(params: dict[str, str], order: Order
     after = None
     if params.get("cursor"):
         try:
-            after = _position(cursor.decode(params["cursor"], _cursor_check(order))["k"], order)
+            after = cursor.decode(params["cursor"], _cursor_check(how))["p"]
         except errors.ValidationFailed as exc:
             errs.update(exc.errors)  # type: ignore[arg-type]
     if errs:
@@ -98,18 +91,13 @@ def _page_params(params: dict[str, str], order: Order
     return limit, after
 
 
-def _cursor_check(order: Order) -> Any:
+def _cursor_check(how: catalogue.Walk) -> Any:
     def valid(value: Any) -> bool:
-        # a cursor only makes sense under the sort that produced it
-        return (isinstance(value, dict) and value.get("o") == [[n, d] for n, d in order]
-                and isinstance(value.get("k"), list) and len(value["k"]) == len(order) + 1
-                and all(isinstance(k, str) for k in value["k"]))
+        # a cursor only makes sense in the walk that produced it
+        return (isinstance(value, dict) and value.get("v") == CURSOR_VERSION
+                and value.get("w") == _walk_id(how)
+                and catalogue.valid_position(how, value.get("p")))
     return valid
-
-
-def _position(keys: list[str], order: Order) -> tuple[Any, ...]:
-    ordered = [_Desc(k) if d else k for k, (_, d) in zip(keys, order, strict=False)]
-    return (*ordered, keys[-1])
 
 
 def get_image(principal: Principal, name: str, params: dict[str, str]) -> Outcome:

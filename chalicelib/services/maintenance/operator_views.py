@@ -4,6 +4,7 @@ are reused: a task is read and cancelled through `services.tasks.views` with a S
 principal, and `--limit` has the bounds of the API's task-log `limit`."""
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from chalicelib.domain.fields import to_int
 from chalicelib.domain.image_view import iso
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.vocabulary import DONE, PENDING, ImageStatus
+from chalicelib.persistence.catalogue_keys import TASK
 from chalicelib.persistence.models import Datacenter, Image, Task, get_or_none
 from chalicelib.services.tasks import views
 
@@ -90,14 +92,26 @@ def list_tasks(*, running: bool = False, dc: str | None = None,
     """The newest `limit` tasks (all DCs, or one); `running`: only those not ended."""
     count = task_limit(limit)
     _existing_dc(dc)
+    from chalicelib.services.maintenance import catalogue_migration
+    if not catalogue_migration.backfilled():  # tasks from before the indexes lack their keys
+        return [task_row(task) for task in _scanned_tasks(running, dc)[:count]]
+    condition = Task.state != DONE if running else None
+    # newest first: the index read backwards, page by page until `count` are found
+    tasks = Task.dc_index.query(dc, filter_condition=condition, scan_index_forward=False,
+                                page_size=count) if dc is not None else \
+        Task.newest_index.query(TASK, filter_condition=condition, scan_index_forward=False,
+                                page_size=count)
+    return [task_row(task) for task in itertools.islice(tasks, count)]
+
+
+def _scanned_tasks(running: bool, dc: str | None) -> list[Task]:
     condition = None
     if running:
         condition = Task.state != DONE
     if dc is not None:
         condition = Task.dc == dc if condition is None else condition & (Task.dc == dc)
-    tasks = sorted(Task.scan(condition), key=lambda task: (task.created, task.task_id),
-                   reverse=True)
-    return [task_row(task) for task in tasks[:count]]
+    return sorted(Task.scan(condition), key=lambda task: (task.created, task.task_id),
+                  reverse=True)
 
 
 def _task(task_id: str) -> Task:

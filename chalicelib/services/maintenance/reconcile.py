@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.domain import operations as ops
 from chalicelib.domain import task_endings as endings
@@ -45,10 +46,19 @@ def reconcile_tasks(*, dry_run: bool = False, now: datetime | None = None) -> Re
     return report
 
 
+def _pending_images() -> Any:
+    """The sparse pending-image index; a Scan only before the backfill has finished."""
+    from chalicelib.persistence import catalogue_keys
+    from chalicelib.services.maintenance import catalogue_migration
+    if catalogue_migration.backfilled():
+        return Image.pending_index.query(catalogue_keys.PENDING)
+    return Image.scan(Image.status == int(ImageStatus.PENDING))
+
+
 def repair_images(*, dry_run: bool = False) -> Report:
     """Images left pending with no task that is still running are put back to a sane state."""
     report = Report(dry_run)
-    for image in Image.scan(Image.status == int(ImageStatus.PENDING)):
+    for image in _pending_images():
         task = get(image.task_id) if image.task_id else None
         if task is not None and task.state != DONE:
             continue

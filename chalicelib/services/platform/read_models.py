@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import platform_events as ev
+from chalicelib.persistence import vm_uses
 from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Datacenter, Snapshot, User, Vm, VmDisk
 
@@ -27,7 +28,7 @@ def _apply(item: Any, actions: list[Any], version: int) -> bool:
 def apply_vm_state(e: dict[str, Any]) -> bool:
     disks = [{k: v for k, v in d.items() if v is not None} for d in e["disks"]]
     images = sorted({d["image_uuid"] for d in e["disks"] if d["image_uuid"]})
-    return _apply(Vm(e["uuid"]), [
+    return vm_uses.apply(e["uuid"], images, e["dc"], [
         Vm.hostname.set(e["hostname"]), Vm.dc.set(e["dc"]),
         Vm.owner.set(e["owner"]) if e["owner"] else Vm.owner.remove(),
         Vm.node.set(e["node"]) if e.get("node") else Vm.node.remove(),
@@ -38,7 +39,7 @@ def apply_vm_state(e: dict[str, Any]) -> bool:
 
 
 def apply_vm_deleted(e: dict[str, Any]) -> bool:
-    return _apply(Vm(e["uuid"]), [
+    return vm_uses.apply(e["uuid"], [], "", [
         Vm.deleted.set(True), Vm.image_uuids.set([]), Vm.disks.set([]),
         Vm.status.set("deleted"), Vm.hostname.set(f"deleted-{e['uuid']}"), Vm.dc.set(""),
     ], e["version"])
