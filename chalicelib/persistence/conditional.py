@@ -15,9 +15,13 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Update
 from chalicelib.adapters.aws import condition_failed
 
 
-def conditional_update(item: Any, actions: list[Any], condition: Any) -> bool:
-    """UpdateItem under `condition`: True when it won, False when the condition failed."""
-    return _won(lambda: item.update(actions=actions, condition=condition), UpdateError)
+def conditional_update(item: Any, actions: list[Any], condition: Any, *,
+                       add_version_condition: bool = True) -> bool:
+    """UpdateItem under `condition`: True when it won, False when the condition failed.
+    `add_version_condition=False`: a write that must not also require the item's version
+    attribute (PynamoDB adds that condition and bumps it otherwise)."""
+    return _won(lambda: item.update(actions=actions, condition=condition,
+                                    add_version_condition=add_version_condition), UpdateError)
 
 
 def conditional_save(item: Any, condition: Any) -> bool:

@@ -37,6 +37,12 @@ HTTP = {
     "MALFORMED_REQUEST": "Malformed request",
     "THROTTLED": "Request was throttled.",
     "INTERNAL_ERROR": "Internal server error",
+    "DEPENDENCY_UNAVAILABLE": "A service this API depends on did not answer in time. Nothing "
+                              "was changed by this request's failed read; retry after the time "
+                              "in the Retry-After header.",
+    "LIST_TOO_LARGE": "The whole list is more than one answer can carry within the API's "
+                      "limits (6 MB, 29 s). Ask for pages with the limit parameter and for the "
+                      "next ones with cursor (the es_next header of each page).",
     "BAD_REQUEST": "Bad request",
     "NOT_STARTED": "Image operation could not be started; it was rolled back.",
     "RESPONSE_TOO_LARGE": "The answer would be larger than an API response may be (6 MB). Ask "

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.persistence import catalogue_keys
+from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Guard, Image, ImageUse, Task, Vm, get_or_none
 
 MARK = "schema#catalogue-indexes-v1"        # image_name "done" once the backfill finished
@@ -104,13 +105,10 @@ def _backfill_image(image: Image, report: Report) -> None:
         return
     actions = [getattr(Image, key).set(value) if value is not None
                else getattr(Image, key).remove() for key, value in wanted.items()]
-    try:
-        # `rev` unchanged: a newer write already set the keys its own fields imply
-        image.update(actions=actions, condition=Image.rev == image.rev,
-                     add_version_condition=False)
+    # `rev` unchanged since the read, else a newer write already set the keys its own fields
+    # imply (the condition is PynamoDB's version condition, written out once)
+    if conditional_update(image, actions, Image.rev == image.rev, add_version_condition=False):
         report.images_updated += 1
-    except UpdateError:
-        pass
 
 
 def _backfill_uses(vm: Vm, report: Report, connection: Any) -> None:
