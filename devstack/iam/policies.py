@@ -117,9 +117,12 @@ class Policies:
             or names.UPLOAD_PREFIX
         # The template names tables by the stack's prefix; the ARNs (above) are the tables the
         # models bound when first imported (a test session may have bound another prefix).
+        from chalicelib.persistence.models import Image
+        bound = Image.Meta.table_name.removesuffix("-images")  # the prefix the models bound
         named = {logical_id: {**res, "Properties": {
             **res["Properties"],
-            "TableName": f"{self.prefix}-{res['Properties']['TableName'].rpartition('-')[2]}"}}
+            "TableName": f"{self.prefix}-"
+                         f"{res['Properties']['TableName'].removeprefix(bound + '-')}"}}
             for logical_id, res in tables.items()}
         principals = {
             logical_id: Principal(logical_id, tuple(stack.resolve(document)["Statement"]))
