@@ -53,6 +53,7 @@ class Settings:
     task_deadline_seconds: int = 6 * 3600
     export_timeout_seconds: int = 86400
     export_heartbeat_seconds: int = 300
+    upload_timeout_seconds: int = 86400    # an upload not completed by then fails (§4.13)
     file_timeout_seconds: float = 30.0
     transfer_step_seconds: float = 600.0
     state_machine_arns: dict[str, str] = field(default_factory=dict)
@@ -97,6 +98,7 @@ def settings() -> Settings:
         task_deadline_seconds=_env_int("TASK_DEADLINE_SECONDS", 6 * 3600),
         export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 86400),
         export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 300),
+        upload_timeout_seconds=_env_int("UPLOAD_TIMEOUT_SECONDS", 86400),
         file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
         transfer_step_seconds=float(_env("TRANSFER_STEP_SECONDS", "600")),
         state_machine_arns={op: _env(names.state_machine_arn_variable(op)) for op in OPERATIONS},

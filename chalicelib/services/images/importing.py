@@ -1,4 +1,5 @@
-"""POST /image/<name>: import an image from a manifest URL (SPEC §4.3)."""
+"""POST /image/<name>: import an image from a manifest URL (SPEC §4.3), or open the upload of
+the caller's own file for a manifest it sends (`upload: true`, SPEC §4.13)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -14,9 +15,10 @@ from chalicelib.domain.manifest import record_manifest
 from chalicelib.domain.operations import rules
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import dummy_task_id, new_task_id
-from chalicelib.domain.vocabulary import IMPORT, SUCCESS, ImageStatus
+from chalicelib.domain.vocabulary import IMPORT, SUCCESS, UPLOAD, ImageStatus
 from chalicelib.persistence import audit, records
 from chalicelib.persistence.models import Datacenter, Image, get_or_none
+from chalicelib.services.images import uploading
 from chalicelib.services.images.access import (
     active_user_exists,
     check_order_by,
@@ -41,21 +43,28 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     dc = find_dc(data.get("dc") or settings().default_dc)
     data = _check_import_rights(principal, dc, data)
 
-    # network code (requests) loads with the first import, not with every cold start
-    from chalicelib.services.images.manifest_fetch import fetch_for_import
     errs = form.Errors()
-    fetched = fetch_for_import(data, errs)
+    upload = uploading.requested(data, errs)
+    source_field = uploading.FIELD if upload else "manifest_url"
+    if upload:
+        fetched = uploading.given_manifest(data, errs)
+    else:
+        # network code (requests) loads with the first import, not with every cold start
+        from chalicelib.services.images.manifest_fetch import fetch_for_import
+        fetched = fetch_for_import(data, errs)
     values = _field_values(principal, name, data, fetched, errs)
     if fetched is not None and not errs.keys() & {"alias", "version"}:
-        _check_unique(values, fetched.defaults["uuid"], errs)
+        _check_unique(values, fetched.defaults["uuid"], errs, source_field)
     _check_binding(values, data, dc, errs)
     callback = callback_from(data, errs)
     if errs:
         raise errors.ValidationFailed(errs)
     assert fetched is not None  # a missing manifest is a field error
-    on_server = lifecycle.runs_on_image_server(IMPORT)
+    on_server = lifecycle.runs_on_image_server(UPLOAD if upload else IMPORT)
     image = _new_image(name, values, fetched, dc)
     detail = {key: values[key] for key in form.UPDATABLE}
+    if upload:
+        return uploading.open_upload(principal, image, detail, callback, errs, on_server)
     detail.update(manifest_url=fetched.manifest_url, file_url=fetched.file_url)
     if on_server:
         return _import_on_server(principal, image, fetched, detail, callback, errs)
@@ -103,13 +112,14 @@ def _field_values(principal: Principal, name: str, data: dict[str, Any],
     return values
 
 
-def _check_unique(values: dict[str, Any], uuid: str, errs: form.Errors) -> None:
+def _check_unique(values: dict[str, Any], uuid: str, errs: form.Errors,
+                  source_field: str) -> None:
     """The uuid and the alias+version are free (the transaction checks again)."""
     alias_key = records.alias_guard(values["alias"], values["version"])
     taken = records.guard_owners([records.uuid_guard(uuid), alias_key])
     holder = taken.get(records.uuid_guard(uuid))
     if holder:
-        errs.add("manifest_url", field_texts.uuid_registered(holder))
+        errs.add(source_field, field_texts.uuid_registered(holder))
     if alias_key in taken:
         errs.add("alias", field_texts.ALIAS_IN_USE)
 
