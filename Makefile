@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/transfer.py
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/export.py
+	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/api_budget.py
 	$(VENV)/bin/python bench/catalogue.py
 	$(VENV)/bin/python bench/idle.py

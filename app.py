@@ -11,6 +11,7 @@ from chalicelib.api import (
                             ping,
                             snapshots,
                             tasks,
+                            uploads,
 )
 from chalicelib.events import maintenance, platform, workflow
 from chalicelib.logs import configure_logging
@@ -26,6 +27,7 @@ app.register_blueprint(tasks.bp)
 app.register_blueprint(node_images.bp)
 app.register_blueprint(imgapi.bp)
 app.register_blueprint(exports.bp)
+app.register_blueprint(uploads.bp)
 app.register_blueprint(openapi.bp)
 app.register_blueprint(accounts.bp)
 app.register_blueprint(platform.bp)

@@ -55,6 +55,7 @@ class Settings:
     task_deadline_seconds: int
     export_timeout_seconds: int
     export_heartbeat_seconds: int
+    upload_timeout_seconds: int         # an upload not completed by then fails (§4.13)
     file_timeout_seconds: float
     transfer_step_seconds: float
     state_machine_arns: dict[str, str]
@@ -105,6 +106,7 @@ def load() -> Settings:
         task_deadline_seconds=_env_int("TASK_DEADLINE_SECONDS", 6 * 3600),
         export_timeout_seconds=_env_int("EXPORT_TIMEOUT_SECONDS", 86400),
         export_heartbeat_seconds=_env_int("EXPORT_HEARTBEAT_SECONDS", 300),
+        upload_timeout_seconds=_env_int("UPLOAD_TIMEOUT_SECONDS", 86400),
         file_timeout_seconds=float(_env("FILE_TIMEOUT_SECONDS", "30")),
         transfer_step_seconds=float(_env("TRANSFER_STEP_SECONDS", "600")),
         state_machine_arns={op: _env(names.state_machine_arn_variable(op)) for op in OPERATIONS},

@@ -213,6 +213,63 @@ def cmd_image_list(args: argparse.Namespace) -> Output:
     return output.images(operator_views.list_images(dc=args.dc, status=args.status))
 
 
+def cmd_image_upload(args: argparse.Namespace) -> str:
+    """An image from a local file, through the public API (cli/upload.py)."""
+    from cli import upload
+    api = upload.Api(api_url(args.api_url), api_key())
+    try:
+        manifest = upload.manifest_of(Path(args.file), Path(args.manifest) if args.manifest
+                                      else None)
+        code = upload.upload(api, args.name, Path(args.file), manifest, args.dc)
+    except upload.UploadError as exc:
+        raise CliError(str(exc)) from None
+    if code:
+        raise UploadFailed()
+    return ""
+
+
+class UploadFailed(Exception):
+    """The task failed; its message is printed already."""
+
+
+def api_url(given: str | None) -> str:
+    """--api-url, else $IMAGE_API_URL, else the running local stack's."""
+    from devstack import layout
+    url = given or os.environ.get("IMAGE_API_URL")
+    if not url and layout.state_file().exists():
+        url = json.loads(layout.state_file().read_text()).get("api_url")
+    if not url:
+        raise CliError("no API: pass --api-url, set IMAGE_API_URL or start the local stack")
+    return str(url)
+
+
+def api_key() -> str:
+    """$ES_API_KEY (never an argument: those show in `ps`), else the local stack's admin key."""
+    from devstack import layout
+    key = os.environ.get("ES_API_KEY", "")
+    if not key and layout.admin_key_file().exists():
+        key = layout.admin_key_file().read_text().strip()
+    if not key:
+        raise CliError("no API key: set ES_API_KEY")
+    return key
+
+
+def add_upload_command(image: Any) -> None:
+    command = image.add_parser(
+        "upload", help="upload an image from a local file through the API (parts in "
+                       "parallel; run again to resume)")
+    command.add_argument("name")
+    command.add_argument("file")
+    command.add_argument("--manifest", metavar="M.json",
+                         help="the image's manifest (default: built from the file, as "
+                              "`repo serve` does)")
+    command.add_argument("--dc", help="the datacenter to bind the image to (default: the "
+                                      "API's default DC)")
+    command.add_argument("--api-url", help="the API's base URL, e.g. http://127.0.0.1:8000/api "
+                                           "(default: $IMAGE_API_URL, or the local stack's)")
+    command.set_defaults(func=cmd_image_upload, standalone=True)
+
+
 def cmd_task_list(args: argparse.Namespace) -> Output:
     from chalicelib.services.maintenance import operator_views
     return output.tasks(operator_views.list_tasks(running=args.running, dc=args.dc,
@@ -525,6 +582,7 @@ def add_image_and_task_commands(groups: Any) -> None:
     listed.add_argument("--dc", help="only images bound or attached to this DC")
     listed.add_argument("--status", choices=("ok", "pending"), help="only images in this status")
     listed.set_defaults(func=cmd_image_list)
+    add_upload_command(image)
 
     task = groups.add_parser("task", help="tasks of all users and DCs").add_subparsers(
         dest="action", required=True)
@@ -626,6 +684,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("imagectl: interrupted", file=sys.stderr)
         return 130
+    except UploadFailed:
+        return 1
     except Exception as exc:  # AccountError and AWS errors: one line, no traceback
         return fail(exc, 2 if is_bad_input(exc) else 1)
 

@@ -178,8 +178,8 @@ def file_image(path: Path) -> RepoImage:
     """The manifest of one file: sha1 and size computed, uuid from the sha1, name, type and os
     from the file name (`NAME.zfs.gz`: zone-dataset/smartos; else zvol/linux), version 1.0;
     `<file>.json` beside it may override any field but `files`."""
-    compression = COMPRESSIONS[path.suffix]
-    stem = path.name[:-len(path.suffix)]
+    compression = COMPRESSIONS.get(path.suffix, "none")  # `image upload` takes any file
+    stem = path.name[:-len(path.suffix)] if compression != "none" else path.name
     inner = Path(stem).suffix
     type_, os_ = INNER_SUFFIXES.get(inner, DEFAULT_KIND)
     name = stem[:-len(inner)] if inner in INNER_SUFFIXES else stem
@@ -205,7 +205,7 @@ def _hash(path: Path, compression: str) -> tuple[str, tuple[int, int]]:
         with path.open("rb") as handle:
             before = os.fstat(handle.fileno())
             head = handle.read(CHUNK)
-            if not head.startswith(MAGIC[compression]):
+            if compression in MAGIC and not head.startswith(MAGIC[compression]):
                 raise RepoError(f"{path} is not a {compression} file (its first bytes are not "
                                 f"{compression}'s); rename it or compress it")
             while head:

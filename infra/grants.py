@@ -12,7 +12,8 @@ Read off the code paths each function runs (app.py registers the blueprints):
   success deletes or decrements a count); image changes write images,
   guards, DC counts, snapshots, tasks and the task log in one transaction; a cancel or a
   workflow that cannot start rolls back like a step; node routes presign store URLs (files
-  for nodes, export parts) and complete export uploads.
+  for nodes, export parts) and complete export uploads; an upload (SPEC §4.13) opens, presigns
+  parts of, lists and completes its multipart upload under the upload prefix.
 - the steps: each loads its task and image (`image_server.context`) and records on its task.
   `StepImportFile` downloads attacker-chosen URLs: it reads and writes under `images/` and
   touches no other table. `StepFinish`/`StepRollback` end the task (`services.tasks.ending`):
@@ -150,6 +151,9 @@ GRANTS: dict[str, Grant] = {
     "StepDeleteObjects": _merge(STEP, Grant(objects={IMAGES: (S3_DELETE, S3_ABORT)},
                                             bucket=(S3_UPLOADS,))),
     "StepRequestExport": _merge(STEP, Grant(objects={UPLOADS: (S3_PUT,)}, export_queues=True)),
+    # the caller's upload: its token kept; an upload already there resumes the execution
+    "StepAwaitUpload": _merge(STEP, Grant(objects={UPLOADS: (S3_GET,)}, bucket=(S3_LIST,),
+                                          task_tokens=(TASK_SUCCESS,))),
     "StepIngestUpload": _merge(STEP, Grant(
         objects={UPLOADS: (S3_GET, S3_DELETE),
                  IMAGES: (S3_PUT, S3_DELETE, S3_ABORT, S3_PARTS)},

@@ -1,6 +1,6 @@
-"""The four workflows, described once; the `.asl.json` files next to this module are its output.
+"""The workflows, described once; the `.asl.json` files next to this module are its output.
 
-    python -m statemachines.definitions          # rewrite {import,update,delete,snapshot}.asl.json
+    python -m statemachines.definitions          # rewrite {import,update,...}.asl.json
     python -m statemachines.definitions --check  # write nothing; exit 1 if a file differs
 
 The generated files are committed and stay the only thing read at run time: `infra/template.py`
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.vocabulary import DELETE, IMPORT, OPERATIONS, SNAPSHOT, UPDATE
+from chalicelib.domain.vocabulary import DELETE, IMPORT, OPERATIONS, SNAPSHOT, UPDATE, UPLOAD
 
 DIRECTORY = Path(__file__).resolve().parent
 
@@ -96,18 +96,20 @@ def transfer_task(step: str, *, result: str) -> list[tuple[str, dict[str, Any]]]
 
 
 def token_task(step: str, payload: dict[str, str] | None = None, *, result: str,
-               timeout_path: str, heartbeat_path: str) -> dict[str, Any]:
+               timeout_path: str, heartbeat_path: str | None = None) -> dict[str, Any]:
     """A step that hands out the task token and waits until someone sends it back.
 
     The state's result is the SendTaskSuccess output (there is no Lambda Payload to select),
     kept at `result`. Only Lambda faults are retried: a retry on TransientError would ask
     again with a new token, whereas a failure sent back for the token (or its timeout) rolls
-    back.
+    back. Without `heartbeat_path` only the timeout ends the wait.
     """
-    return {**_invoke(step, {"token.$": "$$.Task.Token", **(payload or {})}),
-            "Resource": LAMBDA_INVOKE_WAIT, "TimeoutSecondsPath": timeout_path,
-            "HeartbeatSecondsPath": heartbeat_path, "Retry": [RETRY_LAMBDA],
-            "Catch": [CATCH_ROLLBACK], "ResultPath": result}
+    state = {**_invoke(step, {"token.$": "$$.Task.Token", **(payload or {})}),
+             "Resource": LAMBDA_INVOKE_WAIT, "TimeoutSecondsPath": timeout_path,
+             "Retry": [RETRY_LAMBDA], "Catch": [CATCH_ROLLBACK], "ResultPath": result}
+    if heartbeat_path:
+        state["HeartbeatSecondsPath"] = heartbeat_path
+    return state
 
 
 def rollback() -> dict[str, Any]:
@@ -165,6 +167,18 @@ MACHINES: dict[str, dict[str, Any]] = {
         ("RequestExport", token_task("step_request_export", result="$.upload",
                                      timeout_path="$.timeouts.export",
                                      heartbeat_path="$.timeouts.heartbeat")),
+        *transfer_task("step_ingest_upload", result="$.ingest"),
+        ("WriteManifest", lambda_task("step_write_manifest", {"file.$": "$.ingest.value.file"})),
+        ("Finish", lambda_task("step_finish", {"transfer.$": "$.ingest.value.transfer",
+                                               "file.$": "$.ingest.value.file"})),
+    ),
+    UPLOAD: machine(
+        "Upload an image: wait (until the upload deadline) for the caller to complete the "
+        "multipart upload its presigned part URLs fill, verify it (size and SHA-1 against the "
+        "manifest, read once in as many runs as it takes) while moving it into place, write "
+        "the manifest, mark the image ok.",
+        ("AwaitUpload", token_task("step_await_upload", result="$.upload",
+                                   timeout_path="$.timeouts.upload")),
         *transfer_task("step_ingest_upload", result="$.ingest"),
         ("WriteManifest", lambda_task("step_write_manifest", {"file.$": "$.ingest.value.file"})),
         ("Finish", lambda_task("step_finish", {"transfer.$": "$.ingest.value.transfer",

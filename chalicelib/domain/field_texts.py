@@ -24,6 +24,9 @@ MANIFEST_PARSE_ERROR = "Could not parse image manifest."
 MANIFEST_INVALID = "Invalid image manifest."
 MANIFEST_MULTIPLE_FILES = "Multiple files inside manifest are not supported."
 
+# an upload's parts (SPEC §4.13)
+PARTS_INVALID = "Enter a list of 1 to 100 part numbers, each a whole number from 1 to 10000."
+NO_PARTS = "No part has been uploaded."
 
 def too_many_items(limit: int) -> str:
     return f"Ensure this field has no more than {limit} elements."
@@ -55,3 +58,12 @@ def manifest_too_large(limit: int) -> str:
 
 def uuid_registered(holder: str) -> str:
     return f'Image UUID is already registered by image "{holder}".'
+
+
+def part_missing(number: int) -> str:
+    return f"Part {number} is missing."
+
+
+def part_too_small(number: int, size: int) -> str:
+    return (f"Part {number} has {size} bytes; every part but the last must have at least "
+            "5242880 bytes (5 MiB).")

@@ -24,6 +24,8 @@ from chalicelib.domain.openapi_fields import (  # noqa: F401 (this module's inte
     longest_accepted,
 )
 from chalicelib.domain.openapi_operations import (
+    API_KEY,
+    TASK_ID,
     _account_ops,
     _export_ops,
     _image_ops,
@@ -37,6 +39,7 @@ from chalicelib.domain.openapi_responses import (
     _headers,
     _schemas,
 )
+from chalicelib.domain.openapi_uploads import upload_ops
 from chalicelib.domain.vocabulary import (
     FAILURE,
     PENDING,
@@ -132,6 +135,8 @@ PERMISSIONS: dict[str, str] = {
                "admins of its DC",
     "getTaskStatus": "as GET /task/{task_id}", "getTaskState": "as GET /task/{task_id}",
     "getTaskDone": "as GET /task/{task_id}",
+    **dict.fromkeys(("getUploadPartUrls", "getUploadParts", "completeUpload"),
+                    "the upload task's creator; SuperAdmins"),
     "cancelTask": "the task's creator; SuperAdmins; who may start the operation (an image "
                   "admin of the DC, an import admin for imports)",
     "listManifests": "compute nodes (node token); any user", "getManifest": "as GET /images",
@@ -149,7 +154,7 @@ HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 def build(facts: ServiceFacts) -> JSON:
     """The whole document (a plain JSON-serialisable dict)."""
     paths = {**_meta_ops(), **_image_ops(facts), **_task_ops(facts), **_node_ops(facts),
-             **_export_ops(), **_account_ops()}
+             **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY)}
     _unstorable_keys_not_found(paths)
     for item in paths.values():
         for method in HTTP_METHODS:

@@ -148,8 +148,13 @@ def import_body(facts: ServiceFacts) -> JSON:
              **image_field_schemas(image_form.UPDATABLE),
              "dc": {"type": "string", "description": "The datacenter to bind the image to."},
              **_callback_fields(), "order_by": _order_by(facts.image_order)}
-    return _body(props, required=("manifest_url",), example={
+    from chalicelib.domain.openapi_uploads import UPLOAD_FIELDS
+    props.update(UPLOAD_FIELDS)  # an upload (SPEC §4.13) sends its manifest instead
+    body = _body(props, example={
         "manifest_url": "https://images.example.com/centos-7/manifest", "dc": "main"})
+    body["content"][JSON_MEDIA]["schema"]["anyOf"] = [
+        {"required": ["manifest_url"]}, {"required": ["manifest", "upload"]}]
+    return body
 
 
 def update_body(facts: ServiceFacts) -> JSON:

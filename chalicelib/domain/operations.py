@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain import task_texts
 from chalicelib.domain.vocabulary import DELETE, IMPORT, SNAPSHOT, UPDATE
+from chalicelib.domain.vocabulary import UPLOAD as UPLOAD_FILE
 
 ACTIVATE, REMOVE, RESTORE, UNLOCK = "activate", "remove", "restore", "unlock"
 IMAGE_OBJECTS, UPLOAD, ACTIVE_MANIFEST = "image objects", "upload", "active manifest"
@@ -46,6 +47,9 @@ RULES = {op.name: op for op in (
               clean_on_undo=(ACTIVE_MANIFEST,), holds_alias=True),
     Operation(DELETE, task_texts.LOG_DELETE, commit=REMOVE, undo=UNLOCK,
               point_of_no_return=True),
+    # the caller's multipart upload (under the upload prefix) goes with the image's objects
+    Operation(UPLOAD_FILE, task_texts.LOG_UPLOAD, commit=ACTIVATE, undo=REMOVE,
+              clean_on_undo=(IMAGE_OBJECTS, UPLOAD)),
 )}
 
 

@@ -9,13 +9,15 @@ RC_INPUT, RC_HOST, RC_SOURCE, RC_URL = 1, 4, 5, 6
 RC_IMAGE_DIR, RC_IMAGE_FILE, RC_SPACE = 7, 8, 10
 RC_REVOKED = -15
 
-VERBS = {"import": "imported", "snapshot": "created", "update": "updated", "delete": "deleted"}
+VERBS = {"import": "imported", "snapshot": "created", "update": "updated", "delete": "deleted",
+         "upload": "uploaded"}
 
 # What the task log (Danube's audit log) says was done
 LOG_IMPORT = "Import image"
 LOG_CREATE = "Create image"
 LOG_UPDATE = "Update image"
 LOG_DELETE = "Delete image"
+LOG_UPLOAD = "Upload image"
 LOG_ATTACH = "Add server image to datacenter"
 
 REVOKED = "ERROR: Task was revoked"
@@ -26,6 +28,7 @@ NOT_COMMITTED = "ERROR: The operation ended without committing"
 IMAGE_DIR_MISSING = "ERROR: Target image directory does not exist"
 EXPORT_NOT_UPLOADED = "ERROR: The exported snapshot was not uploaded"
 EXPORT_EMPTY = "ERROR: The exported snapshot is empty"
+UPLOAD_MISSING = "ERROR: The image file was not uploaded"
 NODE_UNKNOWN = "ERROR: The compute node of the VM is not known"
 NO_SPACE = "ERROR: Not enough free space on image server"
 NO_RESUME = ("ERROR: Image source does not support resumable downloads (HTTP Range) and the "

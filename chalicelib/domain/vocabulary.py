@@ -36,7 +36,8 @@ QUEUED_STEP, DONE_STEP = "queued", "done"
 # --- image-server operations (SPEC §5), one state machine each ---------------------------------
 
 IMPORT, UPDATE, DELETE, SNAPSHOT = "import", "update", "delete", "snapshot"
-OPERATIONS = (IMPORT, UPDATE, DELETE, SNAPSHOT)
+UPLOAD = "upload"        # an image whose file the caller puts into the store (SPEC §4.13)
+OPERATIONS = (IMPORT, UPDATE, DELETE, SNAPSHOT, UPLOAD)
 
 # Step Functions execution statuses (DescribeExecution, status-change events)
 EXECUTION_RUNNING = "RUNNING"

@@ -125,10 +125,16 @@ def step_request_export(event: dict[str, Any], context: Any) -> Any:
     return _run(exporting.request_export, event, context)
 
 
+@bp.lambda_function(name="step_await_upload")
+def step_await_upload(event: dict[str, Any], context: Any) -> Any:
+    from chalicelib.services.image_server import awaiting_upload
+    return _run(awaiting_upload.await_upload, event, context)
+
+
 @bp.lambda_function(name="step_ingest_upload")
 def step_ingest_upload(event: dict[str, Any], context: Any) -> Any:
-    from chalicelib.services.image_server import exporting
-    return _run(exporting.ingest_upload, event, context, remaining_seconds=_remaining(context))
+    from chalicelib.services.image_server import ingesting
+    return _run(ingesting.ingest_upload, event, context, remaining_seconds=_remaining(context))
 
 
 @bp.lambda_function(name="step_finish")

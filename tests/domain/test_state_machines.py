@@ -75,7 +75,7 @@ def test_every_step_retries_and_rolls_back():
         else:
             assert retry == [spec.RETRY_LAMBDA, spec.RETRY_TRANSIENT], where
         checked += 1
-    assert checked == 11  # import 3, update 2, delete 2, snapshot 4
+    assert checked == 15  # import 3, update 2, delete 2, snapshot 4, upload 4
 
 
 @pytest.mark.parametrize("op", OPERATIONS)

@@ -75,6 +75,9 @@ FIELDS = {
     "MANIFEST_PARSE_ERROR": "Could not parse image manifest.",
     "MANIFEST_INVALID": "Invalid image manifest.",
     "MANIFEST_MULTIPLE_FILES": "Multiple files inside manifest are not supported.",
+    "PARTS_INVALID": "Enter a list of 1 to 100 part numbers, each a whole number from 1 to "
+                     "10000.",
+    "NO_PARTS": "No part has been uploaded.",
 }
 TASKS = {
     "REVOKED": "ERROR: Task was revoked",
@@ -85,6 +88,7 @@ TASKS = {
     "IMAGE_DIR_MISSING": "ERROR: Target image directory does not exist",
     "EXPORT_NOT_UPLOADED": "ERROR: The exported snapshot was not uploaded",
     "EXPORT_EMPTY": "ERROR: The exported snapshot is empty",
+    "UPLOAD_MISSING": "ERROR: The image file was not uploaded",
     "NODE_UNKNOWN": "ERROR: The compute node of the VM is not known",
     "NO_SPACE": "ERROR: Not enough free space on image server",
     "NO_RESUME": "ERROR: Image source does not support resumable downloads (HTTP Range) and "
@@ -93,9 +97,13 @@ TASKS = {
     "LOG_CREATE": "Create image",
     "LOG_UPDATE": "Update image",
     "LOG_DELETE": "Delete image",
+    "LOG_UPLOAD": "Upload image",
     "LOG_ATTACH": "Add server image to datacenter",
 }
 TEMPLATES = [
+    (field_texts.part_missing(2), "Part 2 is missing."),
+    (field_texts.part_too_small(1, 100), "Part 1 has 100 bytes; every part but the last must "
+                                         "have at least 5242880 bytes (5 MiB)."),
     (http_texts.invalid_order_by(("name", "created")),
      "Invalid order_by; Possible sort fields are: name, created"),
     (http_texts.method_not_allowed("PATCH"), 'Method "PATCH" not allowed.'),

@@ -275,7 +275,7 @@ EXPECTED_TABLES = {
                    "tasks/pending-user-index": "r", "tasklog": "rw"},
     "StepImportFile": {**STEP, "images/file-index": "r"},
     "StepWriteManifest": STEP, "StepDeleteObjects": STEP, "StepRequestExport": STEP,
-    "StepIngestUpload": STEP,
+    "StepIngestUpload": STEP, "StepAwaitUpload": STEP,
     "StepFinish": ENDING, "StepRollback": ENDING, "OnExecutionStatus": ENDING,
     "OnCleanup": {**ENDING, "tasks/pending-index": "r", "tasklog": "rw", "guards": "rw",
                   "images/pending-image-index": "r"},
@@ -298,6 +298,7 @@ EXPECTED_OBJECTS = {
     "StepDeleteObjects": {IMAGES: "DA"},
     "StepRequestExport": {UPLOADS: "P"},
     "StepIngestUpload": {IMAGES: "PDAL", UPLOADS: "GD"},
+    "StepAwaitUpload": {UPLOADS: "G"},        # an upload completed before its wait began
     "StepFinish": {},
     "StepRollback": ROLLBACK, "OnExecutionStatus": ROLLBACK,
     "OnCleanup": {IMAGES: "GP", "*": "DA"},   # orphans and stale uploads are anywhere
@@ -308,7 +309,8 @@ ANNOUNCE = {"events:PutEvents"}  # whoever ends tasks announces callbacks
 # L ListBucket (HeadObject of a missing key is a 404, not a 403), U ListBucketMultipartUploads
 EXPECTED_BUCKET = {"APIHandler": "LU", "StepImportFile": "U", "StepWriteManifest": "L",
                    "StepDeleteObjects": "U", "StepIngestUpload": "LU", "StepRollback": "LU",
-                   "OnExecutionStatus": "LU", "OnCleanup": "LU", "OnUploadCreated": "L"}
+                   "OnExecutionStatus": "LU", "OnCleanup": "LU", "OnUploadCreated": "L",
+                   "StepAwaitUpload": "L"}
 EXPECTED_OTHERS = {  # Step Functions, SQS, EventBridge, SSM and KMS
     "APIHandler": {"states:StartExecution", "states:StopExecution", "states:SendTaskHeartbeat",
                    "states:SendTaskFailure", "ssm:GetParameter", "kms:Decrypt", *ANNOUNCE},
@@ -318,6 +320,7 @@ EXPECTED_OTHERS = {  # Step Functions, SQS, EventBridge, SSM and KMS
     # it ends a task only for an execution DescribeExecution confirms has ended
     "OnExecutionStatus": {"states:DescribeExecution", *ANNOUNCE},
     "OnUploadCreated": {"states:SendTaskSuccess"},
+    "StepAwaitUpload": {"states:SendTaskSuccess"},
     "OnCleanup": {"states:DescribeExecution", "states:StopExecution", *ANNOUNCE},
 }
 

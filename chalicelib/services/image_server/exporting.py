@@ -1,23 +1,15 @@
-"""The snapshot export steps (SPEC §4.7, §5.3): ask the compute node for the snapshot, then
-move its upload into place with SHA-1 and size computed on the way."""
+"""The snapshot export step (SPEC §4.7, §5.3): ask the compute node for the snapshot (its
+upload is then moved into place by `ingesting`)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters import store
 from chalicelib.config import settings
 from chalicelib.domain import exports, task_texts
 from chalicelib.domain.task_results import StepError
-from chalicelib.domain.transfers import run_budget
-from chalicelib.services.image_server import transfer_runs
-from chalicelib.services.image_server.context import (
-    TaskEnded,
-    load,
-    still_running,
-    store_unavailable,
-)
+from chalicelib.services.image_server.context import TaskEnded, load
 from chalicelib.services.tasks import lifecycle
 
 
@@ -45,54 +37,3 @@ def request_export(event: dict[str, Any]) -> None:
     node_queues.send(node, exports.request_message(
         task_id=task.task_id, node=node, request=request, token=token, expires_at=expires_at,
         heartbeat=exports.heartbeat_seconds(cfg.export_heartbeat_seconds)))
-
-
-class _UploadSource:
-    """The node's upload in the store, for transfer_runs (S3 reads ranges: always resumable)."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def open(self, start: int, validator: str | None) -> store.ObjectDownload:
-        return store.ObjectDownload(self.key, start, validator)
-
-    def resumes(self, opened: object) -> bool:
-        return True
-
-
-def ingest_upload(event: dict[str, Any], remaining_seconds: float = 900.0) -> dict[str, Any]:
-    """Move the uploaded export into place, computing its SHA-1 and size on the way; like an
-    import's download, in as many runs as it takes."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    task, image = load(event)
-    source = store.upload_key(task.task_id)
-    try:
-        size = store.object_size(source)
-        if size is None:
-            raise StepError(task_texts.RC_SOURCE, task_texts.EXPORT_NOT_UPLOADED)
-        if size > settings().file_max_bytes:
-            raise StepError(task_texts.RC_SPACE, task_texts.NO_SPACE)
-        target = transfer_runs.Target(key=store.file_key(image.uuid), expected_size=size,
-                                      max_bytes=size, step="ingest")
-        budget = run_budget(settings().transfer_step_seconds, remaining_seconds)
-        result = transfer_runs.run(task, _UploadSource(source), target, budget)
-        if not result["done"]:
-            return result
-        still_running(task.task_id)
-        store.delete_keys([source])
-    except TaskEnded:
-        store.delete_keys([store.file_key(image.uuid)])
-        raise
-    except (BotoCoreError, ClientError) as exc:
-        raise store_unavailable(exc) from exc
-    if result["size"] == 0:
-        raise StepError(task_texts.RC_IMAGE_FILE, task_texts.EXPORT_EMPTY)
-    # The success message times the whole export (the node's zfs send and upload, then this
-    # ingest) from the task's start: the ingest alone is a small part of it. `seconds` stays
-    # the ingest's own (the ingest's transfer-rate metric).
-    export_seconds = (datetime.now(UTC) - task.created).total_seconds()
-    return {"done": True,
-            "file": {"sha1": result["sha1"], "size": result["size"], "compression": "gzip"},
-            "transfer": {"size": result["size"], "seconds": result["seconds"],
-                         "runs": result["runs"], "export_seconds": round(export_seconds, 3)}}

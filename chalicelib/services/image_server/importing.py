@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.adapters import sources, store
 from chalicelib.config import settings
-from chalicelib.domain import task_texts
+from chalicelib.domain import file_checks, task_texts
 from chalicelib.domain.manifest import file_digest
 from chalicelib.domain.task_results import StepError, download_error
 from chalicelib.domain.transfers import progress, run_budget
@@ -106,12 +106,9 @@ def _reuse_identical_file(task_id: str, image: Image,
 def _check_file(expected: dict[str, Any], size: int, sha1: str, key: str, task_id: str) -> None:
     """The stored file is the one the manifest announced; else it is removed."""
     try:
-        if expected.get("size") is not None and int(expected["size"]) != size:
-            raise StepError(task_texts.RC_IMAGE_FILE,
-                            task_texts.size_mismatch(int(expected["size"]), size))
-        if expected.get("sha1") and expected["sha1"].lower() != sha1:
-            raise StepError(task_texts.RC_IMAGE_FILE,
-                            task_texts.checksum_mismatch(expected["sha1"].lower(), sha1))
+        error = file_checks.mismatch(expected, size, sha1)
+        if error is not None:
+            raise error
         still_running(task_id)
     except (StepError, TaskEnded):
         store.delete_keys([key])

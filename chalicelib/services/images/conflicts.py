@@ -20,8 +20,10 @@ _Op = TypeVar("_Op", bound=Callable[..., Any])
 
 def create_record(image: Image, log: TaskLogEntry | None, errs: Errors,
                   extra: list[tuple[str, Any]] | None = None,
-                  also: Callable[[records.Tx], None] | None = None) -> None:
-    """Insert a new image; a lost uniqueness or limit condition becomes its usual answer."""
+                  also: Callable[[records.Tx], None] | None = None,
+                  source_field: str = "manifest_url") -> None:
+    """Insert a new image; a lost uniqueness or limit condition becomes its usual answer
+    (a taken uuid under `source_field`, the field its manifest came from)."""
     try:
         records.create(image, log, extra or [], also)
     except records.Conflict as conflict:
@@ -29,7 +31,7 @@ def create_record(image: Image, log: TaskLogEntry | None, errs: Errors,
             raise errors.AlreadyExists() from conflict
         if "uuid" in conflict.reasons:
             key = records.uuid_guard(image.uuid)
-            errs.add("manifest_url",
+            errs.add(source_field,
                      field_texts.uuid_registered(records.guard_owners([key]).get(key, "?")))
         if "alias" in conflict.reasons:
             errs.add("alias", field_texts.ALIAS_IN_USE)

@@ -1,4 +1,5 @@
-"""POST /image/<name>: import an image from a manifest URL (SPEC §4.3)."""
+"""POST /image/<name>: import an image from a manifest URL (SPEC §4.3), or open the upload of
+the caller's own file for a manifest it sends (`upload: true`, SPEC §4.13)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -13,10 +14,10 @@ from chalicelib.domain.manifest import record_manifest
 from chalicelib.domain.operations import rules
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import dummy_task_id, new_task_id
-from chalicelib.domain.vocabulary import IMPORT, SUCCESS, ImageStatus
+from chalicelib.domain.vocabulary import IMPORT, SUCCESS, UPLOAD, ImageStatus
 from chalicelib.persistence import audit
 from chalicelib.persistence.models import Datacenter, Image, get_or_none
-from chalicelib.services.images import new_image
+from chalicelib.services.images import new_image, uploading
 from chalicelib.services.images.access import (
     check_order_by,
     find_dc,
@@ -40,15 +41,20 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     dc = find_dc(data.get("dc") or settings().default_dc)
     data = _check_import_rights(principal, dc, data)
 
-    # network code (requests) loads with the first import, not with every cold start
-    from chalicelib.services.images.manifest_fetch import fetch_for_import
     errs = form.Errors()
-    fetched = fetch_for_import(data, errs)
+    upload = uploading.requested(data, errs)
+    source_field = uploading.FIELD if upload else "manifest_url"
+    if upload:
+        fetched = uploading.given_manifest(data, errs)
+    else:
+        # network code (requests) loads with the first import, not with every cold start
+        from chalicelib.services.images.manifest_fetch import fetch_for_import
+        fetched = fetch_for_import(data, errs)
     values = _field_values(principal, name, data, fetched, errs)
     bound = bool(values.get("dc_bound")) and "dc_bound" not in errs
     room = new_image.check(principal, name, values, errs, dc=dc if bound else None,
                            uuid=fetched.defaults["uuid"] if fetched else None,
-                           unique=fetched is not None)
+                           unique=fetched is not None, source_field=source_field)
     if bound and room and not data.get("dc"):
         errs.add("dc_bound", field_texts.DC_REQUIRED)
         errs.add("dc", field_texts.DC_REQUIRED)
@@ -56,9 +62,11 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     if errs:
         raise errors.ValidationFailed(errs)
     assert fetched is not None  # a missing manifest is a field error
-    on_server = lifecycle.runs_on_image_server(IMPORT)
+    on_server = lifecycle.runs_on_image_server(UPLOAD if upload else IMPORT)
     image = _new_image(name, values, fetched, dc)
     detail = {key: values[key] for key in form.UPDATABLE}
+    if upload:
+        return uploading.open_upload(principal, image, detail, callback, errs, on_server)
     detail.update(manifest_url=fetched.manifest_url, file_url=fetched.file_url)
     if on_server:
         return _import_on_server(principal, image, fetched, detail, callback, errs)

@@ -17,13 +17,15 @@ from chalicelib.services.images.access import active_user_exists
 
 
 def check(principal: Principal, name: str, values: dict[str, Any], errs: form.Errors, *,
-          dc: Datacenter | None, uuid: str | None = None, unique: bool = True) -> bool:
+          dc: Datacenter | None, uuid: str | None = None, unique: bool = True,
+          source_field: str = "manifest_url") -> bool:
     """Name, owner, alias+version (and uuid), then the limit of `dc` (None: the image is bound
-    to no DC). False when the DC is full."""
+    to no DC). False when the DC is full. `source_field` names where the uuid came from (the
+    manifest URL of an import, the manifest of an upload)."""
     check_name(name, errs)
     check_owner(principal, values, errs)
     if unique:
-        check_unique(values, uuid, errs)
+        check_unique(values, uuid, errs, source_field)
     return dc is None or check_limit(dc, errs)
 
 
@@ -45,7 +47,8 @@ def check_owner(principal: Principal, values: dict[str, Any], errs: form.Errors)
         errs.add("owner", field_texts.owner_missing(owner))
 
 
-def check_unique(values: dict[str, Any], uuid: str | None, errs: form.Errors) -> None:
+def check_unique(values: dict[str, Any], uuid: str | None, errs: form.Errors,
+                 source_field: str = "manifest_url") -> None:
     """The alias+version (and the uuid, when the manifest gave one) are free."""
     if errs.keys() & {"alias", "version"}:
         return
@@ -54,7 +57,7 @@ def check_unique(values: dict[str, Any], uuid: str | None, errs: form.Errors) ->
     taken = records.guard_owners(keys)
     holder = taken.get(records.uuid_guard(uuid)) if uuid is not None else None
     if holder:
-        errs.add("manifest_url", field_texts.uuid_registered(holder))
+        errs.add(source_field, field_texts.uuid_registered(holder))
     if taken.get(alias_key):
         errs.add("alias", field_texts.ALIAS_IN_USE)
 
