@@ -273,7 +273,7 @@ def add_upload_command(image: Any) -> None:
 def cmd_task_list(args: argparse.Namespace) -> Output:
     from chalicelib.services.maintenance import operator_views
     return output.tasks(operator_views.list_tasks(running=args.running, dc=args.dc,
-                                                  limit=args.limit))
+                                                  user=args.user, limit=args.limit))
 
 
 def cmd_task_show(args: argparse.Namespace) -> Output:
@@ -589,6 +589,7 @@ def add_image_and_task_commands(groups: Any) -> None:
     listed = task.add_parser("list", help="the newest tasks first")
     listed.add_argument("--running", action="store_true", help="only tasks that have not ended")
     listed.add_argument("--dc", help="only tasks of this DC")
+    listed.add_argument("--user", metavar="NAME", help="only tasks this user created")
     listed.add_argument("--limit", default="50", metavar="N",
                         help="at most N tasks, 1-1000 as GET /task/log's limit (default 50)")
     listed.set_defaults(func=cmd_task_list)

@@ -19,7 +19,9 @@ def operator_policy(prefix: str) -> dict[str, Any]:
     from infra.grants import DELETE, PUT, SCAN, Grant, Table
     tables = template.stage_tables(prefix)
     operator = grants._merge(*grants.GRANTS.values(), Grant(tables={
-        "users": Table((PUT, DELETE, SCAN)), "dcs": Table((PUT, DELETE, SCAN))}))
+        "users": Table((PUT, DELETE, SCAN)), "dcs": Table((PUT, DELETE, SCAN)),
+        # `task list` newest first: all, per DC, per creator (operator_views.list_tasks)
+        "tasks": Table((), ("tasks-newest-index", "tasks-dc-index", "tasks-creator-index"))}))
     places = template._Places(prefix, tables, names.UPLOAD_PREFIX)
     any_region = "arn:aws:{}:*:*:"
     statements = [*places.statements(operator), {

@@ -25,7 +25,8 @@ Read off the code paths each function runs (app.py registers the blueprints):
 - `OnExecutionStatus` ends tasks like `StepRollback`, but only for an execution that
   `DescribeExecution` confirms has ended; `OnUploadCreated` resumes a waiting execution once
   it has seen the upload in the store (HeadObject; ListBucket makes a missing one a 404);
-  `OnCleanup` reconciles tasks, repairs images and expires records.
+  `OnCleanup` reconciles tasks, repairs images, removes ended transfers' leftover state
+  (the sparse `ended-transfer-index`) and expires records.
 
 Only the API function reads the node token (SSM); only `StepRequestExport` sends to the node
 queues; the state machines' task-token actions are the only ones on "*" (see template.py).
@@ -169,7 +170,8 @@ GRANTS: dict[str, Grant] = {
                              bucket=(S3_LIST,), task_tokens=(TASK_SUCCESS,)),
     "OnTaskEnded": Grant(tables={"tasks": Table((GET, UPDATE)), "users": Table((GET, UPDATE))}),
     "OnCleanup": _merge(ENDING, ROLLBACK_STORE, Grant(
-        tables={"tasks": Table((SCAN, BATCH_WRITE), ("pending-index",)),
+        # SCAN: expired records (`expires_at`), and ended transfers before the backfill
+        tables={"tasks": Table((SCAN, BATCH_WRITE), ("pending-index", "ended-transfer-index")),
                 # SCAN: orphaned objects (every uuid), and pending images before the backfill
                 "images": Table((SCAN,), ("pending-image-index",)),
                 "guards": Table((GET,)), "tasklog": Table((SCAN, BATCH_WRITE))},

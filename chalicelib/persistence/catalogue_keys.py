@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.vocabulary import Access, ImageStatus
+from chalicelib.domain.vocabulary import DONE, Access, ImageStatus
 
 LISTED = "listed"             # the one partition of the whole catalogue's indexes
 PENDING = "pending"
@@ -42,9 +42,13 @@ def stored_keys(image: Any) -> dict[str, str | None]:
 
 
 TASK = "task"
+ENDED_TRANSFER = "ended"      # the one partition of the sparse ended-transfer index
 
 
 def task_keys(task: Any) -> dict[str, str | None]:
+    """`ended_transfer`: only while an ended task still holds transfer state (what the
+    cleanup removes); the by-creator index needs no key of its own (`creator`, `created_key`)."""
     return {"listed": TASK,
             "created_key": f"{task.created.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}#{task.task_id}"
-            if task.created else None}
+            if task.created else None,
+            "ended_transfer": ENDED_TRANSFER if task.state == DONE and task.transfer else None}

@@ -391,6 +391,27 @@ class TasksByDcIndex(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class TasksByCreatorIndex(GlobalSecondaryIndex):
+    """The tasks one user created, newest first: `imagectl task list --user`."""
+
+    class Meta:
+        index_name = "tasks-creator-index"
+        projection = AllProjection()
+
+    creator = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class EndedTransferIndex(GlobalSecondaryIndex):
+    """Sparse: ended tasks still holding transfer state, for the cleanup (catalogue_keys)."""
+
+    class Meta:
+        index_name = "ended-transfer-index"
+        projection = AllProjection()
+
+    ended_transfer = UnicodeAttribute(hash_key=True)
+
+
 class Task(Model):
     class Meta(_Meta):
         table_name = _table("tasks")
@@ -428,11 +449,14 @@ class Task(Model):
 
     listed = UnicodeAttribute(null=True)            # index keys, set on every put (serialize)
     created_key = UnicodeAttribute(null=True)
+    ended_transfer = UnicodeAttribute(null=True)
 
     pending_user_index = PendingUserIndex()
     pending_index = PendingIndex()
     newest_index = TasksNewestIndex()
     dc_index = TasksByDcIndex()
+    creator_index = TasksByCreatorIndex()
+    ended_transfer_index = EndedTransferIndex()
 
     def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
         """A task's creation time, DC and id never change: its keys are set when it is put."""
@@ -440,6 +464,26 @@ class Task(Model):
         for key, value in task_keys(self).items():
             setattr(self, key, value)
         return super().serialize(null_check=null_check)
+
+    def update(self, actions: list[Any], condition: Any = None, *,
+               add_version_condition: bool = True) -> Any:
+        """`ended_transfer` follows `state` and `transfer`: a direct UpdateItem that moved it
+        (a hand edit, a test's set-up) is followed by a second write, as for images. The
+        app's own writes never move it (a task ends with its transfer removed, in one
+        transaction) or set it themselves (`lifecycle.remove_ended_transfer`)."""
+        from chalicelib.persistence.catalogue_keys import task_keys
+        result = super().update(actions, condition, add_version_condition=add_version_condition)
+        moved = {key: value for key, value in task_keys(self).items()
+                 if value != getattr(self, key, None)}
+        if moved and not any(key in _TASK_KEYS for key in _action_paths(actions)):
+            result = super().update([getattr(Task, key).set(value) if value is not None
+                                     else getattr(Task, key).remove()
+                                     for key, value in moved.items()],
+                                    add_version_condition=False)
+        return result
+
+
+_TASK_KEYS = ("listed", "created_key", "ended_transfer")
 
 
 class TaskLogEntry(Model):

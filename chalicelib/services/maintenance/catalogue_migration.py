@@ -24,7 +24,8 @@ from chalicelib.persistence import catalogue_keys
 from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Guard, Image, ImageUse, Task, Vm, get_or_none
 
-MARK = "schema#catalogue-indexes-v1"        # image_name "done" once the backfill finished
+# v2: tasks gained `ended_transfer` (a deployment marked v1 reads by Scan until it reruns)
+MARK = "schema#catalogue-indexes-v2"        # image_name "done" once the backfill finished
 PROGRESS = MARK + "#progress"               # image_name: JSON {"table": ..., "after": key}
 PAGE = 500
 _done_seen = False                          # once done, done for good: cached per container
@@ -131,10 +132,15 @@ def _backfill_task(task: Task, report: Report) -> None:
     wanted = catalogue_keys.task_keys(task)
     if all(getattr(task, key) == value for key, value in wanted.items()):
         return
-    # a task's creation time, DC and id never change: no newer write can contradict these
-    task.update(actions=[getattr(Task, key).set(value) for key, value in wanted.items()
-                         if value is not None], condition=Task.task_id.exists())
-    report.tasks_updated += 1
+    # a task's creation time, DC and id never change; `ended_transfer` follows its state and
+    # transfer, so it is written only if those are still what was read (else the newer write
+    # has set it: Task.update, lifecycle.remove_ended_transfer)
+    actions = [getattr(Task, key).set(value) if value is not None
+               else getattr(Task, key).remove() for key, value in wanted.items()]
+    unchanged = (Task.state == task.state) & (Task.transfer.exists() if task.transfer
+                                              else Task.transfer.does_not_exist())
+    if conditional_update(task, actions, Task.task_id.exists() & unchanged):
+        report.tasks_updated += 1
 
 
 def _connection() -> Any:

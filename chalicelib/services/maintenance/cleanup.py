@@ -91,11 +91,10 @@ def _remove_checkpoints(dry_run: bool) -> list[str]:
     """Transfer checkpoints of ended tasks: the upload each names is aborted, then the
     checkpoint removed. A task's ending removes its checkpoint in the same transaction, so
     these come only from records written otherwise (an earlier version, a hand edit)."""
-    from chalicelib.persistence.models import Task
     from chalicelib.services.image_server import transfer_runs
     from chalicelib.services.tasks import lifecycle
     removed = []
-    for task in Task.scan(Task.transfer.exists() & (Task.state == DONE)):
+    for task in _ended_transfers():
         removed.append(task.task_id)
         if dry_run:
             continue
@@ -103,6 +102,16 @@ def _remove_checkpoints(dry_run: bool) -> list[str]:
             transfer_runs.abandon(task.transfer)
         lifecycle.remove_ended_transfer(task.task_id)
     return removed
+
+
+def _ended_transfers() -> Any:
+    """The sparse ended-transfer index; a Scan only before the backfill has finished."""
+    from chalicelib.persistence.catalogue_keys import ENDED_TRANSFER
+    from chalicelib.persistence.models import Task
+    from chalicelib.services.maintenance import catalogue_migration
+    if catalogue_migration.backfilled():
+        return Task.ended_transfer_index.query(ENDED_TRANSFER)
+    return Task.scan(Task.transfer.exists() & (Task.state == DONE))
 
 
 def _busy_prefixes() -> list[str]:

@@ -4,7 +4,9 @@ are reused: a task is read and cancelled through `services.tasks.views` with a S
 principal, and `--limit` has the bounds of the API's task-log `limit`."""
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -87,29 +89,39 @@ def task_detail(task: Task) -> dict[str, Any]:
             "failure": task.failure, "view": views.view(task)}
 
 
-def list_tasks(*, running: bool = False, dc: str | None = None,
+def list_tasks(*, running: bool = False, dc: str | None = None, user: str | None = None,
                limit: Any = DEFAULT_TASK_LIMIT) -> list[dict[str, Any]]:
-    """The newest `limit` tasks (all DCs, or one); `running`: only those not ended."""
+    """The newest `limit` tasks (all DCs, or one; all users, or those `user` created: a
+    removed user's tasks too); `running`: only those not ended."""
     count = task_limit(limit)
     _existing_dc(dc)
     from chalicelib.services.maintenance import catalogue_migration
     if not catalogue_migration.backfilled():  # tasks from before the indexes lack their keys
-        return [task_row(task) for task in _scanned_tasks(running, dc)[:count]]
-    condition = Task.state != DONE if running else None
-    # newest first: the index read backwards, page by page until `count` are found
-    tasks = Task.dc_index.query(dc, filter_condition=condition, scan_index_forward=False,
-                                page_size=count) if dc is not None else \
-        Task.newest_index.query(TASK, filter_condition=condition, scan_index_forward=False,
-                                page_size=count)
+        return [task_row(task) for task in _scanned_tasks(running, dc, user)[:count]]
+    # newest first: one index read backwards, page by page until `count` are found; with
+    # both --user and --dc the user's index (a user's tasks are the fewer), filtered by DC
+    condition = _filters(running, None if user is None else dc)
+    if user is not None:
+        tasks = Task.creator_index.query(user, filter_condition=condition,
+                                         scan_index_forward=False, page_size=count)
+    elif dc is not None:
+        tasks = Task.dc_index.query(dc, filter_condition=condition, scan_index_forward=False,
+                                    page_size=count)
+    else:
+        tasks = Task.newest_index.query(TASK, filter_condition=condition,
+                                        scan_index_forward=False, page_size=count)
     return [task_row(task) for task in itertools.islice(tasks, count)]
 
 
-def _scanned_tasks(running: bool, dc: str | None) -> list[Task]:
-    condition = None
-    if running:
-        condition = Task.state != DONE
-    if dc is not None:
-        condition = Task.dc == dc if condition is None else condition & (Task.dc == dc)
+def _filters(running: bool, dc: str | None, user: str | None = None) -> Any:
+    conditions = [*([Task.state != DONE] if running else []),
+                  *([Task.dc == dc] if dc is not None else []),
+                  *([Task.creator == user] if user is not None else [])]
+    return None if not conditions else functools.reduce(operator.and_, conditions)
+
+
+def _scanned_tasks(running: bool, dc: str | None, user: str | None) -> list[Task]:
+    condition = _filters(running, dc, user)
     return sorted(Task.scan(condition), key=lambda task: (task.created, task.task_id),
                   reverse=True)
 

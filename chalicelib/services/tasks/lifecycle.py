@@ -114,7 +114,7 @@ def mark_irrevocable(task_id: str) -> bool:
 
 def remove_ended_transfer(task_id: str) -> bool:
     """An ended task's leftover transfer state goes; False if the task is not ended."""
-    return _update_if(task_id, DONE, [Task.transfer.remove()])
+    return _update_if(task_id, DONE, [Task.transfer.remove(), Task.ended_transfer.remove()])
 
 
 def _update_if_running(task_id: str, actions: list[Any]) -> bool:
