@@ -29,7 +29,7 @@ from chalicelib.services.images.outcome import Outcome
 from chalicelib.services.tasks import lifecycle
 
 if TYPE_CHECKING:
-    from chalicelib.services.images.manifest_fetch import Fetched
+    from chalicelib.services.images.new_manifest import Fetched
 
 
 def import_image(principal: Principal, name: str, data: dict[str, Any],

@@ -1,7 +1,6 @@
 """Fetching and checking the manifest of an import (SPEC §4.3, §6, §7)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters import sources
@@ -10,15 +9,7 @@ from chalicelib.domain import field_texts, limits
 from chalicelib.domain import manifest as imgmanifest
 from chalicelib.domain.image_form import Errors
 from chalicelib.domain.urlpolicy import check_url_syntax
-
-
-@dataclass
-class Fetched:
-    manifest_url: str
-    file_url: str
-    manifest: dict[str, Any]
-    base: dict[str, Any]
-    defaults: dict[str, Any]
+from chalicelib.services.images.new_manifest import Fetched
 
 
 def default_file_url(manifest_url: str) -> str:

@@ -20,7 +20,7 @@ from chalicelib.persistence import audit
 from chalicelib.persistence.models import Image
 from chalicelib.services.images.access import image_dc
 from chalicelib.services.images.conflicts import create_record
-from chalicelib.services.images.manifest_fetch import Fetched
+from chalicelib.services.images.new_manifest import Fetched
 from chalicelib.services.images.outcome import Outcome
 from chalicelib.services.tasks import lifecycle
 
