@@ -1,8 +1,9 @@
 """Upload (issue 19): `imagectl image upload`'s part sender against boto3's `upload_file` of the
 same file into the same store, and the verification's CPU against plain hashing.
 
-  client     cli.upload.Sender: 8 MiB parts read from the file as they go, 4 PUTs in flight
-             to presigned UploadPart URLs (as the API hands them out), then the completion
+  client     cli.upload.Sender: 8 MiB parts read from the file as they go, each part's CRC32
+             signed into its presigned UploadPart URL (as the API hands them out; the upload
+             opened with ChecksumAlgorithm CRC32), 4 PUTs in flight, then the completion
   boto3      boto3's `upload_file` (its defaults: 8 MiB parts, 10 threads)
   verify     what the upload's ingest step does with the completed object: ranged GETs,
              SHA-1, a new multipart upload (chalicelib.adapters.transfer over
@@ -60,10 +61,12 @@ class _PresigningApi:
         self.s3, self.key, self.upload_id = s3, key, upload_id
 
     def call(self, method: str, path: str, body=None):
+        crc32 = body.get("crc32", {})
         return 200, {"parts": {str(n): self.s3.generate_presigned_url(
             "upload_part", ExpiresIn=900, Params={
                 "Bucket": BUCKET, "Key": self.key, "UploadId": self.upload_id,
-                "PartNumber": n}) for n in body["parts"]}}
+                "PartNumber": n, **({"ChecksumCRC32": crc32[str(n)]} if str(n) in crc32
+                                    else {})}) for n in body["parts"]}}
 
 
 def child(kind: str, path: str, key: str) -> None:
@@ -78,7 +81,8 @@ def child(kind: str, path: str, key: str) -> None:
     cpu, started = _cpu(), time.perf_counter()
     sha1 = None
     if kind == "client":
-        upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key,
+                                               ChecksumAlgorithm=store.PART_CHECKSUM)["UploadId"]
         part_size = upload.part_size_for(size)
         progress = upload.Progress(size, io.StringIO())
         upload.Sender(_PresigningApi(s3, key, upload_id), "bench", Path(path), size,

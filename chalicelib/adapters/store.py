@@ -125,17 +125,28 @@ def delete_upload(task_id: str) -> None:
     delete_keys([upload_key(task_id)])
 
 
-def start_upload(task_id: str) -> str:
-    """A multipart upload of a snapshot export (its parts come from the node agent)."""
-    return str(s3().create_multipart_upload(Bucket=bucket(), Key=upload_key(task_id))["UploadId"])
+# A caller's file upload asks the store for a CRC32 per part: S3 checks the one a client signed
+# into a part's URL (computes it when none was sent) and the completion names each part's.
+PART_CHECKSUM = "CRC32"
 
 
-def presign_part(task_id: str, upload_id: str, number: int, expires: int) -> str:
-    """A URL that lets its holder PUT one part of one export's upload, until it expires."""
+def start_upload(task_id: str, checksum: str | None = None) -> str:
+    """A multipart upload of a snapshot export (its parts come from the node agent) or of a
+    caller's file (`checksum`: PART_CHECKSUM)."""
+    extra = {"ChecksumAlgorithm": checksum} if checksum else {}
+    return str(s3().create_multipart_upload(Bucket=bucket(), Key=upload_key(task_id),
+                                            **extra)["UploadId"])
+
+
+def presign_part(task_id: str, upload_id: str, number: int, expires: int,
+                 crc32: str | None = None) -> str:
+    """A URL that lets its holder PUT one part of one upload, until it expires; with `crc32`
+    (base64) the PUT must send it as `x-amz-checksum-crc32` (signed) and the bytes must match."""
+    extra = {"ChecksumCRC32": crc32} if crc32 else {}
     return str(s3().generate_presigned_url(
         "upload_part", ExpiresIn=expires,
         Params={"Bucket": bucket(), "Key": upload_key(task_id), "UploadId": upload_id,
-                "PartNumber": number}))
+                "PartNumber": number, **extra}))
 
 
 def export_upload(task_id: str, upload_id: str) -> Any:

@@ -4,6 +4,8 @@ store's own rules (adapters.multipart) are the limits: 10,000 parts, every part 
 at least 5 MiB."""
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from chalicelib.domain import errors, field_texts
@@ -12,6 +14,7 @@ from chalicelib.domain.exports import MAX_PARTS
 MAX_URLS_PER_CALL = 100
 MIN_PART_BYTES = 5 << 20   # S3: every part but the last (field_texts.part_too_small says so)
 FIELD = "parts"
+CRC32_FIELD = "crc32"
 
 
 def wanted_parts(body: dict[str, Any]) -> list[int]:
@@ -24,6 +27,28 @@ def wanted_parts(body: dict[str, Any]) -> list[int]:
             for n in parts):
         raise errors.field_error(FIELD, field_texts.PARTS_INVALID)
     return sorted(set(parts))
+
+
+def part_checksums(body: dict[str, Any], numbers: list[int]) -> dict[int, str]:
+    """`{"crc32": {"1": "<base64>", ...}}` (optional, per part asked for): each part's CRC32,
+    signed into its URL so the store refuses a part whose bytes do not match it."""
+    given = body.get(CRC32_FIELD)
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and k.isdigit() and int(k) in numbers and _is_crc32(v)
+            for k, v in given.items()):
+        raise errors.field_error(CRC32_FIELD, field_texts.CRC32_INVALID)
+    return {int(k): str(v) for k, v in given.items()}
+
+
+def _is_crc32(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 8:
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == 4
+    except (binascii.Error, ValueError):
+        return False
 
 
 def described(stored: list[dict[str, Any]]) -> dict[str, Any]:

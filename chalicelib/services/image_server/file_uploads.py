@@ -23,9 +23,11 @@ def part_urls(principal: Principal, task_id: str, body: dict[str, Any]) -> dict[
     """A presigned PUT URL per part asked for: that part of this upload, for a short while."""
     task = _driven(principal, task_id)
     numbers = uploads.wanted_parts(body)
+    checksums = uploads.part_checksums(body, numbers)
     seconds = settings().part_url_seconds
     upload_id = _upload_id(task)
-    return {"parts": {str(number): store.presign_part(task.task_id, upload_id, number, seconds)
+    return {"parts": {str(number): store.presign_part(task.task_id, upload_id, number, seconds,
+                                                      checksums.get(number))
                       for number in numbers},
             "expires": iso(datetime.now(UTC) + timedelta(seconds=seconds))}
 

@@ -75,7 +75,7 @@ def open_upload(principal: Principal, image: Image, detail: dict[str, Any],
     cfg = settings()
     task_id = new_task_id()
     image.status, image.task_id = int(ImageStatus.PENDING), task_id
-    upload_id = store.start_upload(task_id)
+    upload_id = store.start_upload(task_id, store.PART_CHECKSUM)
     task = lifecycle.new_task(
         task_id=task_id, operation=UPLOAD, image=image, creator=principal.username,
         dc=image_dc(image), callback=callback, request={"upload_id": upload_id},
