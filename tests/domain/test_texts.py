@@ -77,6 +77,8 @@ FIELDS = {
     "MANIFEST_MULTIPLE_FILES": "Multiple files inside manifest are not supported.",
     "PARTS_INVALID": "Enter a list of 1 to 100 part numbers, each a whole number from 1 to "
                      "10000.",
+    "CRC32_INVALID": "Enter an object mapping part numbers asked for to their CRC32 "
+                     "checksums (base64 of the 4 bytes, big-endian).",
     "NO_PARTS": "No part has been uploaded.",
 }
 TASKS = {
