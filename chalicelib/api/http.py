@@ -137,12 +137,12 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
     from chalicelib.adapters.aws import throttled
     if throttled(exc):
         return Reply(errors.Throttled.status, {"detail": errors.Throttled.detail})
-    from chalicelib.adapters.aws import unreachable
-    if unreachable(exc):
+    from chalicelib.adapters.aws import transient, unreachable
+    if unreachable(exc) or transient(exc):  # the same call may well succeed a little later
         log.warning("dependency unavailable: %s", type(exc).__name__)
-        unavailable = errors.DependencyUnavailable
-        return Reply(unavailable.status, {"detail": unavailable.detail},
-                     {"Retry-After": str(unavailable.retry_after_seconds)})
+        answer = errors.DependencyUnavailable if unreachable(exc) else errors.DependencyFailed
+        return Reply(answer.status, {"detail": answer.detail},
+                     {"Retry-After": str(answer.retry_after_seconds)})
     log.exception("unhandled error")
     return Reply(500, {"detail": http_texts.INTERNAL_ERROR})
 

@@ -98,6 +98,13 @@ class DependencyUnavailable(ApiError):
     retry_after_seconds = 5
 
 
+class DependencyFailed(ApiError):
+    """An AWS service answered a server error or throttled still after the SDK's retries."""
+    status = 503
+    detail = texts.DEPENDENCY_FAILED
+    retry_after_seconds = 5
+
+
 class ListTooLarge(ApiError):
     """A full list (no `limit`) past what one answer carries: the client must page."""
     status = 400

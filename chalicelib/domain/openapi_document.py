@@ -118,6 +118,16 @@ def _unstorable_keys_not_found(paths: dict[str, JSON]) -> None:
             operation["responses"] = dict(sorted(responses.items()))
 
 
+def _dependencies_may_fail(paths: dict[str, JSON]) -> None:
+    """Every operation may meet an AWS service that timed out or failed past the SDK's
+    retries: a 503 with Retry-After (chalicelib.api.http), never a 500."""
+    for item in paths.values():
+        for operation in item.values():
+            operation["responses"]["503"] = _detail(http_texts.DEPENDENCY_UNAVAILABLE,
+                                                    http_texts.DEPENDENCY_FAILED)
+            operation["responses"] = dict(sorted(operation["responses"].items()))
+
+
 # Who may call each operation (SPEC §2), in words: `x-permissions` of the document and the
 # `permissions` of a route's OPTIONS answer (`es help`). The rules are domain/permissions.py.
 PERMISSIONS: dict[str, str] = {
@@ -156,6 +166,7 @@ def build(facts: ServiceFacts) -> JSON:
     paths = {**_meta_ops(), **_image_ops(facts), **_task_ops(facts), **_node_ops(facts),
              **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY)}
     _unstorable_keys_not_found(paths)
+    _dependencies_may_fail(paths)
     for item in paths.values():
         for method in HTTP_METHODS:
             if method in item:

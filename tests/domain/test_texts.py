@@ -40,6 +40,10 @@ HTTP = {
     "DEPENDENCY_UNAVAILABLE": "A service this API depends on did not answer in time. Nothing "
                               "was changed by this request's failed read; retry after the time "
                               "in the Retry-After header.",
+    "DEPENDENCY_FAILED": "A service this API depends on failed for a moment. Retry after the "
+                         "time in the Retry-After header; a change this request asked for may "
+                         "or may not have been made, so read the image or task before "
+                         "repeating it.",
     "LIST_TOO_LARGE": "The whole list is more than one answer can carry within the API's "
                       "limits (6 MB, 29 s). Ask for pages with the limit parameter and for the "
                       "next ones with cursor (the es_next header of each page).",

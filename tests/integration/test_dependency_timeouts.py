@@ -41,5 +41,29 @@ def test_an_unreachable_dependency_is_a_503_with_retry_after(error):
     assert int(reply.headers["Retry-After"]) > 0
 
 
+def _client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+    return ClientError({"Error": {"Code": code, "Message": code},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "GetItem")
+
+
+@pytest.mark.parametrize("error", [
+    _client_error("InternalServerError", 500),
+    _client_error("ServiceUnavailable", 503),
+    _wrapped(QueryError, _client_error("InternalServerError", 500)),
+])
+def test_a_server_error_past_the_sdks_retries_is_a_503_not_a_500(error):
+    """Found by the soak at a 30 % fault rate: a DynamoDB 5xx that outlived the retries was
+    answered 500 "Internal server error"."""
+    reply = http._error_reply(error, None)
+    assert reply.status == 503
+    assert reply.body == {"detail": http_texts.DEPENDENCY_FAILED}
+    assert int(reply.headers["Retry-After"]) > 0
+
+
+def test_a_throttle_past_the_sdks_retries_is_still_429():
+    assert http._error_reply(_client_error("ThrottlingException", 400), None).status == 429
+
+
 def test_any_other_error_is_still_a_500():
     assert http._error_reply(_wrapped(ScanError, ValueError("bug")), None).status == 500
