@@ -228,3 +228,22 @@ def test_an_upload_needs_an_image_server(clean):
                                       "dc": "main"})
     assert (r.status_code, r.json()) == (428, {"detail": "Image server is not available"})
     assert Image.count("up-none") == 0
+
+
+def test_the_cleanup_aborts_an_upload_left_open_and_keeps_a_running_one(server, admin,
+                                                                        settings_override):
+    """An upload whose task is gone (its client died and the ending could not abort it, a
+    crash between the two) is an orphan the cleanup aborts; one a client is still sending to
+    is kept."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.services.maintenance import cleanup
+    running = open_upload(admin, "up-running", manifest_for(CONTENT))
+    send_parts(admin, running, CONTENT, [1])
+    orphan = boto3.client("s3").create_multipart_upload(
+        Bucket=server.bucket, Key="uploads/eu-00000000-0000-4000-8000-000000000000")
+    settings_override(CLEANUP_GRACE_SECONDS=0)
+    report = cleanup.run(now=datetime.now(UTC) + timedelta(seconds=5))
+    assert report.uploads_aborted == [orphan["Key"]]
+    assert server.open_uploads() == [f"uploads/{running}"]
+    assert [p["number"] for p in admin.get(f"/task/{running}/upload/").json()["parts"]] == [1]
