@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import requests
 
 from devstack.process import StackProcess, free_port
 from tests.e2e.stack_process import LOOPBACK, ROOT, clean_env, imagectl
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,15 +27,14 @@ def test_imagectl_works_from_the_first_pong(tmp_path):
     stack.reader = threading.Thread(target=stack._read, daemon=True)
     stack.reader.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:  # as a script waits: ping until pong
-            assert process.poll() is None and time.monotonic() < deadline, stack.log()
+        def pong() -> bool:  # as a script waits: ping until pong
+            assert process.poll() is None, stack.log()  # a stack that died ends the wait
             try:
-                if requests.get(f"http://{LOOPBACK}:{port}/api/ping/", timeout=5).ok:
-                    break
+                return requests.get(f"http://{LOOPBACK}:{port}/api/ping/", timeout=5).ok
             except requests.ConnectionError:
-                pass
-            time.sleep(0.01)  # polling pace only: nothing is ordered by it
+                return False
+
+        wait_for(pong, timeout=60, interval=0.01, message=lambda _: stack.log())
         assert stack.state_file.exists()
         listed = imagectl(stack, "dc", "list", ok=False)  # type: ignore[arg-type]
         assert listed.returncode == 0 and "main" in listed.stdout, listed.stderr
