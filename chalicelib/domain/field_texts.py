@@ -24,6 +24,10 @@ MANIFEST_PARSE_ERROR = "Could not parse image manifest."
 MANIFEST_INVALID = "Invalid image manifest."
 MANIFEST_MULTIPLE_FILES = "Multiple files inside manifest are not supported."
 
+# signed manifests (SPEC §4.14)
+SIGNATURE_INVALID = "Image manifest signature is not valid."
+SIGNED_ONLY = "This datacenter accepts signed images only."
+
 # an upload's parts (SPEC §4.13)
 PARTS_INVALID = "Enter a list of 1 to 100 part numbers, each a whole number from 1 to 10000."
 CRC32_INVALID = ("Enter an object mapping part numbers asked for to their CRC32 checksums "
@@ -69,3 +73,7 @@ def part_missing(number: int) -> str:
 def part_too_small(number: int, size: int) -> str:
     return (f"Part {number} has {size} bytes; every part but the last must have at least "
             "5242880 bytes (5 MiB).")
+
+
+def signature_unreachable(reason: str) -> str:
+    return f"Image manifest signature URL is unreachable ({redact(reason).rstrip('.')})."

@@ -37,6 +37,9 @@ def render(image: Any, *, extended: bool = False) -> dict[str, Any]:
     }
     if extended:
         view["dcs"] = sorted(image.dcs or [])
+        manifest = getattr(image, "manifest", None)
+        manifest = manifest if isinstance(manifest, dict) else {}
+        view["signed_by"] = manifest.get("signed_by")  # the key that signed it (SPEC §4.14)
     return view
 
 

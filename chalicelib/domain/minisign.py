@@ -25,6 +25,7 @@ LEGACY = b"Ed"        # the signature is over the message itself
 PREHASHED = b"ED"     # the signature is over BLAKE2b-512 of the message
 KEY_ID_RE = re.compile(r"[0-9A-F]{16}")
 MAX_COMMENT_CHARS = 1024   # minisign's own limit on a comment line is about this size
+MAX_SIGNATURE_BYTES = 8 * 1024   # SPEC §4.14's cap on a signature (one is < 1 KiB)
 
 _PUBLIC_KEY_BYTES = 2 + 8 + 32
 _SIGNATURE_BYTES = 2 + 8 + 64

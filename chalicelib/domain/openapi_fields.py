@@ -145,6 +145,9 @@ def import_body(facts: ServiceFacts) -> JSON:
     props = {"manifest_url": _url("The image's manifest (IMGAPI v2), fetched synchronously "
                                   "under the source URL policy."),
              "file_url": _url("The image file (default: manifest_url + `/file`)."),
+             "signature_url": _url("A minisign signature of the manifest's bytes as "
+                                   "manifest_url serves them, by a key the DC trusts "
+                                   "(required in a DC that accepts signed images only)."),
              **image_field_schemas(image_form.UPDATABLE),
              "dc": {"type": "string", "description": "The datacenter to bind the image to."},
              **_callback_fields(), "order_by": _order_by(facts.image_order)}

@@ -71,7 +71,10 @@ def _schemas() -> JSON:
             "description": "Accepted: poll GET /task/{task_id}/status."},
         "Image": {"type": "object", "required": list(IMAGE_FIELDS),
                   "properties": {**IMAGE_PROPERTIES, "dcs": {
-                      **STRING_LIST, "description": "with `extended`"}}},
+                      **STRING_LIST, "description": "with `extended`"},
+                      "signed_by": {**NULLABLE_STRING, "description": (
+                          "with `extended`: the id of the minisign key that signed the "
+                          "image's manifest (16 upper-case hex digits), else null")}}},
         "Vm": {"type": "object", "required": ["hostname", "uuid", "dc"], "properties": {
             "hostname": {"type": "string"}, "uuid": {"type": "string"}, "dc": {"type": "string"},
             "owner": NULLABLE_STRING, "status": {"type": "string"}, "ostype": {"type": "integer"},

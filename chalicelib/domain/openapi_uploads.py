@@ -20,6 +20,10 @@ UPLOAD_FIELDS: dict[str, JSON] = {
                  "description": "With `upload`: the image's manifest (IMGAPI v2), as an object "
                                 "or as its exact JSON text; `files[0]` gives `size` and "
                                 "`sha1`."},
+    "signature": {"type": "string",
+                  "description": "With `upload`: a minisign signature (.minisig text) of "
+                                 "`manifest` sent as its exact JSON text, by a key the DC "
+                                 "trusts."},
 }
 
 

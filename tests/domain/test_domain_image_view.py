@@ -48,8 +48,15 @@ def test_render_values():
 
 def test_extended_adds_sorted_dcs_last():
     rendered = view.render(record(), extended=True)
-    assert list(rendered) == ORDER + ["dcs"]
+    assert list(rendered) == ORDER + ["dcs", "signed_by"]
     assert rendered["dcs"] == ["main", "zeta"]
+    assert rendered["signed_by"] is None
+
+
+def test_extended_shows_the_verified_signer_from_the_manifest():
+    signed = record(manifest={"v": 2, "signed_by": "00D01181D00088DD"})
+    assert view.render(signed, extended=True)["signed_by"] == "00D01181D00088DD"
+    assert "signed_by" not in view.render(signed)
 
 
 @pytest.mark.parametrize("dcs, expected", [(None, []), ([], []), (("b", "a"), ["a", "b"])])

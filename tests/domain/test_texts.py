@@ -84,6 +84,8 @@ FIELDS = {
     "CRC32_INVALID": "Enter an object mapping part numbers asked for to their CRC32 "
                      "checksums (base64 of the 4 bytes, big-endian).",
     "NO_PARTS": "No part has been uploaded.",
+    "SIGNATURE_INVALID": "Image manifest signature is not valid.",
+    "SIGNED_ONLY": "This datacenter accepts signed images only.",
 }
 TASKS = {
     "REVOKED": "ERROR: Task was revoked",
@@ -124,6 +126,8 @@ TEMPLATES = [
      "Image manifest URL is unreachable (Read timed out)."),
     (field_texts.manifest_unreachable("Exceeded 5 redirects."),
      "Image manifest URL is unreachable (Exceeded 5 redirects)."),
+    (field_texts.signature_unreachable("Response is too large"),
+     "Image manifest signature URL is unreachable (Response is too large)."),
     (field_texts.manifest_too_large(131072),
      "Image manifest is too large (at most 131072 bytes may be kept with an image)."),
     (field_texts.uuid_registered("img"), 'Image UUID is already registered by image "img".'),

@@ -17,7 +17,7 @@ from chalicelib.domain.taskids import dummy_task_id, new_task_id
 from chalicelib.domain.vocabulary import IMPORT, SUCCESS, UPLOAD, ImageStatus
 from chalicelib.persistence import audit
 from chalicelib.persistence.models import Datacenter, Image, get_or_none
-from chalicelib.services.images import new_image, uploading
+from chalicelib.services.images import new_image, signatures, uploading
 from chalicelib.services.images.access import (
     check_order_by,
     find_dc,
@@ -50,6 +50,7 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
         # network code (requests) loads with the first import, not with every cold start
         from chalicelib.services.images.manifest_fetch import fetch_for_import
         fetched = fetch_for_import(data, errs)
+    signatures.check(dc, data, fetched, errs, upload=upload)
     values = _field_values(principal, name, data, fetched, errs)
     bound = bool(values.get("dc_bound")) and "dc_bound" not in errs
     room = new_image.check(principal, name, values, errs, dc=dc if bound else None,
@@ -65,6 +66,9 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     on_server = lifecycle.runs_on_image_server(UPLOAD if upload else IMPORT)
     image = _new_image(name, values, fetched, dc)
     detail = {key: values[key] for key in form.UPDATABLE}
+    signer = signatures.signed_by(fetched)
+    if signer:
+        detail[signatures.SIGNED_BY] = signer
     if upload:
         return uploading.open_upload(principal, image, detail, callback, errs, on_server)
     detail.update(manifest_url=fetched.manifest_url, file_url=fetched.file_url)

@@ -46,7 +46,8 @@ def fetch_for_import(data: dict[str, Any], errs: Errors) -> Fetched | None:
     if not limits.stored_manifest_fits(base):  # DynamoDB would refuse the image's item
         errs.add("manifest_url", field_texts.manifest_too_large(limits.MAX_STORED_MANIFEST_BYTES))
         return None
-    return Fetched(manifest_url, file_url, manifest, base, imgmanifest.defaults_from(manifest))
+    return Fetched(manifest_url, file_url, manifest, base, imgmanifest.defaults_from(manifest),
+                   raw=raw)
 
 
 def _url_ok(field: str, value: Any, errs: Errors) -> bool:

@@ -14,3 +14,4 @@ class Fetched:
     manifest: dict[str, Any]
     base: dict[str, Any]
     defaults: dict[str, Any]
+    raw: bytes | None = None   # the manifest's exact bytes (None: an upload's JSON object)

@@ -63,7 +63,8 @@ def given_manifest(data: dict[str, Any], errs: Errors) -> Fetched | None:
     if not limits.stored_manifest_fits(base):
         errs.add(FIELD, field_texts.manifest_too_large(limits.MAX_STORED_MANIFEST_BYTES))
         return None
-    return Fetched("", "", manifest, base, imgmanifest.defaults_from(manifest))
+    return Fetched("", "", manifest, base, imgmanifest.defaults_from(manifest),
+                   raw=raw if isinstance(value, str) else None)
 
 
 def open_upload(principal: Principal, image: Image, detail: dict[str, Any],
