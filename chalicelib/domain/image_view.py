@@ -5,6 +5,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.manifest_signer import signer_of
 from chalicelib.domain.redaction import redact
 
 FIELDS = ("dc_bound", "name", "uuid", "alias", "version", "owner", "access", "desc",
@@ -37,9 +38,7 @@ def render(image: Any, *, extended: bool = False) -> dict[str, Any]:
     }
     if extended:
         view["dcs"] = sorted(image.dcs or [])
-        manifest = getattr(image, "manifest", None)
-        manifest = manifest if isinstance(manifest, dict) else {}
-        view["signed_by"] = manifest.get("signed_by")  # the key that signed it (SPEC §4.14)
+        view["signed_by"] = signer_of(getattr(image, "manifest", None))  # SPEC §4.14
     return view
 
 

@@ -54,7 +54,7 @@ def test_extended_adds_sorted_dcs_last():
 
 
 def test_extended_shows_the_verified_signer_from_the_manifest():
-    signed = record(manifest={"v": 2, "signed_by": "00D01181D00088DD"})
+    signed = record(manifest={"v": 2, "tags": {"signed_by": "00D01181D00088DD"}})
     assert view.render(signed, extended=True)["signed_by"] == "00D01181D00088DD"
     assert "signed_by" not in view.render(signed)
 

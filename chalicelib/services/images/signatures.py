@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import field_texts, minisign
+from chalicelib.domain.manifest_signer import record_signer, signer_of
 from chalicelib.domain.image_form import Errors
 from chalicelib.domain.urlpolicy import check_url_syntax
 from chalicelib.persistence.models import Datacenter
@@ -22,15 +23,15 @@ from chalicelib.services.images.new_manifest import Fetched
 
 IMPORT_FIELD = "signature_url"
 UPLOAD_FIELD = "signature"
-SIGNED_BY = "signed_by"   # in the stored manifest, the extended view and the task log
+SIGNED_BY = "signed_by"   # the task log's detail names the signer under this key
 
 
 def check(dc: Datacenter, data: dict[str, Any], fetched: Fetched | None, errs: Errors, *,
           upload: bool) -> None:
     """Verify the request's signature (errors into `errs`); a verified key id is written into
-    the new image's base manifest as `signed_by`, which nobody may claim otherwise."""
+    the new image's base manifest (`manifest_signer`), which nobody may claim otherwise."""
     if fetched is not None:
-        fetched.base.pop(SIGNED_BY, None)
+        record_signer(fetched.base, None)
     field = UPLOAD_FIELD if upload else IMPORT_FIELD
     given = data.get(field)
     if given is None or given == "":
@@ -48,12 +49,11 @@ def check(dc: Datacenter, data: dict[str, Any], fetched: Fetched | None, errs: E
     if signer is None:
         errs.add(field, field_texts.SIGNATURE_INVALID)
         return
-    fetched.base[SIGNED_BY] = signer
+    record_signer(fetched.base, signer)
 
 
 def signed_by(fetched: Fetched) -> str | None:
-    value = fetched.base.get(SIGNED_BY)
-    return value if isinstance(value, str) else None
+    return signer_of(fetched.base)
 
 
 def verify(dc: Datacenter, message: bytes | None, text: str) -> str | None:
