@@ -10,7 +10,8 @@ from devstack.process import ROOT
 
 
 def test_importing_the_app_loads_neither_boto3_nor_requests_nor_cryptography():
-    code = "import sys, app; print(sorted(m for m in ('boto3', 'requests', 'cryptography') if m in sys.modules))"
+    code = ("import sys, app; print(sorted(m for m in ('boto3', 'requests', 'cryptography') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

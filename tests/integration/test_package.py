@@ -517,7 +517,8 @@ from chalicelib.adapters import ed25519
 assert cryptography.__file__.startswith(sys.argv[1]), "cryptography not from the zip"
 assert ed25519.verify(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"), bytes.fromhex(
-    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"), b"")
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+    "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"), b"")
 print(json.dumps(app(event, None)))
 """
 

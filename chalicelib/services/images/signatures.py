@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import field_texts, minisign
-from chalicelib.domain.manifest_signer import record_signer, signer_of
 from chalicelib.domain.image_form import Errors
+from chalicelib.domain.manifest_signer import record_signer, signer_of
 from chalicelib.domain.urlpolicy import check_url_syntax
 from chalicelib.persistence.models import Datacenter
 from chalicelib.services.identity.dc_trust import trusted_key
