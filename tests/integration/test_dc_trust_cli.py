@@ -7,6 +7,7 @@ import pytest
 from chalicelib.domain.errors import PermissionDenied
 from chalicelib.domain.permissions import Principal
 from chalicelib.services.identity import dc_trust
+from tests.integration.racing import race
 from tests.integration.test_imagectl import ctl, ok, refused  # noqa: F401 (fixture)
 from tests.minisign_tool import new_key_pair
 
@@ -62,3 +63,18 @@ def test_only_super_admins_change_trust(clean, tmp_path):
     boss = Principal.from_roles("boss", True, {})
     assert dc_trust.trust_key("main", key.public_text, by=boss)["trusted_keys"][0][
         "key_id"] == key.key_id
+
+
+def test_keys_trusted_at_the_same_moment_are_all_kept(clean, tmp_path):
+    """Each change of the list is conditioned on the version it read: racers that lose read
+    again, so no key trusted concurrently is lost (several rounds, barrier-released)."""
+    keys = [new_key_pair(tmp_path / f"k{i}") for i in range(4)]
+    for round_number in range(5):
+        for key in keys:
+            try:
+                dc_trust.untrust_key("main", key.key_id)
+            except dc_trust.AccountError:
+                pass
+        race(*[lambda key=key: dc_trust.trust_key("main", key.public_text) for key in keys])
+        trusted = [k["key_id"] for k in dc_trust.read_trust("main")["trusted_keys"]]
+        assert sorted(trusted) == sorted(key.key_id for key in keys), round_number
