@@ -195,7 +195,7 @@ def test_a_signature_url_to_a_refused_address(admin, files, trusted, tmp_path):
 
 
 # --- a DC that accepts signed images only ---------------------------------------------------------
-def test_a_signed_only_dc_refuses_an_unsigned_import(admin, files, trusted, tmp_path):
+def test_a_signed_only_dc_refuses_an_unsigned_import(clean, admin, files, trusted, tmp_path):
     dc_trust.set_signed_only("main", True)
     manifest = manifest_bytes(files, tmp_path)
     assert failure(import_signed(admin, files, "img", manifest, None)) == {
@@ -208,9 +208,7 @@ def test_a_signed_only_dc_refuses_an_unsigned_import(admin, files, trusted, tmp_
     assert import_signed(admin, files, "img", manifest,
                          sign(trusted, manifest)).status_code == 200
     # another DC is not signed-only
-    dc_trust_other = "dc2"
-    from chalicelib.services.identity import accounts
-    accounts.create_dc(dc_trust_other)
+    clean.dc("dc2")
     other = manifest_bytes(files, tmp_path)
     assert import_signed(admin, files, "plain", other, None, dc="dc2").status_code == 200
 
