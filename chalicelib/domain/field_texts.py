@@ -30,12 +30,20 @@ CRC32_INVALID = ("Enter an object mapping part numbers asked for to their CRC32 
                  "(base64 of the 4 bytes, big-endian).")
 NO_PARTS = "No part has been uploaded."
 
+# users as the API changes them (PUT /accounts/user/{username})
+LAST_SUPER_ADMIN = ("The last active SuperAdmin cannot be deactivated (make another user "
+                    "SuperAdmin first).")
+
 def too_many_items(limit: int) -> str:
     return f"Ensure this field has no more than {limit} elements."
 
 
 def max_length(limit: int, length: int) -> str:
     return f"Ensure this value has at most {limit} characters (it has {length})."
+
+
+def at_least(low: int) -> str:
+    return f"Ensure this value is greater than or equal to {low}."
 
 
 def between(low: int, high: int) -> str:

@@ -15,6 +15,7 @@ from chalicelib.domain import field_texts as ft
 from chalicelib.domain import (
     http_texts,
 )
+from chalicelib.domain.openapi_admin import admin_ops
 from chalicelib.domain.openapi_fields import (  # noqa: F401 (this module's interface)
     FIELD_DOCS,
     JSON,
@@ -157,6 +158,10 @@ PERMISSIONS: dict[str, str] = {
     "exportProgress": "as exportParts", "exportComplete": "as exportParts",
     "exportFailure": "as exportParts",
     "login": "anyone (with a user name and password)", "logout": "the token's holder",
+    "listDcs": "any user (SuperAdmins: every DC; others: the DCs where they are image admin)",
+    "getDc": "image admins of the DC; SuperAdmins",
+    **dict.fromkeys(("changeDc", "listUsers", "changeUser"), "SuperAdmins"),
+    "getUser": "the user; SuperAdmins",
 }
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -164,7 +169,8 @@ HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 def build(facts: ServiceFacts) -> JSON:
     """The whole document (a plain JSON-serialisable dict)."""
     paths = {**_meta_ops(), **_image_ops(facts), **_task_ops(facts), **_node_ops(facts),
-             **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY)}
+             **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY),
+             **admin_ops(API_KEY)}
     _unstorable_keys_not_found(paths)
     _dependencies_may_fail(paths)
     for item in paths.values():
