@@ -128,9 +128,11 @@ def _dc(name: str) -> Datacenter:
 
 
 def dc_view(dc: Datacenter) -> dict[str, Any]:
+    # dc_trust builds on this module's errors, so it is imported here, not at the top
+    from chalicelib.services.identity.dc_trust import trust_view
     return {"name": dc.name,
             "image_limit": None if dc.image_limit is None else int(dc.image_limit),
-            "image_count": int(dc.image_count or 0)}
+            "image_count": int(dc.image_count or 0), **trust_view(dc)}
 
 
 def list_dcs() -> list[dict[str, Any]]:
