@@ -19,10 +19,23 @@ from chalicelib.domain.permissions import ROLES
 BOOL_TEXT = {"type": ["boolean", "string"],
              "description": "true/True/TRUE/t/T/1; false/False/FALSE/f/F/0"}
 ROLE_NAMES = sorted(ROLES)
-DC_OBJECT: JSON = {"type": "object", "required": ["name", "image_limit"], "properties": {
-    "name": {"type": "string"},
-    "image_limit": {"type": ["integer", "null"], "minimum": 0,
-                    "description": "Most images bound to the DC; null: no limit."}}}
+KEY_OBJECT: JSON = {
+    "type": "object", "required": ["key_id", "comment", "key"], "additionalProperties": False,
+    "properties": {"key_id": {"type": "string", "pattern": "^[0-9A-F]{16}$",
+                              "description": "As minisign prints it in the key's comment."},
+                   "comment": {"type": "string", "description": "The untrusted comment."},
+                   "key": {"type": "string", "description": "The base64 line of the key."}}}
+DC_OBJECT: JSON = {
+    "type": "object", "additionalProperties": False,
+    "required": ["name", "image_limit", "signed_only", "trusted_keys"], "properties": {
+        "name": {"type": "string"},
+        "image_limit": {"type": ["integer", "null"], "minimum": 0,
+                        "description": "Most images bound to the DC; null: no limit."},
+        "signed_only": {"type": "boolean",
+                        "description": "Unsigned imports and uploads are refused."},
+        "trusted_keys": {"type": "array", "items": KEY_OBJECT,
+                         "description": "The minisign public keys image signatures are "
+                                        "checked with."}}}
 USER_OBJECT: JSON = {
     "type": "object", "additionalProperties": False,
     "required": ["username", "is_super_admin", "is_active", "dc_roles"],
@@ -82,11 +95,38 @@ def admin_ops(api_key: list[JSON]) -> dict[str, JSON]:
                 "requestBody": _body({
                     "image_limit": {"type": ["integer", "string", "null"], "minimum": 0,
                                     "description": "Most images bound to the DC (a whole "
-                                                   "number >= 0); null: no limit."}},
-                    example={"image_limit": 10}),
+                                                   "number >= 0); null: no limit."},
+                    "signed_only": {**BOOL_TEXT, "description": "true: refuse unsigned "
+                                    "imports and uploads (true/True/TRUE/t/T/1; "
+                                    "false/False/FALSE/f/F/0)."}},
+                    example={"image_limit": 10, "signed_only": False}),
                 "responses": {"200": dc_ok, "400": _validation(), **base,
                               "403": _detail(http_texts.PERMISSION_DENIED),
                               "404": _detail(http_texts.DC_NOT_FOUND)}}},
+        "/dc/{dc}/key": {"post": {
+            "operationId": "trustDcKey", "tags": ["accounts"],
+            "summary": "Trust a minisign public key in the datacenter (again: no change)",
+            "security": api_key, "parameters": [dc],
+            "requestBody": {**_body({"key": {
+                "type": "string", "description": "The whole `minisign -G` .pub file, or its "
+                                                 "base64 line. `" + ft.KEY_INVALID + "`"}},
+                required=("key",), example={"key": "untrusted comment: minisign public key "
+                                            "E0A1F3C5B2D4A6C8\nRWTIpqTSssXzoOCn...\n"}),
+                "required": True},
+            "responses": {"201": _response("Trusted: the datacenter.",
+                                           success_schema(DC_OBJECT), "es_task_id"),
+                          "400": _validation(), **base,
+                          "403": _detail(http_texts.PERMISSION_DENIED),
+                          "404": _detail(http_texts.DC_NOT_FOUND)}}},
+        "/dc/{dc}/key/{key_id}": {"delete": {
+            "operationId": "untrustDcKey", "tags": ["accounts"],
+            "summary": "Stop trusting a key in the datacenter",
+            "security": api_key, "parameters": [dc, _path(
+                "key_id", "The key's id (16 hex digits, as minisign prints it).",
+                "E0A1F3C5B2D4A6C8")],
+            "responses": {"200": dc_ok, **base, "403": _detail(http_texts.PERMISSION_DENIED),
+                          "404": _detail(http_texts.DC_NOT_FOUND,
+                                         http_texts.KEY_NOT_FOUND)}}},
         "/accounts/user": {"get": {
             "operationId": "listUsers", "tags": ["accounts"],
             "summary": "Every user (names, or objects with full)",

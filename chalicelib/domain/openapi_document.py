@@ -38,6 +38,7 @@ from chalicelib.domain.openapi_responses import (
     IMAGE_PROPERTIES,  # noqa: F401
     _detail,
     _headers,
+    _schema,
     _schemas,
 )
 from chalicelib.domain.openapi_uploads import upload_ops
@@ -80,13 +81,20 @@ def describe(document: JSON, path: str) -> JSON:
                             "required": bool(p.get("required"))} for p in params],
             "body": sorted(body.get("schema", {}).get("properties", {})),
             "permissions": op.get("x-permissions", ""),
-            "asynchronous": "201" in op.get("responses", {}) and method != "get",
+            "asynchronous": _asynchronous(op),
         }
         methods[method.upper()] = {**described, "description": _method_text(
             method.upper(), path, op.get("description", ""), described)}
     # `es help` prints a top-level `description` as it is (else the raw JSON)
     text = "\n\n".join(m["description"] for m in methods.values()) or f"{path}: no methods"
     return {"url": path, "description": text, "methods": methods}
+
+
+def _asynchronous(op: JSON) -> bool:
+    """A 201 with a task to poll (not a synchronous 201 such as a trusted key's)."""
+    created = op.get("responses", {}).get("201", {})
+    return bool(created.get("content", {}).get("application/json", {}).get("schema")
+                == _schema("Pending"))
 
 
 def _method_text(method: str, path: str, extra: str, described: JSON) -> str:
@@ -160,7 +168,8 @@ PERMISSIONS: dict[str, str] = {
     "login": "anyone (with a user name and password)", "logout": "the token's holder",
     "listDcs": "any user (SuperAdmins: every DC; others: the DCs where they are image admin)",
     "getDc": "image admins of the DC; SuperAdmins",
-    **dict.fromkeys(("changeDc", "listUsers", "changeUser"), "SuperAdmins"),
+    **dict.fromkeys(("changeDc", "trustDcKey", "untrustDcKey", "listUsers", "changeUser"),
+                    "SuperAdmins"),
     "getUser": "the user; SuperAdmins",
 }
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
