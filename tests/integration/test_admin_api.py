@@ -276,6 +276,8 @@ def test_only_super_admins_change_a_user(people):
     ({"dc_roles": None}, {"dc_roles": [field_texts.NOT_NULL]}),
     ({"dc_roles": "main:admin"}, {"dc_roles": [field_texts.INVALID]}),
     ({"dc_roles": {"main": 3}}, {"dc_roles": [field_texts.INVALID]}),
+    ({"dc_roles": {f"dc{n}": [] for n in range(101)}},
+     {"dc_roles": [field_texts.too_many_items(100)]}),
     ({"dc_roles": {"main": ["admin", "boss"]}}, {"dc_roles": [field_texts.not_a_choice("boss")]}),
     ({"dc_roles": {"nowhere": ["admin"]}}, {"dc_roles": [field_texts.not_a_choice("nowhere")]}),
     ({"dc_roles": {"no/where": ["admin"]}}, {"dc_roles": [field_texts.not_a_choice("no/where")]}),
