@@ -20,6 +20,18 @@ MAX_TRUSTED_KEYS = 50      # a DC trusts a handful of signers; the record stays 
 _ATTEMPTS = 20             # optimistic retries when another change of the list wins
 
 
+class KeyIdTaken(AccountError):
+    """Another key with the same id is trusted in the DC."""
+
+
+class TooManyKeys(AccountError):
+    """The DC trusts MAX_TRUSTED_KEYS keys already."""
+
+
+class KeyNotTrusted(AccountError):
+    """The DC trusts no key with that id."""
+
+
 def require_super_admin(by: Principal | None) -> None:
     """`None` is the operator CLI (it holds the deployment's AWS credentials)."""
     if by is not None and not by.is_super_admin:
@@ -90,11 +102,11 @@ def trust_key(name: str, key_text: Any, *, by: Principal | None = None) -> dict[
         for old in keys:
             if old.key_id == key.key_id:
                 if old.key != key.line:
-                    raise AccountError(f"another key with id {key.key_id} is trusted in "
+                    raise KeyIdTaken(f"another key with id {key.key_id} is trusted in "
                                        f"{name!r}; untrust it first")
                 return None
         if len(keys) >= MAX_TRUSTED_KEYS:
-            raise AccountError(f"{name!r} trusts {MAX_TRUSTED_KEYS} keys already; untrust "
+            raise TooManyKeys(f"{name!r} trusts {MAX_TRUSTED_KEYS} keys already; untrust "
                                "one first")
         return [*keys, TrustedKey(key_id=key.key_id, key=key.line, comment=key.comment)]
 
@@ -111,7 +123,7 @@ def untrust_key(name: str, key_id: Any, *, by: Principal | None = None) -> dict[
     def remove(keys: list[TrustedKey]) -> list[TrustedKey] | None:
         kept = [key for key in keys if key.key_id != wanted]
         if len(kept) == len(keys):
-            raise AccountError(f"{name!r} does not trust a key with id {wanted}")
+            raise KeyNotTrusted(f"{name!r} does not trust a key with id {wanted}")
         return kept
 
     return _write_keys(name, remove)
