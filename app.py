@@ -3,6 +3,7 @@ from chalice.app import Chalice
 
 from chalicelib.api import (
                             accounts,
+                            console,
                             exports,
                             images,
                             imgapi,
@@ -30,6 +31,7 @@ app.register_blueprint(exports.bp)
 app.register_blueprint(uploads.bp)
 app.register_blueprint(openapi.bp)
 app.register_blueprint(accounts.bp)
+app.register_blueprint(console.bp)
 app.register_blueprint(platform.bp)
 app.register_blueprint(workflow.bp)
 app.register_blueprint(maintenance.bp)
