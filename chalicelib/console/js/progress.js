@@ -56,7 +56,7 @@ export function progressBlock() {
         if (pct !== null && pct !== undefined) bar.value = Math.min(100, pct);
         bytes.textContent = `${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ""}`;
         const r = meter.rate();
-        rate.textContent = r === null ? "—" : `${formatBytes(r)}/s`;
+        rate.textContent = r === null || (r === 0 && !done) ? "—" : `${formatBytes(r)}/s`;
         eta.textContent = word && word !== "PENDING" ? "—" : formatDuration(meter.eta(total));
       }
       if (word === "SUCCESS") { bar.value = 100; eta.textContent = "—"; }
