@@ -147,3 +147,15 @@ def test_a_bucket_without_cors_refuses_every_preflight(server):
         assert "CORS is not enabled for this bucket" in answer.text
     finally:
         s3.put_bucket_cors(Bucket=server.bucket, CORSConfiguration={"CORSRules": saved})
+
+
+@pytest.mark.parametrize("name", [
+    "../app.py", "../../app.py", "js/../../app.py", "/etc/passwd", "js/../index.html/../../app.py",
+    "../api/console.py", "..", ".", "js", "js/", "js/vendor/x.js", "JS/APP.JS", "index.html\x00",
+])
+def test_names_as_api_gateway_decodes_them_find_nothing(name):
+    """Deployed, API Gateway hands the Lambda decoded path parameters (`..%2f` is `../`): the
+    service looks a name up in the file map and never joins it to a folder."""
+    from chalicelib.services.console import static_files
+    assert static_files.answer(name, "/api/console/" + name, None) is None
+    assert static_files.answer("js/app.js", "/api/console/js/app.js", None) is not None
