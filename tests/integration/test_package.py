@@ -935,8 +935,9 @@ import json, sys
 sys.path[:0] = [sys.argv[1]]
 from app import app
 answers = {}
-for path, resource, params in (("/api/console/", "/console", None),
-                               ("/api/console/js/app.js", "/console/js/{name}", {"name": "app.js"})):
+for path, resource, params in (
+        ("/api/console/", "/console", None),
+        ("/api/console/js/app.js", "/console/js/{name}", {"name": "app.js"})):
     event = {
         "resource": resource, "path": path[4:], "httpMethod": "GET", "headers": {},
         "multiValueHeaders": {}, "queryStringParameters": None,
