@@ -59,7 +59,8 @@ export function progressBlock() {
         rate.textContent = r === null || (r === 0 && !done) ? "—" : `${formatBytes(r)}/s`;
         eta.textContent = word && word !== "PENDING" ? "—" : formatDuration(meter.eta(total));
       }
-      if (word === "SUCCESS") { bar.value = 100; eta.textContent = "—"; }
+      if (word && word !== "PENDING") eta.textContent = "—";  // ended: nothing left to wait for
+      if (word === "SUCCESS") bar.value = 100;
       if (text !== undefined) message.textContent = text;
     },
   };
