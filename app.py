@@ -2,18 +2,19 @@
 from chalice.app import Chalice
 
 from chalicelib.api import (
-                            accounts,
-                            dcs,
-                            exports,
-                            images,
-                            imgapi,
-                            node_images,
-                            openapi,
-                            ping,
-                            snapshots,
-                            tasks,
-                            uploads,
-                            users,
+    accounts,
+    console,
+    dcs,
+    exports,
+    images,
+    imgapi,
+    node_images,
+    openapi,
+    ping,
+    snapshots,
+    tasks,
+    uploads,
+    users,
 )
 from chalicelib.events import maintenance, platform, workflow
 from chalicelib.logs import configure_logging
@@ -34,6 +35,7 @@ app.register_blueprint(openapi.bp)
 app.register_blueprint(accounts.bp)
 app.register_blueprint(users.bp)
 app.register_blueprint(dcs.bp)
+app.register_blueprint(console.bp)
 app.register_blueprint(platform.bp)
 app.register_blueprint(workflow.bp)
 app.register_blueprint(maintenance.bp)
