@@ -68,7 +68,7 @@ def child(kind: str, target: str) -> None:
 
 
 def _part_copy(s3, store, target: str, size: int) -> str:
-    from chalicelib.adapters.resumable_sha1 import ResumableSha1
+    from chalicelib.adapters.resumable_digest import ResumableSha1
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=target)["UploadId"]
 
     def copy(number: int) -> dict:
