@@ -115,10 +115,10 @@ class _Run:
         self.max_bytes = max_bytes
         self.on_checkpoint = on_checkpoint
         self.resumable = can_resume()
+        saved = file_hashes.SavedState(start.sha1, start.sha256) if start.parts else None
+        self.hasher = file_hashes.FileHashes(saved, resumable=self.resumable)  # first: may refuse
         self.upload = MultipartUpload(s3, bucket, key, start.part_size, upload_id=start.upload_id,
                                       max_workers=max_workers)
-        saved = file_hashes.SavedState(start.sha1, start.sha256) if start.parts else None
-        self.hasher = file_hashes.FileHashes(saved, resumable=self.resumable)
         self.parts = start.parts                 # parts handed to the upload
         self.states: dict[int, file_hashes.SavedState] = {}  # part -> hashes after it, until stored
         self.stored: set[int] = set()            # parts stored but not yet checkpointed

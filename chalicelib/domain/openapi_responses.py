@@ -71,7 +71,10 @@ def _schemas() -> JSON:
             "description": "Accepted: poll GET /task/{task_id}/status."},
         "Image": {"type": "object", "required": list(IMAGE_FIELDS),
                   "properties": {**IMAGE_PROPERTIES, "dcs": {
-                      **STRING_LIST, "description": "with `extended`"}}},
+                      **STRING_LIST, "description": "with `extended`"},
+                      **{name: {**NULLABLE_STRING, "description": f"with `extended`: the "
+                                f"stored file's {label} (null: not known yet)"}
+                         for name, label in (("sha1", "SHA-1"), ("sha256", "SHA-256"))}}},
         "Vm": {"type": "object", "required": ["hostname", "uuid", "dc"], "properties": {
             "hostname": {"type": "string"}, "uuid": {"type": "string"}, "dc": {"type": "string"},
             "owner": NULLABLE_STRING, "status": {"type": "string"}, "ostype": {"type": "integer"},

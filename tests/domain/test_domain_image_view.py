@@ -46,10 +46,21 @@ def test_render_values():
     }
 
 
-def test_extended_adds_sorted_dcs_last():
+def test_extended_adds_sorted_dcs_and_the_files_digests_last():
     rendered = view.render(record(), extended=True)
-    assert list(rendered) == ORDER + ["dcs"]
+    assert list(rendered) == ORDER + ["dcs", "sha1", "sha256"]
     assert rendered["dcs"] == ["main", "zeta"]
+
+
+@pytest.mark.parametrize("active, expected", [
+    (None, (None, None)),                                    # no file yet (a pending import)
+    ({"v": 2}, (None, None)),
+    ({"files": [{"sha1": "a" * 40, "size": 1}]}, ("a" * 40, None)),  # before the backfill
+    ({"files": [{"sha1": "a" * 40, "sha256": "b" * 64}]}, ("a" * 40, "b" * 64)),
+])
+def test_extended_shows_the_stored_files_digests(active, expected):
+    rendered = view.render(record(manifest_active=active), extended=True)
+    assert (rendered["sha1"], rendered["sha256"]) == expected
 
 
 @pytest.mark.parametrize("dcs, expected", [(None, []), ([], []), (("b", "a"), ["a", "b"])])
@@ -58,7 +69,7 @@ def test_extended_dcs_values(dcs, expected):
 
 
 def test_not_extended_has_no_dcs():
-    assert "dcs" not in view.render(record(), extended=False)
+    assert not {"dcs", "sha1", "sha256"} & set(view.render(record(), extended=False))
 
 
 @pytest.mark.parametrize("dc_bound, expected", [("main", True), ("other", True), (None, False)])
