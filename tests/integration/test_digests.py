@@ -101,7 +101,7 @@ def test_an_uploaded_image_serves_the_sha256_of_its_file(server, admin):
         CONTENT).hexdigest()
 
 
-def test_an_image_from_a_snapshot_serves_the_sha256_of_its_file(server, admin, node):
+def test_an_image_from_a_snapshot_serves_the_sha256_of_its_file(server, admin, node):  # noqa: F811
     node.shape(size=7 * MiB)  # gzip'd by the agent: a file the service never saw before
     task_id = create(admin, "from-snap")
     assert wait_task(admin, task_id).status_code == 200
