@@ -1,10 +1,12 @@
-"""Snapshot ingest (issue 8, point 4): moving `uploads/<task>` into place with its SHA-1, two ways.
+"""Snapshot ingest (issue 8, point 4): moving `uploads/<task>` into place with its SHA-1 and SHA-256
+(issue 20), two ways.
 
   ranged     what the ingest step does: the upload is read with (ranged) GETs, hashed, and
              written as a new multipart upload — chalicelib.adapters.transfer.transfer over
              chalicelib.adapters.store.ObjectDownload, 8 MiB parts, default max_workers
   part-copy  the alternative: the store copies every 8 MiB range server-side (UploadPartCopy,
              two at a time, on threads) while this process reads the object once to hash it
+             (SHA-1 and SHA-256, as the ingest does)
 
 Both run against moto's S3 in its own process (objects kept in memory), each sample in a fresh
 child process; the source object is made once and every target is deleted after its sample.
@@ -68,7 +70,7 @@ def child(kind: str, target: str) -> None:
 
 
 def _part_copy(s3, store, target: str, size: int) -> str:
-    from chalicelib.adapters.resumable_sha1 import ResumableSha1
+    from chalicelib.adapters.file_hashes import FileHashes
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=target)["UploadId"]
 
     def copy(number: int) -> dict:
@@ -82,7 +84,7 @@ def _part_copy(s3, store, target: str, size: int) -> str:
 
     with ThreadPoolExecutor(2) as pool:
         parts = pool.map(copy, range(1, -(-size // PART_SIZE) + 1))
-        digest, buffer = ResumableSha1(), bytearray(PART_SIZE)
+        digest, buffer = FileHashes(), bytearray(PART_SIZE)  # both, as the stream does
         download = store.ObjectDownload(SOURCE, 0, None)
         try:
             while count := download.read_into(memoryview(buffer)):
@@ -92,7 +94,7 @@ def _part_copy(s3, store, target: str, size: int) -> str:
         parts = list(parts)
     s3.complete_multipart_upload(Bucket=BUCKET, Key=target, UploadId=upload_id,
                                  MultipartUpload={"Parts": parts})
-    return digest.hexdigest()
+    return digest.digests().sha1
 
 
 def sample(kind: str, env: dict[str, str], s3, emulator_pid: int, sha1: str) -> dict:

@@ -255,6 +255,27 @@ class UploadFailed(Exception):
     """The task failed; its message is printed already."""
 
 
+def cmd_image_digest(args: argparse.Namespace) -> Output:
+    """SHA-256 of stored files that lack it (SPEC §4.14; digest_backfill)."""
+    from chalicelib.services.maintenance import digest_backfill
+    if bool(args.name) == bool(args.all):
+        raise CliError("name one image, or --all")
+    report = digest_backfill.backfill([args.name] if args.name else None,
+                                      progress=lambda line: say(args, "digest: " + line))
+    for line in report.skipped + report.problems:
+        say(args, "digest: " + line)
+    if report.problems:
+        raise DigestProblems(f"{len(report.problems)} stored file(s) do not match their "
+                             f"record: {'; '.join(report.problems)}")
+    return Output(report.as_dict(), f"filled={report.filled} known={report.known} "
+                                    f"skipped={len(report.skipped)} "
+                                    f"bytes_read={report.bytes_read}")
+
+
+class DigestProblems(Exception):
+    """Files whose SHA-1 is not their record's: nothing written for them (exit 1)."""
+
+
 def api_url(given: str | None) -> str:
     """--api-url, else $IMAGE_API_URL, else the running local stack's."""
     from devstack import layout
@@ -612,7 +633,8 @@ def add_user_commands(groups: Any) -> None:
 
 
 def add_image_and_task_commands(groups: Any) -> None:
-    image = groups.add_parser("image", help="images, as an operator sees them (read only)"
+    image = groups.add_parser("image", help="images, as an operator sees them (read only, but "
+                                            "for their files' SHA-256)"
                               ).add_subparsers(dest="action", required=True)
     listed = image.add_parser("list", help="every image: name, uuid, DC bound, status, owner, "
                                            "size, the task holding it")
@@ -620,6 +642,12 @@ def add_image_and_task_commands(groups: Any) -> None:
     listed.add_argument("--status", choices=("ok", "pending"), help="only images in this status")
     listed.set_defaults(func=cmd_image_list)
     add_upload_command(image)
+    digest = image.add_parser("digest", help="compute the SHA-256 of stored files that lack it "
+                                             "(images stored before SHA-256): streamed from "
+                                             "the store, resumable, idempotent, with progress")
+    digest.add_argument("name", nargs="?", help="one image (or --all)")
+    digest.add_argument("--all", action="store_true", help="every image lacking it")
+    digest.set_defaults(func=cmd_image_digest)
 
     task = groups.add_parser("task", help="tasks of all users and DCs").add_subparsers(
         dest="action", required=True)
@@ -694,7 +722,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 BAD_INPUT = (("chalicelib.services.identity.accounts", "InvalidAccountInput"),
-             ("chalicelib.services.maintenance.operator_views", "BadFilter"))
+             ("chalicelib.services.maintenance.operator_views", "BadFilter"),
+             ("chalicelib.services.maintenance.digest_backfill", "NoSuchImage"))
 
 
 def is_bad_input(exc: Exception) -> bool:

@@ -144,11 +144,13 @@ def _ordered(state: dict[str, Any]) -> dict[str, Any]:
 
 MACHINES: dict[str, dict[str, Any]] = {
     IMPORT: machine(
-        "Import an image: stream file_url into the store (SHA-1 and size checked), in as many "
-        "runs of the step as it takes, write its manifest, mark the image ok.",
+        "Import an image: stream file_url into the store (size, SHA-1 and SHA-256 checked), in "
+        "as many runs of the step as it takes, write its manifest (with the file's digests), "
+        "mark the image ok.",
         *transfer_task("step_import_file", result="$.import"),
-        ("WriteManifest", lambda_task("step_write_manifest")),
-        ("Finish", lambda_task("step_finish", {"transfer.$": "$.import.value"})),
+        ("WriteManifest", lambda_task("step_write_manifest", {"file.$": "$.import.value.file"})),
+        ("Finish", lambda_task("step_finish", {"transfer.$": "$.import.value",
+                                               "file.$": "$.import.value.file"})),
     ),
     UPDATE: machine(
         "Update an image: rewrite its manifest in the store, mark the image ok.",
@@ -162,8 +164,8 @@ MACHINES: dict[str, dict[str, Any]] = {
     ),
     SNAPSHOT: machine(
         "Create an image from a VM snapshot: ask the compute node to export it, wait for the "
-        "upload (S3 Object Created resumes the execution), move it into place with SHA-1 and "
-        "size, write the manifest.",
+        "upload (S3 Object Created resumes the execution), move it into place with SHA-1, "
+        "SHA-256 and size, write the manifest.",
         ("RequestExport", token_task("step_request_export", result="$.upload",
                                      timeout_path="$.timeouts.export",
                                      heartbeat_path="$.timeouts.heartbeat")),
@@ -174,8 +176,8 @@ MACHINES: dict[str, dict[str, Any]] = {
     ),
     UPLOAD: machine(
         "Upload an image: wait (until the upload deadline) for the caller to complete the "
-        "multipart upload its presigned part URLs fill, verify it (size and SHA-1 against the "
-        "manifest, read once in as many runs as it takes) while moving it into place, write "
+        "multipart upload its presigned part URLs fill, verify it (size, SHA-1, SHA-256 against "
+        "the manifest, read once in as many runs as it takes) while moving it into place, write "
         "the manifest, mark the image ok.",
         ("AwaitUpload", token_task("step_await_upload", result="$.upload",
                                    timeout_path="$.timeouts.upload")),

@@ -1,10 +1,10 @@
-"""Streaming image files into the store (SPEC §5.4): a multipart upload, SHA-1 in the same pass,
-and resumable at any part boundary.
+"""Streaming image files into the store (SPEC §5.4): a multipart upload, SHA-1 and SHA-256 in
+the same pass (§4.14), and resumable at any part boundary.
 
 `transfer()` reads its source straight into part buffers (no intermediate copies), hands each
 full part to the upload, and hashes it while it uploads. Memory stays flat whatever the file
 size. A run may stop at a part boundary (`stop_at`) with a `Checkpoint`: the parts stored so
-far, the upload id and the SHA-1 state after them, small enough for a task record. A later
+far, the upload id and the hashing states after them, small enough for a task record. A later
 run, in another process, continues from there. On a failure the upload is kept (with the
 parts stored so far) for a retry; the caller aborts it when it gives up.
 
@@ -12,7 +12,6 @@ The S3 client is passed in (any boto3 S3 client); nothing here imports boto3.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters import resumable_sha1
+from chalicelib.adapters import file_hashes
 from chalicelib.adapters.aws import error_code
 from chalicelib.adapters.multipart import (  # noqa: F401 (part of this module's interface)
     MAX_PARTS,
@@ -39,12 +38,18 @@ ReadInto = Callable[[memoryview], int]
 @dataclass
 class Checkpoint:
     """Where a transfer stands between runs: parts 1..`parts` (all of `part_size` bytes) are
-    stored in upload `upload_id`, and `sha1` is the hashing state after their bytes."""
+    stored in upload `upload_id`, and `sha1`/`sha256` are the hashing states after their bytes
+    (a checkpoint saved before SHA-256 existed has `sha1` only: see `resumable()`)."""
 
     part_size: int
     parts: int = 0
     upload_id: str | None = None
     sha1: str | None = None
+    sha256: str | None = None
+
+    def resumable(self) -> bool:
+        """Whether a run can continue from here (else the file starts over)."""
+        return self.parts == 0 or file_hashes.SavedState(self.sha1, self.sha256).complete()
 
     @property
     def offset(self) -> int:
@@ -56,7 +61,8 @@ class Checkpoint:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
         return cls(part_size=int(data["part_size"]), parts=int(data["parts"]),
-                   upload_id=data.get("upload_id"), sha1=data.get("sha1"))
+                   upload_id=data.get("upload_id"), sha1=data.get("sha1"),
+                   sha256=data.get("sha256"))
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,13 @@ class TransferResult:
     done: bool
     checkpoint: Checkpoint     # the last one saved (when not done: where the next run starts)
     size: int                  # bytes read and stored (when not done: the checkpoint's offset)
-    sha1: str | None = None    # hex digest, when done
+    sha1: str | None = None    # hex digests, when done
+    sha256: str | None = None
 
 
 def can_resume() -> bool:
-    """Whether a transfer can save its SHA-1 state (see resumable_sha1)."""
-    return resumable_sha1.available()
+    """Whether a transfer can save its hashing state (see resumable_digest)."""
+    return file_hashes.can_save()
 
 
 def transfer(read_into: ReadInto, *, s3: Any, bucket: str, key: str, part_size: int,
@@ -108,12 +115,12 @@ class _Run:
         self.max_bytes = max_bytes
         self.on_checkpoint = on_checkpoint
         self.resumable = can_resume()
+        saved = file_hashes.SavedState(start.sha1, start.sha256) if start.parts else None
+        self.hasher = file_hashes.FileHashes(saved, resumable=self.resumable)  # first: may refuse
         self.upload = MultipartUpload(s3, bucket, key, start.part_size, upload_id=start.upload_id,
                                       max_workers=max_workers)
-        self.hasher: Any = (resumable_sha1.ResumableSha1(start.sha1) if self.resumable
-                            else hashlib.sha1())
         self.parts = start.parts                 # parts handed to the upload
-        self.states: dict[int, str] = {}        # part -> SHA-1 state after it, until stored
+        self.states: dict[int, file_hashes.SavedState] = {}  # part -> hashes after it, until stored
         self.stored: set[int] = set()            # parts stored but not yet checkpointed
 
     def pump(self, read_into: ReadInto, stop_at: float | None,
@@ -155,7 +162,7 @@ class _Run:
         self.upload.add_part(self.parts, buffer)
         self.hasher.update(buffer)  # while the part uploads (both only read it)
         if self.resumable:
-            self.states[self.parts] = self.hasher.state()
+            self.states[self.parts] = self.hasher.saved()
 
     def _checkpoint(self, stored: list[int]) -> None:
         """Advance the checkpoint over the parts stored without a gap, and report it. The short
@@ -167,8 +174,9 @@ class _Run:
             self.stored.discard(parts)
         if parts == self.saved.parts or not self.resumable:
             return
+        hashed = self.states.pop(parts)
         self.saved = Checkpoint(self.saved.part_size, parts, self.upload.upload_id,
-                                self.states.pop(parts))
+                                hashed.sha1, hashed.sha256)
         for number in [n for n in self.states if n < parts]:
             del self.states[number]
         if self.on_checkpoint is not None:
@@ -184,7 +192,8 @@ class _Run:
             self.upload.complete()
         else:  # shorter than one part: a single request, no multipart upload to clean up
             self.upload.put_object(buffer)
-        return TransferResult(True, self.saved, total, self.hasher.hexdigest())
+        digests = self.hasher.digests()
+        return TransferResult(True, self.saved, total, digests.sha1, digests.sha256)
 
 
 def abort_incomplete_uploads(s3: Any, bucket: str, prefix: str,

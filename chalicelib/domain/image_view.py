@@ -38,8 +38,16 @@ def render(image: Any, *, extended: bool = False) -> dict[str, Any]:
     }
     if extended:
         view["dcs"] = sorted(image.dcs or [])
+        view.update(file_digests(image.manifest_active))
         view["signed_by"] = signer_of(getattr(image, "manifest", None))  # SPEC §4.14
     return view
+
+
+def file_digests(manifest: dict[str, Any] | None) -> dict[str, str | None]:
+    """The stored file's SHA-1 and SHA-256 (SPEC §4.14), in the `extended` view: None while
+    the image has no file yet, and SHA-256 until an older image's backfill has run."""
+    file = ((manifest or {}).get("files") or [{}])[0]
+    return {"sha1": file.get("sha1"), "sha256": file.get("sha256")}
 
 
 def etag(image: Any) -> str:

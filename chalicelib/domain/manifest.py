@@ -34,6 +34,7 @@ _OSTYPE_TO_OS = {1: "linux", 2: "illumos", 3: "bsd", 4: "windows", 5: "smartos",
 _HVM_ONLY_KEYS = ("image_size", "nic_driver", "disk_driver", "cpu_type")
 
 _SHA1_RE = re.compile(r"[0-9a-fA-F]{40}")
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 Manifest = dict[str, Any]
@@ -44,7 +45,8 @@ class ManifestError(ValueError):
 
 
 def parse_manifest(raw: bytes, *, max_file_size: int) -> Manifest:
-    """Decode and validate an imported manifest; returns it with `files[0].sha1` lower-cased."""
+    """Decode and validate an imported manifest; returns it with `files[0].sha1` (and `sha256`,
+    when given) lower-cased."""
     manifest = _decode(raw)
     files = manifest.get("files")
     # Checked first: it is the most specific complaint about an otherwise plausible manifest.
@@ -106,7 +108,11 @@ def _valid_file(entry: Any, max_file_size: int) -> Manifest:
     _require(_is_int(size) and 0 < size <= max_file_size)
     compression = entry.get("compression")
     _require(isinstance(compression, str) and compression in COMPRESSIONS)
-    return {**entry, "sha1": sha1.lower()}
+    if "sha256" not in entry:
+        return {**entry, "sha1": sha1.lower()}
+    sha256 = entry["sha256"]
+    _require(isinstance(sha256, str) and _SHA256_RE.fullmatch(sha256) is not None)
+    return {**entry, "sha1": sha1.lower(), "sha256": sha256.lower()}
 
 
 def ostype_for(manifest: Manifest) -> int:
@@ -174,6 +180,13 @@ def file_digest(manifest: Manifest | None) -> str | None:
     files = (manifest or {}).get("files") or [{}]
     sha1, size = files[0].get("sha1"), files[0].get("size")
     return f"{str(sha1).lower()}:{int(size)}" if sha1 and isinstance(size, int) else None
+
+
+def file_sha256(manifest: Manifest | None) -> str | None:
+    """The SHA-256 of the manifest's file (None: not known yet, SPEC §4.14)."""
+    files = (manifest or {}).get("files") or [{}]
+    sha256 = files[0].get("sha256")
+    return str(sha256) if sha256 else None
 
 
 def record_manifest(record: Any, base: Manifest) -> Manifest:

@@ -72,6 +72,9 @@ def _schemas() -> JSON:
         "Image": {"type": "object", "required": list(IMAGE_FIELDS),
                   "properties": {**IMAGE_PROPERTIES, "dcs": {
                       **STRING_LIST, "description": "with `extended`"},
+                      **{name: {**NULLABLE_STRING, "description": f"with `extended`: the "
+                                f"stored file's {label} (null: not known yet)"}
+                         for name, label in (("sha1", "SHA-1"), ("sha256", "SHA-256"))},
                       "signed_by": {**NULLABLE_STRING, "description": (
                           "with `extended`: the id of the minisign key that signed the "
                           "image's manifest (16 upper-case hex digits), else null")}}},

@@ -46,9 +46,9 @@ def test_render_values():
     }
 
 
-def test_extended_adds_sorted_dcs_last():
+def test_extended_adds_sorted_dcs_and_the_files_digests_last():
     rendered = view.render(record(), extended=True)
-    assert list(rendered) == ORDER + ["dcs", "signed_by"]
+    assert list(rendered) == ORDER + ["dcs", "sha1", "sha256", "signed_by"]
     assert rendered["dcs"] == ["main", "zeta"]
     assert rendered["signed_by"] is None
 
@@ -59,13 +59,24 @@ def test_extended_shows_the_verified_signer_from_the_manifest():
     assert "signed_by" not in view.render(signed)
 
 
+@pytest.mark.parametrize("active, expected", [
+    (None, (None, None)),                                    # no file yet (a pending import)
+    ({"v": 2}, (None, None)),
+    ({"files": [{"sha1": "a" * 40, "size": 1}]}, ("a" * 40, None)),  # before the backfill
+    ({"files": [{"sha1": "a" * 40, "sha256": "b" * 64}]}, ("a" * 40, "b" * 64)),
+])
+def test_extended_shows_the_stored_files_digests(active, expected):
+    rendered = view.render(record(manifest_active=active), extended=True)
+    assert (rendered["sha1"], rendered["sha256"]) == expected
+
+
 @pytest.mark.parametrize("dcs, expected", [(None, []), ([], []), (("b", "a"), ["a", "b"])])
 def test_extended_dcs_values(dcs, expected):
     assert view.render(record(dcs=dcs), extended=True)["dcs"] == expected
 
 
 def test_not_extended_has_no_dcs():
-    assert "dcs" not in view.render(record(), extended=False)
+    assert not {"dcs", "sha1", "sha256"} & set(view.render(record(), extended=False))
 
 
 @pytest.mark.parametrize("dc_bound, expected", [("main", True), ("other", True), (None, False)])

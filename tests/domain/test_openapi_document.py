@@ -123,7 +123,8 @@ def test_rendered_image_matches_the_image_schema():
         dc_bound="main", name="centos-7", uuid="0b8ec7a4-3d4e-4f52-9c3a-5d2c1e0f9a7b",
         alias="centos-7", version="1.0", owner="admin", access=3, desc="", ostype=1,
         size=10240, resize=True, deploy=False, tags=["linux"], status=1,
-        created=datetime(2024, 1, 1, tzinfo=UTC), dcs=["main"])
+        created=datetime(2024, 1, 1, tzinfo=UTC), dcs=["main"],
+        manifest_active={"files": [{"sha1": "a" * 40, "sha256": "b" * 64, "size": 1}]})
     assert set(openapi_document.IMAGE_PROPERTIES) == set(FIELDS)
     for extended in (False, True):
         schema_of("Image").validate(render(record, extended=extended))

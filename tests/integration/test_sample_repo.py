@@ -56,8 +56,9 @@ def test_each_sample_image_imports_through_the_api(server, admin, sample_repo):
         import_and_wait(admin, sample.name, sample_repo.manifest_url(image))
         record = Image.get(sample.name)
         assert record.status == 1 and record.uuid == sample.uuid
-        assert record.manifest["files"] == [{"sha1": image.sha1, "size": image.size,
-                                             "compression": "gzip"}]
+        assert record.manifest["files"] == [{
+            "sha1": image.sha1, "size": image.size, "compression": "gzip",
+            "sha256": hashlib.sha256(stored_file(server, sample.uuid)).hexdigest()}]
         assert record.ostype == {"zvol": 1, "zone-dataset": 5}[sample.type]
         data = stored_file(server, sample.uuid)
         assert hashlib.sha1(data).hexdigest() == image.sha1 and len(data) == image.size
@@ -212,7 +213,8 @@ def test_repo_serve_makes_a_folder_an_importable_repository(server, admin, tmp_p
             import_and_wait(admin, name, f"{repo_url}/{manifest['uuid']}")
             record = Image.get(name)
             assert record.uuid == manifest["uuid"]
-            assert record.manifest["files"] == manifest["files"]
+            assert record.manifest["files"] == [
+                {**manifest["files"][0], "sha256": hashlib.sha256(data).hexdigest()}]
             assert stored_file(server, manifest["uuid"]) == data
     finally:
         code, stderr = served.stop()

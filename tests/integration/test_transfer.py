@@ -178,8 +178,8 @@ def failing_after(data: bytes, chunk: int, fail_at: int, error: BaseException) -
 @pytest.mark.parametrize("size, expected_parts", [
     (0, 0), (1, 0), (PART - 1, 0), (PART, 1), (PART + 1, 2), (3 * PART + 7, 4),
 ])
-def test_stores_the_exact_bytes_and_sha1(s3: Any, bucket: str, size: int, expected_parts: int,
-                                         max_workers: int) -> None:
+def test_stores_the_exact_bytes_and_both_digests(s3: Any, bucket: str, size: int,
+                                                 expected_parts: int, max_workers: int) -> None:
     data = data_of(size)
     outcome = send(chunked(data, [1, 7, MIB + 3, 65536]), s3, bucket, key="img/file",
                    max_workers=max_workers)
@@ -187,6 +187,7 @@ def test_stores_the_exact_bytes_and_sha1(s3: Any, bucket: str, size: int, expect
     assert outcome.done
     assert outcome.size == size
     assert outcome.sha1 == sha1(data)
+    assert outcome.sha256 == hashlib.sha256(data).hexdigest()
     assert stored(s3, bucket, "img/file") == data
     assert parts_of(s3, bucket, "img/file") == expected_parts
     assert uploads(s3, bucket) == []
@@ -349,7 +350,7 @@ def test_a_source_failing_before_a_full_part_leaves_nothing(s3: Any, bucket: str
 
 def test_a_retry_resumes_from_the_checkpoint_of_a_failed_run(s3: Any, bucket: str) -> None:
     """Why the parts are kept: the next run reads the source from the checkpoint's offset,
-    hashes on from its SHA-1 state and completes the same upload."""
+    hashes on from its SHA-1 and SHA-256 states and completes the same upload."""
     data = data_of(3 * PART + 7)
     saved: list[Checkpoint] = []
     with pytest.raises(SourceError):
@@ -360,8 +361,19 @@ def test_a_retry_resumes_from_the_checkpoint_of_a_failed_run(s3: Any, bucket: st
     assert (checkpoint.parts, checkpoint.offset) == (2, 2 * PART)
     outcome = send(chunked(data[checkpoint.offset:], [MIB]), s3, bucket, checkpoint=checkpoint)
     assert (outcome.done, outcome.size, outcome.sha1) == (True, len(data), sha1(data))
+    assert outcome.sha256 == hashlib.sha256(data).hexdigest()
     assert stored(s3, bucket, "k") == data
     assert parts_of(s3, bucket, "k") == 4
+
+
+def test_a_checkpoint_without_a_sha256_state_is_not_resumed(s3: Any, bucket: str) -> None:
+    """A checkpoint of the version that hashed SHA-1 only: it says it cannot be resumed (the
+    step starts such a file over), and a transfer refuses to continue from it."""
+    old = Checkpoint.from_dict({"part_size": PART, "parts": 2, "upload_id": "u",
+                                "sha1": "openssl-sha1-v1:AAAA"})
+    assert not old.resumable() and Checkpoint(PART).resumable()
+    with pytest.raises(ValueError):
+        send(chunked(data_of(PART), [MIB]), s3, bucket, checkpoint=old)
     assert uploads(s3, bucket) == []
 
 

@@ -56,7 +56,8 @@ def test_import_streams_the_file_and_verifies_it(server, admin, files):
     assert hashlib.sha1(stored).hexdigest() == manifest["files"][0]["sha1"]
     stored_manifest = json.loads(s3.get_object(
         Bucket=server.bucket, Key=f"images/{image.uuid}/manifest")["Body"].read())
-    assert stored_manifest == image.manifest and stored_manifest["files"] == manifest["files"]
+    assert stored_manifest == image.manifest and stored_manifest["files"] == [
+        {**manifest["files"][0], "sha256": hashlib.sha256(CONTENT).hexdigest()}]
     assert server.open_uploads() == []
     assert execution_status(task_id) == "SUCCEEDED"
 

@@ -146,7 +146,8 @@ def test_export_upload_and_ingest(server, admin, node):
         f"Successfully created image from-snap (transferred {len(data)} bytes in ")
     assert (image.status, image.ostype, image.size, image.dc_bound) == (1, 6, 20480, "main")
     assert image.manifest_active["files"] == [
-        {"sha1": hashlib.sha1(data).hexdigest(), "size": len(data), "compression": "gzip"}]
+        {"sha1": hashlib.sha1(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest(),
+         "size": len(data), "compression": "gzip"}]
     assert image.manifest_active["type"] == "lx-dataset"
     assert server.store_keys() == [f"images/{image.uuid}/file", f"images/{image.uuid}/manifest"]
     assert server.open_uploads() == []

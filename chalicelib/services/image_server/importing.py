@@ -1,7 +1,8 @@
-"""The import step (SPEC §4.3, §5.4): `file_url` into the store, SHA-1 and size checked against
-`files[0]` of the manifest. A run stops after TRANSFER_STEP_SECONDS with a checkpoint and the
-workflow runs it again (transfer_runs); a file the store already holds (same SHA-1 and size,
-recorded at another image's import) is copied there instead of downloaded."""
+"""The import step (SPEC §4.3, §5.4): `file_url` into the store, size, SHA-1 and SHA-256 checked
+against `files[0]` of the manifest, which gains the SHA-256 (§4.14). A run stops after
+TRANSFER_STEP_SECONDS with a checkpoint and the workflow runs it again (transfer_runs); a file
+the store already holds (same SHA-1 and size, recorded at another image's import, with a known
+SHA-256 that agrees with the manifest's) is copied there instead of downloaded."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from chalicelib.adapters import sources, store
 from chalicelib.config import settings
 from chalicelib.domain import file_checks, task_texts
-from chalicelib.domain.manifest import file_digest
+from chalicelib.domain.manifest import file_digest, file_sha256
 from chalicelib.domain.task_results import StepError, download_error
 from chalicelib.domain.transfers import progress, run_budget
 from chalicelib.domain.vocabulary import ImageStatus
@@ -67,8 +68,15 @@ def import_file(event: dict[str, Any], remaining_seconds: float = 900.0) -> dict
     except (BotoCoreError, ClientError) as exc:
         raise store_unavailable(exc) from exc
     if result["done"]:
-        _check_file(expected, result["size"], result["sha1"], target.key, task.task_id)
+        _check_file(expected, result, target.key, task.task_id)
+        result["file"] = _stored_file(expected, result)
     return result
+
+
+def _stored_file(expected: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """`files[0]` of the stored manifest: the source's, with the digests and size measured."""
+    return {**expected, "sha1": result["sha1"], "sha256": result["sha256"],
+            "size": result["size"]}
 
 
 def _max_bytes(expected_size: Any) -> int:
@@ -79,13 +87,18 @@ def _max_bytes(expected_size: Any) -> int:
 def _reuse_identical_file(task_id: str, image: Image,
                           expected: dict[str, Any]) -> dict[str, Any] | None:
     """Copy the file from an image whose recorded file has this SHA-1 and size (the store
-    copies it server-side); None when there is none."""
+    copies it server-side); None when there is none. Its SHA-256 must be known (an image of
+    an older version gets it from the backfill first) and agree with the manifest's, if any:
+    else the file is downloaded and verified like any other."""
     digest = file_digest({"files": [expected]})
     if digest is None:
         return None
     for candidate in Image.file_index.query(digest):
         source = get_or_none(Image, candidate.name)
         if source is None or source.uuid == image.uuid or source.status != ImageStatus.OK:
+            continue
+        sha256 = file_sha256(source.manifest_active)
+        if sha256 is None or expected.get("sha256", sha256) != sha256:
             continue
         size = store.copy_file(source.uuid, image.uuid)
         if size != expected["size"]:  # the other image's file changed under it: download
@@ -98,15 +111,17 @@ def _reuse_identical_file(task_id: str, image: Image,
         except TaskEnded:
             store.delete_keys([store.file_key(image.uuid)])
             raise
-        return {"done": True, "size": size, "sha1": expected["sha1"].lower(), "seconds": 0,
-                "runs": 0, "reused": source.name}
+        made = {"done": True, "size": size, "sha1": expected["sha1"].lower(), "sha256": sha256,
+                "seconds": 0, "runs": 0, "reused": source.name}
+        return {**made, "file": _stored_file(expected, made)}
     return None
 
 
-def _check_file(expected: dict[str, Any], size: int, sha1: str, key: str, task_id: str) -> None:
+def _check_file(expected: dict[str, Any], result: dict[str, Any], key: str,
+                task_id: str) -> None:
     """The stored file is the one the manifest announced; else it is removed."""
     try:
-        error = file_checks.mismatch(expected, size, sha1)
+        error = file_checks.mismatch(expected, result["size"], result["sha1"], result["sha256"])
         if error is not None:
             raise error
         still_running(task_id)

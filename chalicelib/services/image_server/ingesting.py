@@ -49,8 +49,8 @@ def announced_file(task: Task, image: Image) -> dict[str, Any] | None:
 
 
 def ingest_upload(event: dict[str, Any], remaining_seconds: float = 900.0) -> dict[str, Any]:
-    """Move the upload into place, computing its SHA-1 and size on the way (checked against
-    the manifest when it announced them)."""
+    """Move the upload into place, computing its SHA-1, SHA-256 and size on the way (checked
+    against the manifest when it announced them)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     task, image = load(event)
@@ -73,7 +73,8 @@ def ingest_upload(event: dict[str, Any], remaining_seconds: float = 900.0) -> di
         result = transfer_runs.run(task, _UploadSource(source), target, budget)
         if not result["done"]:
             return result
-        wrong = file_checks.mismatch(expected or {}, result["size"], result["sha1"])
+        wrong = file_checks.mismatch(expected or {}, result["size"], result["sha1"],
+                                     result["sha256"])
         if wrong is not None:
             store.delete_keys([target_key])
             raise wrong
@@ -90,7 +91,7 @@ def ingest_upload(event: dict[str, Any], remaining_seconds: float = 900.0) -> di
     # upload, then this ingest) from the task's start: the ingest alone is a small part of
     # it. `seconds` stays the ingest's own (the ingest's transfer-rate metric).
     whole_seconds = (datetime.now(UTC) - task.created).total_seconds()
-    made = {"sha1": result["sha1"], "size": result["size"]}
+    made = {"sha1": result["sha1"], "sha256": result["sha256"], "size": result["size"]}
     file = {**expected, **made} if expected is not None else {**made, "compression": "gzip"}
     return {"done": True, "file": file,
             "transfer": {"size": result["size"], "seconds": result["seconds"],

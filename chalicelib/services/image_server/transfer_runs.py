@@ -53,11 +53,17 @@ class Target:
 def run(task: Task, source: Source, target: Target, budget: RunBudget,
         clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """One run: {"done": False, "runs"} to be run again, or {"done": True, "size", "sha1",
-    "seconds", "runs"}. A TaskEnded (canceled meanwhile) aborts what this task stored."""
+    "sha256", "seconds", "runs"}. A TaskEnded (canceled meanwhile) aborts what this task stored."""
     state = TransferState.from_dict(task.transfer)
     state.runs += 1
     state.key = target.key
     checkpoint = engine.Checkpoint.from_dict(state.checkpoint) if state.checkpoint else None
+    if checkpoint is not None and not checkpoint.resumable():
+        # saved by a version that hashed SHA-1 only: the SHA-256 of the bytes stored so far
+        # is lost, and every file gets both in one pass (SPEC §4.14), so the file starts over
+        log.info("task %s: a checkpoint without a SHA-256 state; starting over", task.task_id)
+        _abort(target.key, checkpoint)
+        state.checkpoint, checkpoint = None, None
     try:
         return _Run(task, source, target, state, clock).go(checkpoint, budget)
     except TaskEnded:
@@ -152,6 +158,7 @@ class _Run:
         if not outcome.done:
             return {"done": False, "runs": self.state.runs}
         return {"done": True, "size": outcome.size, "sha1": outcome.sha1,
+                "sha256": outcome.sha256,
                 "seconds": round(self.state.seconds, 3), "runs": self.state.runs}
 
 
