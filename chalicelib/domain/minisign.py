@@ -7,7 +7,7 @@ minisign >= 0.10's default) + key id + 64-byte signature, "trusted comment: ..."
 global signature over signature || trusted comment. The key id is shown as minisign prints it:
 the 8 bytes as a little-endian number, 16 upper-case hex digits.
 
-Verifying needs Ed25519 and is done in services (`signature_check`), which imports the library
+Verifying needs Ed25519 and is done in services/images/signatures.py, which imports the library
 only when a signature is checked.
 """
 from __future__ import annotations
