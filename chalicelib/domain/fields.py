@@ -86,7 +86,7 @@ def to_int(raw: Any) -> Result:
         raw = int(raw)
     if isinstance(raw, int):
         return (raw, None) if -_INT_BOUND < raw < _INT_BOUND else (None, WHOLE_NUMBER)
-    if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d{1,%d}\s*" % _MAX_INT_DIGITS, raw):
+    if isinstance(raw, str) and re.fullmatch(rf"\s*[-+]?\d{{1,{_MAX_INT_DIGITS}}}\s*", raw):
         return int(raw), None
     return None, WHOLE_NUMBER
 
