@@ -60,6 +60,14 @@ def test_the_largest_18_digit_integer_is_still_one(clean, admin):
     assert answer.json()["result"]["image_limit"] == 10 ** 18 - 1
 
 
+def test_a_refused_role_name_is_quoted_cut(clean, admin):
+    """An unknown role is quoted in its error text like an unknown DC: at most 64 characters
+    (a 100 KB role name was echoed back whole)."""
+    answer = admin.put("/accounts/user/admin", {"dc_roles": {"main": ["r" * 100_000]}})
+    assert answer.status_code == 400
+    assert answer.json()["result"] == {"dc_roles": [field_texts.not_a_choice("r" * 64 + "...")]}
+
+
 # --- the console's answers ----------------------------------------------------------------
 
 def assert_security_headers(answer: requests.Response) -> None:
