@@ -80,7 +80,8 @@ def _parse_body(raw: str | bytes | None) -> dict[str, Any]:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise errors.MalformedRequest() from None
-    if not isinstance(value, dict) or limits.nesting_depth(value) > limits.MAX_BODY_DEPTH:
+    if not isinstance(value, dict) or limits.nesting_depth(value) > limits.MAX_BODY_DEPTH \
+            or limits.has_lone_surrogate(value):
         raise errors.MalformedRequest()
     return value
 

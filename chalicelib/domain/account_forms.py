@@ -20,12 +20,19 @@ _ROLE_SEPARATORS = re.compile(r"[,\s]+")
 # DCs one request may give roles in: each is looked up, so a body of thousands would outlast
 # the API's 29 s (a platform has a handful of DCs)
 MAX_DCS_PER_REQUEST = 100
+_SHOWN_CHARS = 64  # of a refused name in its error text
 
 
 def is_entity_name(value: Any) -> bool:
     """A DC or user name as platform events name them (the operator CLI's rule too)."""
     return isinstance(value, str) and len(value) <= MAX_USERNAME_CHARS \
         and NAME_RE.fullmatch(value) is not None
+
+
+def _shown(name: str) -> str:
+    """A refused DC or role name as an error text quotes it: cut, so a 100 KB name is not
+    echoed back (once per item of a list that may be long)."""
+    return name if len(name) <= _SHOWN_CHARS else name[:_SHOWN_CHARS] + "..."
 
 
 def _role_list(raw: Any) -> list[str] | None:
@@ -52,9 +59,9 @@ def to_dc_roles(raw: Any, dc_exists: Callable[[str], bool]
         if names is None:
             errors.append(texts.INVALID)
         elif names and not (is_entity_name(dc) and dc_exists(dc)):
-            errors.append(texts.not_a_choice(dc if len(dc) <= 64 else dc[:64] + "..."))
+            errors.append(texts.not_a_choice(_shown(dc)))
         if names:
-            errors.extend(texts.not_a_choice(name) for name in names if name not in ROLES)
+            errors.extend(texts.not_a_choice(_shown(name)) for name in names if name not in ROLES)
             roles[dc] = sorted(set(names))
     return (None, errors) if errors else (roles, [])
 

@@ -19,6 +19,7 @@ FILES: dict[str, str] = {
 # The API base the page calls (`<meta name="imageapi-base">`), filled in per request.
 BASE_PLACEHOLDER = "__IMAGEAPI_BASE__"
 ROUTE_PREFIX = "/console"
+METHODS = ("GET", "HEAD")  # every other method is 405
 # The files change only with a deployment: a browser may keep them a little while and then
 # revalidate by ETag (a new deployment shows within the minute).
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
@@ -34,6 +35,15 @@ class ConsoleFile:
     @property
     def etag(self) -> str:
         return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: `If-None-Match` compares weakly (`W/"x"` matches `"x"`: a proxy
+    that compresses may weaken the tag it passes on), and `*` matches any file that exists."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
 
 
 def content_type(path: str) -> str | None:

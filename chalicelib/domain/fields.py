@@ -73,14 +73,20 @@ def to_bool(raw: Any) -> Result:
     return None, INVALID
 
 
+# At most 18 digits, spelled as a number or a string alike: no field needs more, and DynamoDB
+# refuses a number of more than 38 significant digits or past 1E+125 (the emulator does not).
+_MAX_INT_DIGITS = 18
+_INT_BOUND = 10 ** _MAX_INT_DIGITS
+
+
 def to_int(raw: Any) -> Result:
     if isinstance(raw, bool):
         return None, WHOLE_NUMBER
-    if isinstance(raw, int):
-        return raw, None
     if isinstance(raw, float) and raw.is_integer():
-        return int(raw), None
-    if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d{1,18}\s*", raw):
+        raw = int(raw)
+    if isinstance(raw, int):
+        return (raw, None) if -_INT_BOUND < raw < _INT_BOUND else (None, WHOLE_NUMBER)
+    if isinstance(raw, str) and re.fullmatch(rf"\s*[-+]?\d{{1,{_MAX_INT_DIGITS}}}\s*", raw):
         return int(raw), None
     return None, WHOLE_NUMBER
 

@@ -42,6 +42,26 @@ def nesting_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> int:
     return deepest
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a string in `value` (a key too) holds half a UTF-16 surrogate pair: JSON may
+    escape one (`"\\ud800"`), Python keeps it, but it is no Unicode text, and DynamoDB (and
+    every UTF-8 encoder) refuses it. Walked without recursion, like `nesting_depth`."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
+
+
 def response_fits(status: int, headers: dict[str, str], body: str) -> bool:
     """Whether a proxy response of this status, headers and body text fits Lambda's limit:
     its JSON form, in which the body is a string (so every quote in it is escaped)."""

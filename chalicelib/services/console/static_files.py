@@ -49,6 +49,12 @@ def _origin_of_store(bucket: str) -> str | None:
         return None
 
 
+def security_headers() -> dict[str, str]:
+    """The console's security headers, sent with every answer under /console/ (a 404, 301 or
+    405 too: a browser may render any of them in the console's origin)."""
+    return console_files.security_headers(_store_origin())
+
+
 def answer(path: str, request_path: str, if_none_match: str | None) -> Answer | None:
     """The file at `path` (relative to /console/), or None for anything not in the console."""
     path = path or console_files.INDEX
@@ -62,7 +68,7 @@ def answer(path: str, request_path: str, if_none_match: str | None) -> Answer | 
             console_files.BASE_PLACEHOLDER.encode(), base.encode()))
         cache = console_files.CACHE_CONTROL_INDEX
     headers = {"Content-Type": found.content_type, "ETag": found.etag, "Cache-Control": cache,
-               **console_files.security_headers(_store_origin())}
-    if if_none_match and found.etag in (tag.strip() for tag in if_none_match.split(",")):
+               **security_headers()}
+    if console_files.etag_matches(if_none_match, found.etag):
         return Answer(304, headers, b"")
     return Answer(200, headers, found.body)
