@@ -2,6 +2,7 @@
 `key: value` blocks for people. Nothing here reads or writes a record."""
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,12 @@ def emit(result: Output | str, as_json: bool, stream: TextIO) -> None:
         print(json.dumps(result.data, indent=2, sort_keys=True, default=str), file=stream)
     elif result.text:
         print(result.text, file=stream)
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """A progress line (people only: --json prints the final answer alone)."""
+    if not getattr(args, "json", False):
+        print(line, flush=True)
 
 
 def cell(value: Any) -> str:
