@@ -5,6 +5,11 @@ fields it does not know, while `tags` is IMGAPI's free-form object, so the store
 valid for the nodes that pull it. An import's own `tags` never reach the stored manifest
 (`manifest.base_manifest`), so only this service writes the key; a top-level `signed_by` a
 source sends is dropped so that nothing claims a signer it was not verified for.
+
+The signer vouches for the file, which never changes: an update rebuilds the manifest over the
+active one (`manifest.build_manifest` keeps a base's other tag keys) and so keeps it, and a
+request's `tags` are strings that land in `tags.erigones` only. Nothing in the API sets, changes
+or removes it (tests/integration/test_signed_image_updates.py).
 """
 from __future__ import annotations
 
