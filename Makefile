@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt constraints-checkov.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test check bench package clean
+.PHONY: run test check bench package clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -35,8 +35,13 @@ run: $(STAMP)
 # the local stack it starts are its own). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
 
-test: check $(CHECKOV_STAMP)
+test: check $(CHECKOV_STAMP) browser
 	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
+# Debian's chromium + chromium-driver for the console's browser tests, when missing (apt-get as
+# root or with sudo; in CI a browser that cannot be installed fails here).
+browser:
+	@bash tests/browser/install_chromium.sh
 
 # Static checks (settings in pyproject.toml): ruff's rule set, mypy (strict on the domain),
 # and import-linter's layer contracts.

@@ -1,0 +1,95 @@
+"""Fixtures of the browser tests: the local stack as `make run` starts it (the end-to-end
+tests' `start_stack`, with its sample image repository), its users with passwords, one
+headless Chromium per module, and per test a fresh, empty console tab at 1280x800.
+
+Every test fails at its teardown when the page logged a JS error or a CSP violation.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.browser import chromium
+from tests.browser.console_page import ConsolePage
+from tests.e2e.stack_process import RunningStack, imagectl, start_stack, stop_stack
+from tests.support import Api
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+
+
+SUPER_ADMIN = Person("root", "root pw " + secrets.token_urlsafe(12))
+DC_ADMIN = Person("dcadmin", "dc admin pw " + secrets.token_urlsafe(12))
+OTHER_DC = "dc2"
+IMAGE_ADMIN_ROLES = ("admin", "image_admin", "image_import_admin")
+
+
+@dataclass
+class ConsoleStack:
+    stack: RunningStack
+
+    @property
+    def console_url(self) -> str:
+        return self.stack.api_url.removesuffix("/api") + "/console/"
+
+    @property
+    def admin(self) -> Api:
+        return self.stack.api(self.stack.admin_key)
+
+    def sample(self) -> tuple[str, str]:
+        """(manifest URL, name) of the first sample image the stack serves."""
+        samples = self.stack.sample_images()
+        assert samples, self.stack.log()
+        return samples[0]
+
+
+def add_person(stack: RunningStack, person: Person, *create_args: str) -> None:
+    imagectl(stack, "user", "create", person.username, *create_args)
+    imagectl(stack, "user", "password", person.username, stdin=person.password + "\n")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[object]:
+    chromium.executables()  # skip (or fail in CI) before anything starts
+    driver = chromium.launch(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def console_stack(tmp_path_factory) -> Iterator[ConsoleStack]:
+    stack = start_stack(tmp_path_factory.mktemp("devstack"),
+                        IMAGE_API_ADMIN_KEY=secrets.token_urlsafe(30))
+    try:
+        imagectl(stack, "dc", "create", OTHER_DC)
+        add_person(stack, SUPER_ADMIN, "--super-admin")
+        add_person(stack, DC_ADMIN, *(argument for role in IMAGE_ADMIN_ROLES
+                                      for argument in ("--role", f"{OTHER_DC}:{role}")))
+        yield ConsoleStack(stack)
+    finally:
+        problems = stop_stack(stack)
+    assert not problems, f"{problems}:\n{stack.log()}"
+
+
+@pytest.fixture
+def console(browser, console_stack) -> Iterator[ConsolePage]:
+    """The console in the module's browser, as a new visitor sees it (nobody logged in)."""
+    browser.set_window_size(*chromium.DESKTOP)
+    page = ConsolePage(browser, console_stack.console_url)
+    page.read_log()  # the previous test's lines are its own
+    page.fresh()
+    yield page
+    problems = page.problems()
+    assert not problems, "the page logged errors:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def as_super_admin(console) -> ConsolePage:
+    console.login(SUPER_ADMIN.username, SUPER_ADMIN.password)
+    return console
