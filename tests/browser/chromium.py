@@ -23,25 +23,32 @@ DESKTOP = (1280, 800)
 PHONE = (390, 844)
 
 
-def executables() -> tuple[str, str]:
-    """The browser and driver paths; fails (CI) or skips (elsewhere) when one is missing."""
-    browser, driver = shutil.which(BROWSER), shutil.which(DRIVER)
-    if browser and driver:
-        return browser, driver
-    missing = " and ".join(name for name, path in ((BROWSER, browser), (DRIVER, driver))
-                           if not path)
-    reason = (f"{missing} not installed (Debian: apt-get install chromium chromium-driver; "
-              "`make test` installs them as root or with sudo)")
+def missing() -> str | None:
+    """Why the browser tests cannot run here, or None when both executables are on PATH."""
+    absent = [name for name in (BROWSER, DRIVER) if shutil.which(name) is None]
+    if not absent:
+        return None
+    return (f"{' and '.join(absent)} not installed (Debian: apt-get install chromium "
+            "chromium-driver; `make test` installs them as root or with sudo)")
+
+
+def require() -> None:
+    """At a browser test module's collection: in CI a missing browser is an error that fails
+    the run; elsewhere the whole module is one skip whose reason the summary shows."""
+    reason = missing()
+    if reason is None:
+        return
     if os.environ.get("CI"):
         pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {reason}")
+    pytest.skip(f"browser tests skipped: {reason}", allow_module_level=True)
 
 
 def launch(profile: Path) -> Any:
     """A new headless Chromium with an empty profile in `profile`, its console log recorded."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    browser, driver = executables()
+    browser, driver = shutil.which(BROWSER), shutil.which(DRIVER)
+    assert browser and driver, missing()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for argument in (*ARGUMENTS, f"--user-data-dir={profile}",

@@ -56,7 +56,6 @@ def add_person(stack: RunningStack, person: Person, *create_args: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[object]:
-    chromium.executables()  # skip (or fail in CI) before anything starts
     driver = chromium.launch(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()

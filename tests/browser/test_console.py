@@ -24,6 +24,7 @@ from tests.integration.workflow_support import Gate
 from tests.support import BASE_MANIFEST, Repository, file_sha1
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+chromium.require()
 
 TAB_LIMIT = 8   # the login form is a few Tab presses from the top of the page, not more
 
