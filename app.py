@@ -3,6 +3,8 @@ from chalice.app import Chalice
 
 from chalicelib.api import (
                             accounts,
+                            console,
+                            dcs,
                             exports,
                             images,
                             imgapi,
@@ -12,6 +14,7 @@ from chalicelib.api import (
                             snapshots,
                             tasks,
                             uploads,
+                            users,
 )
 from chalicelib.events import maintenance, platform, workflow
 from chalicelib.logs import configure_logging
@@ -30,6 +33,9 @@ app.register_blueprint(exports.bp)
 app.register_blueprint(uploads.bp)
 app.register_blueprint(openapi.bp)
 app.register_blueprint(accounts.bp)
+app.register_blueprint(console.bp)
+app.register_blueprint(users.bp)
+app.register_blueprint(dcs.bp)
 app.register_blueprint(platform.bp)
 app.register_blueprint(workflow.bp)
 app.register_blueprint(maintenance.bp)

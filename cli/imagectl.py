@@ -99,6 +99,29 @@ def cmd_dc_set_limit(args: argparse.Namespace) -> Output:
                          f"{output.limit_text(dc['image_limit'])}{note}")
 
 
+def cmd_dc_trust_key(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import dc_trust
+    key = dc_trust.parse_key(args.key)
+    view = dc_trust.trust_key(args.name, args.key)
+    return output.dc_trust(view, f"{args.name} trusts key {key.key_id}")
+
+
+def cmd_dc_untrust_key(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import dc_trust
+    view = dc_trust.untrust_key(args.name, args.key_id)
+    return output.dc_trust(view, f"{args.name} no longer trusts key {args.key_id.upper()}")
+
+
+def cmd_dc_require_signed(args: argparse.Namespace) -> Output:
+    from chalicelib.services.identity import dc_trust
+    on = dc_trust.parse_switch(args.switch)
+    view = dc_trust.set_signed_only(args.name, on)
+    note = "" if not on or view["trusted_keys"] else \
+        " (it trusts no key yet: every import and upload is refused until it does)"
+    return output.dc_trust(view, f"{args.name} accepts "
+                                 f"{'signed images only' if on else 'unsigned images too'}{note}")
+
+
 # --- users -------------------------------------------------------------------------------------
 def cmd_user_create(args: argparse.Namespace) -> Output:
     from chalicelib.services.identity import accounts
@@ -526,6 +549,20 @@ def add_dc_commands(groups: Any) -> None:
     limit.add_argument("name")
     limit.add_argument("limit", metavar="N|none")
     limit.set_defaults(func=cmd_dc_set_limit)
+    trust = dc.add_parser("trust-key", help="trust a minisign public key for signed images "
+                                            "(SPEC §4.14)")
+    trust.add_argument("name")
+    trust.add_argument("key", help="the whole `minisign -G` .pub text, or its base64 line")
+    trust.set_defaults(func=cmd_dc_trust_key)
+    untrust = dc.add_parser("untrust-key", help="stop trusting a key")
+    untrust.add_argument("name")
+    untrust.add_argument("key_id", metavar="KEYID", help="16 hex digits, as `dc show` lists it")
+    untrust.set_defaults(func=cmd_dc_untrust_key)
+    signed = dc.add_parser("require-signed", help="accept signed images only (on) or also "
+                                                  "unsigned ones (off)")
+    signed.add_argument("name")
+    signed.add_argument("switch", metavar="on|off")
+    signed.set_defaults(func=cmd_dc_require_signed)
 
 
 def add_user_commands(groups: Any) -> None:

@@ -130,12 +130,26 @@ def dcs(rows: list[dict[str, Any]]) -> Output:
 def dc(view: dict[str, Any], headline: str = "") -> Output:
     pairs = [("datacenter", view["name"]), ("image limit", limit_text(view["image_limit"])),
              ("images bound", view["image_count"])]
+    pairs += trust_pairs(view)
     if "images" in view:
         pairs += [("default", view["default"]), ("images", " ".join(view["images"])),
                   ("users", " ".join(f"{name}:{','.join(roles)}"
                                      for name, roles in sorted(view["users"].items())))]
     text = block(pairs)
     return Output(view, f"{headline}\n{text}" if headline else text)
+
+
+def trust_pairs(view: dict[str, Any]) -> list[tuple[str, Any]]:
+    keys = view.get("trusted_keys", [])
+    return [("signed only", view.get("signed_only", False)),
+            ("trusted keys", "; ".join(f"{key['key_id']}" + (f" ({key['comment']})"
+                                                             if key["comment"] else "")
+                                       for key in keys) or "none")]
+
+
+def dc_trust(view: dict[str, Any], headline: str) -> Output:
+    text = block([("datacenter", view["name"]), *trust_pairs(view)])
+    return Output(view, f"{headline}\n{text}")
 
 
 # --- images and tasks --------------------------------------------------------------------------

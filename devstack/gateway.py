@@ -16,6 +16,7 @@ from chalice.local import LocalGatewayException
 
 from chalicelib.api.http import NOT_FOUND_BODY, envelope_headers
 from chalicelib.domain import imgapi
+from chalicelib.domain.console_files import ROUTE_PREFIX
 from devstack import gateway_answers, gateway_limits, imgapi_edge
 from devstack.iam.acting import acting_as
 from devstack.iam.policies import API_FUNCTION, IMGAPI_EDGE
@@ -26,6 +27,12 @@ STARTING_BODY = json.dumps({"detail": "The local stack is still starting"}).enco
 
 
 _ANSWERED = object()  # a refusal was sent: nothing more to do
+
+
+def console_path(path: str) -> bool:
+    """`/console/…` outside the stage: the local stack serves the stage's console there too
+    (deployed it is `<stage>/console/`)."""
+    return path.split("?")[0] == ROUTE_PREFIX or path.startswith(ROUTE_PREFIX + "/")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -74,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
                     imgapi_edge.serve_file(self, uuid)  # policy lets read images/*
                 return None
             prefix = ""  # the JSON paths: the API's routes under the base, unprefixed
+        elif console_path(path):  # the console: also at the root, as SPEC §13 names it
+            prefix = ""
         elif not (path == prefix or path.startswith(prefix + "/")
                   or path.startswith(prefix + "?")):
             self._send(404, envelope_headers(), NOT_FOUND)
@@ -134,7 +143,8 @@ class ApiServer(ThreadingHTTPServer):
 
     def __init__(self, app: Any, host: str, port: int, stage_prefix: str = "/api") -> None:
         super().__init__((host, port), _Handler)
-        self.gateway = PeerAddressGateway(app, Config(chalice_stage="local"))
+        self.gateway = PeerAddressGateway(app, Config(chalice_stage="local"),
+                                          stage_prefix=stage_prefix)
         self.stage_prefix = stage_prefix
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -153,6 +163,12 @@ class ApiServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}{self.stage_prefix}"
+
+    @property
+    def console_url(self) -> str:
+        """The operators' console (SPEC §13), served by the app at the root's /console/."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}{ROUTE_PREFIX}/"
 
     @property
     def imgapi_url(self) -> str:

@@ -11,8 +11,9 @@ from chalice.local import LocalGateway
 
 
 class PeerAddressGateway(LocalGateway):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stage_prefix: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.stage_prefix = stage_prefix  # requestContext.path starts with it, as in AWS
         self._request = threading.local()  # the address of the request this thread serves
 
     def handle_request_from(self, source_ip: str, method: str, path: str,
@@ -28,6 +29,9 @@ class PeerAddressGateway(LocalGateway):
     def _generate_lambda_event(self, method: str, path: str, headers: Any,
                                body: bytes | None) -> Any:
         event = super()._generate_lambda_event(method, path, headers, body)
+        # API Gateway's requestContext.path is the path the client asked for, stage included
+        # (Chalice's has the route's path only): the console computes the API's base from it
+        event["requestContext"]["path"] = self.stage_prefix + path.split("?")[0]
         source_ip = getattr(self._request, "source_ip", None)
         if source_ip:
             event["requestContext"]["identity"]["sourceIp"] = source_ip

@@ -13,7 +13,8 @@ Read off the code paths each function runs (app.py registers the blueprints):
   guards, DC counts, snapshots, tasks and the task log in one transaction; a cancel or a
   workflow that cannot start rolls back like a step; node routes presign store URLs (files
   for nodes, export parts) and complete export uploads; an upload (SPEC §4.13) opens, presigns
-  parts of, lists and completes its multipart upload under the upload prefix.
+  parts of, lists and completes its multipart upload under the upload prefix. The admin
+  routes (/dc, /accounts/user) list users and DCs (Scan) and update them.
 - the steps: each loads its task and image (`image_server.context`) and records on its task.
   `StepImportFile` downloads attacker-chosen URLs: it reads and writes under `images/` and
   touches no other table. `StepFinish`/`StepRollback` end the task (`services.tasks.ending`):
@@ -130,10 +131,11 @@ GRANTS: dict[str, Grant] = {
                 "dc-name-index", "dc-created-index", "servable-index")),
             "guards": Table((GET, BATCH_GET, PUT, DELETE)),  # GET: the backfill's mark
             "image-uses": Table((QUERY,)),
-            "users": Table((GET, UPDATE), ("key-hash-index",)),
+            # SCAN: GET /accounts/user and the last-SuperAdmin check of PUT (user_admin)
+            "users": Table((GET, UPDATE, SCAN), ("key-hash-index",)),
             # login attempts, per name and address (services/identity/login_throttle.py)
             "logins": Table((GET, BATCH_GET, PUT, UPDATE, DELETE)),
-            "dcs": Table((GET, UPDATE)),
+            "dcs": Table((GET, UPDATE, SCAN)),  # SCAN: a SuperAdmin's GET /dc (dc_admin)
             "vms": Table((GET, BATCH_GET, SCAN), ("hostname-index",)),
             "snapshots": Table((GET, UPDATE)),
             "tasks": Table((GET, PUT, UPDATE), ("pending-user-index",)),

@@ -30,12 +30,28 @@ CRC32_INVALID = ("Enter an object mapping part numbers asked for to their CRC32 
                  "(base64 of the 4 bytes, big-endian).")
 NO_PARTS = "No part has been uploaded."
 
+# users as the API changes them (PUT /accounts/user/{username})
+LAST_SUPER_ADMIN = ("The last active SuperAdmin cannot be deactivated (make another user "
+                    "SuperAdmin first).")
+# a DC's trusted keys (POST /dc/{dc}/key, SPEC §4.14)
+KEY_INVALID = ("Enter a minisign public key: the whole `minisign -G` .pub file or its base64 "
+               "line.")
+KEY_ID_TAKEN = "Another key with this key id is trusted in this datacenter; untrust it first."
+
 def too_many_items(limit: int) -> str:
     return f"Ensure this field has no more than {limit} elements."
 
 
 def max_length(limit: int, length: int) -> str:
     return f"Ensure this value has at most {limit} characters (it has {length})."
+
+
+def at_least(low: int) -> str:
+    return f"Ensure this value is greater than or equal to {low}."
+
+
+def too_many_keys(limit: int) -> str:
+    return f"This datacenter trusts {limit} keys already; untrust one first."
 
 
 def between(low: int, high: int) -> str:

@@ -13,6 +13,8 @@ IMAGE_NOT_FOUND = "Image not found"
 VM_NOT_FOUND = "VM not found"
 SNAPSHOT_NOT_FOUND = "Snapshot not found"
 DC_NOT_FOUND = "Datacenter not found"
+USER_NOT_FOUND = "User not found"  # Danube Cloud's ObjectNotFound(model=User)
+KEY_NOT_FOUND = "Trusted key not found"  # DELETE /dc/{dc}/key/{key_id}
 TASK_NOT_FOUND = "Task does not exist (anymore)"
 IMAGE_EXISTS = "Image already exists"
 TASK_FINISHED = "Task has already finished"

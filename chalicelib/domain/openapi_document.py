@@ -15,6 +15,7 @@ from chalicelib.domain import field_texts as ft
 from chalicelib.domain import (
     http_texts,
 )
+from chalicelib.domain.openapi_admin import admin_ops
 from chalicelib.domain.openapi_fields import (  # noqa: F401 (this module's interface)
     FIELD_DOCS,
     JSON,
@@ -37,6 +38,7 @@ from chalicelib.domain.openapi_responses import (
     IMAGE_PROPERTIES,  # noqa: F401
     _detail,
     _headers,
+    _schema,
     _schemas,
 )
 from chalicelib.domain.openapi_uploads import upload_ops
@@ -79,13 +81,20 @@ def describe(document: JSON, path: str) -> JSON:
                             "required": bool(p.get("required"))} for p in params],
             "body": sorted(body.get("schema", {}).get("properties", {})),
             "permissions": op.get("x-permissions", ""),
-            "asynchronous": "201" in op.get("responses", {}) and method != "get",
+            "asynchronous": _asynchronous(op),
         }
         methods[method.upper()] = {**described, "description": _method_text(
             method.upper(), path, op.get("description", ""), described)}
     # `es help` prints a top-level `description` as it is (else the raw JSON)
     text = "\n\n".join(m["description"] for m in methods.values()) or f"{path}: no methods"
     return {"url": path, "description": text, "methods": methods}
+
+
+def _asynchronous(op: JSON) -> bool:
+    """A 201 with a task to poll (not a synchronous 201 such as a trusted key's)."""
+    created = op.get("responses", {}).get("201", {})
+    return bool(created.get("content", {}).get("application/json", {}).get("schema")
+                == _schema("Pending"))
 
 
 def _method_text(method: str, path: str, extra: str, described: JSON) -> str:
@@ -157,6 +166,11 @@ PERMISSIONS: dict[str, str] = {
     "exportProgress": "as exportParts", "exportComplete": "as exportParts",
     "exportFailure": "as exportParts",
     "login": "anyone (with a user name and password)", "logout": "the token's holder",
+    "listDcs": "any user (SuperAdmins: every DC; others: the DCs where they are image admin)",
+    "getDc": "image admins of the DC; SuperAdmins",
+    **dict.fromkeys(("changeDc", "trustDcKey", "untrustDcKey", "listUsers", "changeUser"),
+                    "SuperAdmins"),
+    "getUser": "the user; SuperAdmins",
 }
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -164,7 +178,8 @@ HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 def build(facts: ServiceFacts) -> JSON:
     """The whole document (a plain JSON-serialisable dict)."""
     paths = {**_meta_ops(), **_image_ops(facts), **_task_ops(facts), **_node_ops(facts),
-             **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY)}
+             **_export_ops(), **_account_ops(), **upload_ops(TASK_ID, API_KEY),
+             **admin_ops(API_KEY)}
     _unstorable_keys_not_found(paths)
     _dependencies_may_fail(paths)
     for item in paths.values():

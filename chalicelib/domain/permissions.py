@@ -56,6 +56,10 @@ class Principal:
             return True
         return dc_bound is not None and dc_bound in self.image_admin_dcs
 
+    def may_see_user(self, username: str) -> bool:
+        """A user's record (GET /accounts/user/{username}): SuperAdmins and the user."""
+        return self.is_super_admin or self.username == username
+
     def can_see_image(self, dc_bound: str | None) -> bool:
         return self.can_manage_image(dc_bound)
 

@@ -193,6 +193,13 @@ class LoginThrottle(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class TrustedKey(MapAttribute):
+    """A minisign public key a DC trusts (SPEC §4.14; `domain.minisign`)."""
+    key_id = UnicodeAttribute()                    # 16 upper-case hex digits, as minisign prints
+    key = UnicodeAttribute()                       # the base64 line of `minisign -G`
+    comment = UnicodeAttribute(default="")         # its untrusted comment
+
+
 class Datacenter(Model):
     class Meta(_Meta):
         table_name = _table("dcs")
@@ -201,6 +208,9 @@ class Datacenter(Model):
     image_limit = NumberAttribute(null=True)
     image_count = NumberAttribute(default=0)       # images bound to this DC (kept in transactions)
     event_version = NumberAttribute(default=0)
+    trusted_keys = ListAttribute(of=TrustedKey, default=list)
+    signed_only = BooleanAttribute(default=False)  # refuse unsigned imports and uploads
+    trust_version = NumberAttribute(default=0)     # condition of every change of trusted_keys
 
 
 # ---------------------------------------------------------------------------------------------

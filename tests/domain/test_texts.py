@@ -22,6 +22,8 @@ HTTP = {
     "VM_NOT_FOUND": "VM not found",
     "SNAPSHOT_NOT_FOUND": "Snapshot not found",
     "DC_NOT_FOUND": "Datacenter not found",
+    "USER_NOT_FOUND": "User not found",
+    "KEY_NOT_FOUND": "Trusted key not found",
     "TASK_NOT_FOUND": "Task does not exist (anymore)",
     "IMAGE_EXISTS": "Image already exists",
     "TASK_FINISHED": "Task has already finished",
@@ -84,6 +86,12 @@ FIELDS = {
     "CRC32_INVALID": "Enter an object mapping part numbers asked for to their CRC32 "
                      "checksums (base64 of the 4 bytes, big-endian).",
     "NO_PARTS": "No part has been uploaded.",
+    "LAST_SUPER_ADMIN": "The last active SuperAdmin cannot be deactivated (make another user "
+                        "SuperAdmin first).",
+    "KEY_INVALID": "Enter a minisign public key: the whole `minisign -G` .pub file or its "
+                   "base64 line.",
+    "KEY_ID_TAKEN": "Another key with this key id is trusted in this datacenter; untrust it "
+                    "first.",
 }
 TASKS = {
     "REVOKED": "ERROR: Task was revoked",
@@ -117,6 +125,8 @@ TEMPLATES = [
      "parts must list 1 to 100 objects with a number (1-10000) and a size (1 byte to 5 GiB)"),
     (field_texts.max_length(32, 33), "Ensure this value has at most 32 characters (it has 33)."),
     (field_texts.between(1, 1000), "Ensure this value is between 1 and 1000."),
+    (field_texts.at_least(0), "Ensure this value is greater than or equal to 0."),
+    (field_texts.too_many_keys(50), "This datacenter trusts 50 keys already; untrust one first."),
     (field_texts.too_many_items(50), "Ensure this field has no more than 50 elements."),
     (field_texts.not_a_choice(7), "Select a valid choice. 7 is not one of the available choices."),
     (field_texts.owner_missing("bob"), "Object with username=bob does not exist."),

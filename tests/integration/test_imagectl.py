@@ -17,6 +17,7 @@ from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api
 
 CONTENT = b"imagectl test image " * 512
+UNSIGNED = {"trusted_keys": [], "signed_only": False}  # a DC's trust fields as made
 
 
 @dataclass
@@ -113,11 +114,11 @@ def test_dc_create_list_show_set_limit(ctl):
     assert ok(ctl("dc", "create", "dc2", "--image-limit", "3")).out == (
         "datacenter dc2 created (image limit: 3)\n")
     assert ok(ctl("dc", "create", "dc3", "--json")).data == {
-        "name": "dc3", "image_limit": None, "image_count": 0}
+        "name": "dc3", "image_limit": None, "image_count": 0, **UNSIGNED}
     assert ok(ctl("--json", "dc", "list")).data == [
-        {"name": "dc2", "image_limit": 3, "image_count": 0},
-        {"name": "dc3", "image_limit": None, "image_count": 0},
-        {"name": "main", "image_limit": None, "image_count": 0}]
+        {"name": "dc2", "image_limit": 3, "image_count": 0, **UNSIGNED},
+        {"name": "dc3", "image_limit": None, "image_count": 0, **UNSIGNED},
+        {"name": "main", "image_limit": None, "image_count": 0, **UNSIGNED}]
     table = ok(ctl("dc", "list")).out.splitlines()
     assert table[0].split() == ["DC", "IMAGES", "LIMIT"]
     assert table[1].split() == ["dc2", "0", "3"] and table[2].split() == ["dc3", "0", "unlimited"]
@@ -125,7 +126,7 @@ def test_dc_create_list_show_set_limit(ctl):
 
     ok(ctl("user", "create", "alice", "--role", "dc2:admin"))
     shown = ok(ctl("dc", "show", "dc2", "--json")).data
-    assert shown == {"name": "dc2", "image_limit": 3, "image_count": 0, "images": [],
+    assert shown == {"name": "dc2", "image_limit": 3, "image_count": 0, **UNSIGNED, "images": [],
                      "users": {"alice": ["admin"]}, "default": False}
     text = ok(ctl("dc", "show", "dc2")).out
     assert "image limit:" in text and "alice:admin" in text
@@ -142,7 +143,7 @@ def test_dc_bad_input(ctl):
     refused(ctl("dc", "create", "dc2", "--image-limit", "many"), 2, "invalid image limit")
     refused(ctl("dc", "create", "dc2", "--image-limit", "1.5"), 2, "invalid image limit")
     assert ok(ctl("dc", "list", "--json")).data == [
-        {"name": "main", "image_limit": None, "image_count": 0}]  # nothing was created
+        {"name": "main", "image_limit": None, "image_count": 0, **UNSIGNED}]  # nothing made
     refused(ctl("dc", "create", "main"), 1, "already exists")
     refused(ctl("dc", "show", "nowhere"), 1, "'nowhere' does not exist")
     refused(ctl("dc", "set-limit", "nowhere", "3"), 1, "does not exist")

@@ -14,8 +14,9 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.domain import platform_events
+from chalicelib.domain.account_forms import is_entity_name
 from chalicelib.domain.fields import to_int
-from chalicelib.domain.limits import MAX_USERNAME_CHARS, key_fits
+from chalicelib.domain.limits import key_fits
 from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
 from chalicelib.persistence.conditional import (
@@ -36,14 +37,17 @@ class InvalidAccountInput(AccountError):
     """The input breaks a rule (a name, a limit, a role): nothing was looked up or changed."""
 
 
+class LastSuperAdmin(AccountError):
+    """The change would leave no active SuperAdmin."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Rules (the platform events' rules, so a name the platform may send is one the operator may
 # type, and the other way round)
 # ---------------------------------------------------------------------------------------------
 def check_name(kind: str, name: Any) -> str:
     """A user or DC name: as a "User State"/"DC State" event must name it."""
-    if not isinstance(name, str) or len(name) > MAX_USERNAME_CHARS \
-            or not platform_events.NAME_RE.fullmatch(name):
+    if not is_entity_name(name):
         shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
         raise InvalidAccountInput(
             f"{shown!r} is not a valid {kind} name ({platform_events.NAME_RULE})")
@@ -86,8 +90,12 @@ def parse_roles(specs: Iterable[str]) -> dict[str, list[str]]:
     return {dc: sorted(names) for dc, names in roles.items()}
 
 
+def missing_dcs(dcs: Iterable[str]) -> list[str]:
+    return sorted(dc for dc in set(dcs) if get_or_none(Datacenter, dc) is None)
+
+
 def _require_dcs(dcs: Iterable[str]) -> None:
-    missing = sorted(dc for dc in set(dcs) if get_or_none(Datacenter, dc) is None)
+    missing = missing_dcs(dcs)
     if missing:
         raise AccountError(f"no such datacenter: {', '.join(missing)} "
                            "(create it first: imagectl dc create NAME)")
@@ -120,9 +128,11 @@ def _dc(name: str) -> Datacenter:
 
 
 def dc_view(dc: Datacenter) -> dict[str, Any]:
+    # dc_trust builds on this module's errors, so it is imported here, not at the top
+    from chalicelib.services.identity.dc_trust import trust_view
     return {"name": dc.name,
             "image_limit": None if dc.image_limit is None else int(dc.image_limit),
-            "image_count": int(dc.image_count or 0)}
+            "image_count": int(dc.image_count or 0), **trust_view(dc)}
 
 
 def list_dcs() -> list[dict[str, Any]]:
@@ -231,7 +241,7 @@ def _keep_a_super_admin(user: User, doing: str) -> None:
     others = [other.username for other in User.scan()
               if other.is_super_admin and other.is_active and other.username != user.username]
     if not others:
-        raise AccountError(f"user {user.username!r} is the last active SuperAdmin; "
+        raise LastSuperAdmin(f"user {user.username!r} is the last active SuperAdmin; "
                            f"not {doing} (create another first: imagectl user create NAME "
                            "--super-admin)")
 
@@ -246,11 +256,25 @@ def delete_user(username: str) -> None:
 def set_active(username: str, active: bool) -> dict[str, Any]:
     """A deactivated user's key and login token stop working (after AUTH_CACHE_SECONDS in
     running containers); activating gives them back."""
-    user = _user(username)
-    if not active:
-        _keep_a_super_admin(user, "deactivated")
-    _update_user(username, [User.is_active.set(active)])
+    update_user(username, active=active)
     return show_user(username)
+
+
+def update_user(username: str, *, active: bool | None = None,
+                roles: dict[str, list[str]] | None = None) -> None:
+    """Set activity and/or replace the DC roles (their DCs must exist) in one write (the
+    public API's PUT /accounts/user/{username}); the last active SuperAdmin stays active."""
+    user = _user(username)
+    actions = []
+    if active is not None:
+        if not active:
+            _keep_a_super_admin(user, "deactivated")
+        actions.append(User.is_active.set(active))
+    if roles is not None:
+        _require_dcs(roles)
+        actions.append(User.dc_roles.set(roles))
+    if actions:
+        _update_user(username, actions)
 
 
 def add_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+// The hash router: `#/images/<name>` → the page registered for `images/:name`.
+import { $, clear, clearAlert } from "./dom.js";
+import * as session from "./session.js";
+import { report } from "./forms.js";
+
+const routes = [];
+let cleanup = null;
+
+export function route(pattern, render, { open = false } = {}) {
+  const parts = pattern.split("/");
+  routes.push({ parts, render, open });
+}
+
+function match(path) {
+  const parts = path.split("/").filter(Boolean);
+  for (const candidate of routes) {
+    if (candidate.parts.length !== parts.length) continue;
+    const params = {};
+    const fits = candidate.parts.every((part, i) => {
+      if (part.startsWith(":")) { params[part.slice(1)] = decodeURIComponent(parts[i]); return true; }
+      return part === parts[i];
+    });
+    if (fits) return { ...candidate, params };
+  }
+  return null;
+}
+
+export function onLeave(fn) { cleanup = fn; }
+
+export async function render() {
+  if (cleanup) { try { cleanup(); } catch { /* a page's timers only */ } cleanup = null; }
+  const path = location.hash.replace(/^#\/?/, "") || "images";
+  const found = match(path.split("?")[0]);
+  if (!found) { location.hash = "#/images"; return; }
+  if (!found.open && !session.token()) { location.hash = "#/login"; return; }
+  clearAlert();
+  const main = $("#main");
+  clear(main);
+  for (const a of document.querySelectorAll("#nav a")) {
+    const current = path === a.getAttribute("href").slice(2) || path.startsWith(a.getAttribute("href").slice(2) + "/");
+    if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  document.dispatchEvent(new CustomEvent("console:route", { detail: { open: found.open } }));
+  main.focus({ preventScroll: true });
+  try { await found.render(main, found.params); } catch (error) { report(error); }
+}
+
+export function start() {
+  window.addEventListener("hashchange", render);
+  render();
+}

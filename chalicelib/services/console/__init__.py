@@ -1,0 +1,1 @@
+"""The operators' console's static files (SPEC §13)."""

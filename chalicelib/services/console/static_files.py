@@ -1,0 +1,64 @@
+"""Serve the console's files from the package: read once per process, kept in memory.
+
+Which files exist and how they are sent is domain/console_files.py; this module reads them
+and fills in what depends on the deployment (the API base, the store's origin)."""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.domain import console_files
+from chalicelib.domain.console_files import ConsoleFile
+
+log = logging.getLogger("imageapi.console")
+ROOT = Path(__file__).resolve().parent.parent.parent / "console"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@functools.cache
+def _read(path: str) -> ConsoleFile:
+    kind = console_files.content_type(path)
+    assert kind is not None  # callers look the path up first
+    return ConsoleFile(path, kind, (ROOT / path).read_bytes())
+
+
+@functools.cache
+def _store_origin() -> str | None:
+    """Where the browser PUTs upload parts (the origin of a presigned store URL); None without
+    an image server. Computed locally by botocore: no AWS call."""
+    from chalicelib.config import settings
+    if not settings().image_server_enabled:
+        return None
+    from chalicelib.adapters import store
+    try:
+        return console_files.origin_of(store.presign_download("console-origin-probe", 60))
+    except Exception:  # no credentials to sign with: uploads cannot work anyway
+        log.warning("no store origin for the console's upload parts")
+        return None
+
+
+def answer(path: str, request_path: str, if_none_match: str | None) -> Answer | None:
+    """The file at `path` (relative to /console/), or None for anything not in the console."""
+    path = path or console_files.INDEX
+    if console_files.content_type(path) is None:
+        return None
+    found = _read(path)
+    cache = console_files.CACHE_CONTROL
+    if path == console_files.INDEX:  # the page carries this deployment's API base
+        base = console_files.api_base(request_path)
+        found = ConsoleFile(path, found.content_type, found.body.replace(
+            console_files.BASE_PLACEHOLDER.encode(), base.encode()))
+        cache = console_files.CACHE_CONTROL_INDEX
+    headers = {"Content-Type": found.content_type, "ETag": found.etag, "Cache-Control": cache,
+               **console_files.security_headers(_store_origin())}
+    if if_none_match and found.etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Answer(304, headers, b"")
+    return Answer(200, headers, found.body)
