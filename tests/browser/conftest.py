@@ -14,20 +14,9 @@ import pytest
 
 from tests.browser import chromium
 from tests.browser.console_page import ConsolePage
+from tests.browser.people import DC_ADMIN, IMAGE_ADMIN_ROLES, OTHER_DC, SUPER_ADMIN, Person
 from tests.e2e.stack_process import RunningStack, imagectl, start_stack, stop_stack
 from tests.support import Api
-
-
-@dataclass
-class Person:
-    username: str
-    password: str
-
-
-SUPER_ADMIN = Person("root", "root pw " + secrets.token_urlsafe(12))
-DC_ADMIN = Person("dcadmin", "dc admin pw " + secrets.token_urlsafe(12))
-OTHER_DC = "dc2"
-IMAGE_ADMIN_ROLES = ("admin", "image_admin", "image_import_admin")
 
 
 @dataclass
