@@ -92,6 +92,8 @@ class Stack:
         from devstack.gateway import ApiServer
         self.api = ApiServer(app, "127.0.0.1", opts.port)
         self.api.start()
+        if opts.image_server:  # the console's uploads, from the port just bound
+            self._allow_console_uploads()
         if opts.sample_repo_port is not None:
             from devstack import image_repo
             self.sample_repo = image_repo.ImageRepository(
@@ -210,6 +212,15 @@ class Stack:
         lambdas.install_dispatch(app, function_prefix)
         arns = lambdas.create_functions(app, function_prefix)
         statemachines.create(prefix, list(OPERATIONS), arns)
+
+    def _allow_console_uploads(self) -> None:
+        """The store admits PUTs of upload parts from the console's origin (CORS, as the
+        template's rule: infra/store_cors.py)."""
+        from infra import store_cors
+        port = self.api.server_address[1]
+        origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+        boto3.client("s3").put_bucket_cors(
+            Bucket=self.bucket, CORSConfiguration=store_cors.bucket_rules(origins))
 
     def stop(self) -> None:
         if self.node_agent:  # first: exports it stops are reported through the API

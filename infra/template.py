@@ -36,7 +36,7 @@ from typing import Any
 from chalicelib.adapters import metrics, store
 from chalicelib.domain import names
 from chalicelib.domain.vocabulary import OPERATIONS
-from infra import grants, hardening, imgapi_edge
+from infra import grants, hardening, imgapi_edge, store_cors
 from infra.gateway_responses import gateway_responses
 from infra.grants import GRANTS
 
@@ -147,6 +147,8 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
             # Backstop for the cleanup job, which aborts stale uploads after its grace period.
+            # the console's browser PUTs upload parts here (infra/store_cors.py)
+            "CorsConfiguration": store_cors.configuration(),
             "LifecycleConfiguration": {"Rules": [{
                 "Id": "abort-incomplete-multipart-uploads", "Status": "Enabled",
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]},
@@ -251,8 +253,9 @@ def merge_template(stage: str, base: dict[str, Any]) -> dict[str, Any]:
     # "Observability"); the app's own metrics are EMF lines (chalicelib/adapters/metrics.py).
     hardening.harden(prefix, resources, generated, functions,
                      {machine_id(op): op for op in OPERATIONS}, _alarm)
-    return {"Parameters": {**template_parameters(prefix), **hardening.parameters()},
-            "Conditions": {**CONDITIONS, **hardening.CONDITIONS},
+    return {"Parameters": {**template_parameters(prefix), **hardening.parameters(),
+                           **store_cors.PARAMETERS},
+            "Conditions": {**CONDITIONS, **hardening.CONDITIONS, **store_cors.CONDITIONS},
             "Resources": {**resources, **observability(prefix, functions, generated)},
             "Outputs": {**outputs, **hardening.OUTPUTS}}
 

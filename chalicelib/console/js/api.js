@@ -2,10 +2,11 @@
 import * as session from "./session.js";
 
 export class ApiError extends Error {
-  constructor(status, body, message) {
+  constructor(status, body, message, headers = null) {
     super(message);
     this.status = status;
     this.body = body;
+    this.headers = headers;
   }
   // Field errors (SPEC §1: 400 FAILURE with {field: [messages]}), else null.
   get fields() {
@@ -64,7 +65,7 @@ export async function call(method, route, { params, body, ok = [], headers = {} 
     if (location.hash !== "#/login") location.hash = "#/login";
   }
   if (response.status >= 400 && !ok.includes(response.status)) {
-    throw new ApiError(response.status, parsed, messageOf(response.status, parsed));
+    throw new ApiError(response.status, parsed, messageOf(response.status, parsed), response.headers);
   }
   return { status: response.status, body: parsed, headers: response.headers };
 }

@@ -36,7 +36,8 @@ async function loadIdentity() {
     dcs = api.resultOf(await api.get("dc")) || [];
   } catch (error) {
     if (error.status === 401) return;
-    dcs = [];
+    // no DC list for this caller: the DC the API puts its requests in (es_dc)
+    dcs = [error.headers?.get("es_dc")].filter(Boolean);
   }
   try {
     const user = api.resultOf(await api.get(`accounts/user/${encodeURIComponent(me.username)}`));

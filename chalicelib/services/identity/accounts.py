@@ -238,12 +238,13 @@ def _keep_a_super_admin(user: User, doing: str) -> None:
     manage DC-unbound images, and only an operator can make another one."""
     if not (user.is_super_admin and user.is_active):
         return
-    others = [other.username for other in User.scan()
+    others = [other.username for other in User.scan(  # no key hash is read for this
+              attributes_to_get=["username", "is_super_admin", "is_active"])
               if other.is_super_admin and other.is_active and other.username != user.username]
     if not others:
         raise LastSuperAdmin(f"user {user.username!r} is the last active SuperAdmin; "
-                           f"not {doing} (create another first: imagectl user create NAME "
-                           "--super-admin)")
+                             f"not {doing} (create another first: imagectl user create NAME "
+                             "--super-admin)")
 
 
 def delete_user(username: str) -> None:

@@ -18,6 +18,8 @@ from chalicelib.domain.permissions import Principal
 from chalicelib.persistence.models import User, get_or_none
 from chalicelib.services.identity import accounts
 
+PUBLIC_FIELDS = ("username", "is_super_admin", "is_active", "dc_roles")  # what a list reads
+
 
 def user_object(user: User) -> dict[str, Any]:
     """The API's user: never a key, hash or token."""
@@ -39,7 +41,8 @@ def _load(username: str) -> User:
 
 def list_users(principal: Principal, full: bool) -> list[Any]:
     _super_admin(principal)
-    users = sorted(User.scan(), key=lambda user: user.username)
+    users = sorted(User.scan(attributes_to_get=list(PUBLIC_FIELDS)),
+                   key=lambda user: user.username)
     return [user_object(user) for user in users] if full else [u.username for u in users]
 
 
