@@ -103,8 +103,8 @@ def main() -> int:
     node_token = local_node_token.ensure()
     stack = Stack(options).start()
     data = layout.display(layout.data_dir())
-    print(f"Image API:    {stack.api_url}/", flush=True)
-    print(f"Console:      {stack.api.console_url}  (log in with a password: "
+    print(f"Image API:    {stack.api_url}/\n"
+          f"Console:      {stack.api.console_url}  (log in with a password: "
           "`./imagectl user password admin`)", flush=True)
     print(f"IMGAPI: {stack.imgapi_url}", flush=True)  # compute nodes' imgadm source (README)
     print("Node token:   " + ("$NODE_TOKEN" if node_token == "given" else

@@ -89,11 +89,7 @@ class Stack:
         self._start_delivery(app)
         if self.restored:
             self._finish_interrupted_work()
-        from devstack.gateway import ApiServer
-        self.api = ApiServer(app, "127.0.0.1", opts.port)
-        self.api.start()
-        if opts.image_server:  # the console's uploads, from the port just bound
-            self._allow_console_uploads()
+        self._start_api(app)
         if opts.sample_repo_port is not None:
             from devstack import image_repo
             self.sample_repo = image_repo.ImageRepository(
@@ -212,6 +208,13 @@ class Stack:
         lambdas.install_dispatch(app, function_prefix)
         arns = lambdas.create_functions(app, function_prefix)
         statemachines.create(prefix, list(OPERATIONS), arns)
+
+    def _start_api(self, app: Any) -> None:
+        from devstack.gateway import ApiServer
+        self.api = ApiServer(app, "127.0.0.1", self.options.port)
+        self.api.start()
+        if self.options.image_server:  # the console's uploads, from the port just bound
+            self._allow_console_uploads()
 
     def _allow_console_uploads(self) -> None:
         """The store admits PUTs of upload parts from the console's origin (CORS, as the

@@ -17,6 +17,9 @@ from chalicelib.domain.platform_events import NAME_RE
 
 # a DC's roles as `es` sends a list: "admin,image_admin" (or spaces), like tags
 _ROLE_SEPARATORS = re.compile(r"[,\s]+")
+# DCs one request may give roles in: each is looked up, so a body of thousands would outlast
+# the API's 29 s (a platform has a handful of DCs)
+MAX_DCS_PER_REQUEST = 100
 
 
 def is_entity_name(value: Any) -> bool:
@@ -40,6 +43,8 @@ def to_dc_roles(raw: Any, dc_exists: Callable[[str], bool]
     roles that has an impossible name or does not exist, is not a choice."""
     if not isinstance(raw, dict):
         return None, [texts.INVALID]
+    if len(raw) > MAX_DCS_PER_REQUEST:
+        return None, [texts.too_many_items(MAX_DCS_PER_REQUEST)]
     roles: dict[str, list[str]] = {}
     errors: list[str] = []
     for dc, given in raw.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.domain import field_texts as ft
 from chalicelib.domain import http_texts
+from chalicelib.domain.account_forms import MAX_DCS_PER_REQUEST
 from chalicelib.domain.limits import MAX_USERNAME_CHARS
 from chalicelib.domain.openapi_fields import JSON, _body
 from chalicelib.domain.openapi_responses import (
@@ -45,6 +46,7 @@ USER_OBJECT: JSON = {
                        "type": "array", "items": {"enum": ROLE_NAMES}}}}}
 DC_ROLES_FIELD: JSON = {
     "type": "object", "propertyNames": {"maxLength": MAX_USERNAME_CHARS},
+    "maxProperties": MAX_DCS_PER_REQUEST,
     "additionalProperties": {"anyOf": [{"type": "array", "items": {"enum": ROLE_NAMES}},
                                        {"type": "string"}]},
     "description": "Replaces every role: {dc: [roles]} (or \"role,role\" as `es` sends a "

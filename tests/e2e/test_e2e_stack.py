@@ -597,3 +597,16 @@ def test_imgadm_source_line_of_the_banner_serves_every_image(devstack):
         assert (got["sha1"], got["size"]) == (manifest["files"][0]["sha1"],
                                               manifest["files"][0]["size"])
     assert not run(base.replace("http://", "http://node:wrong@", 1), "ping")["accepted"]
+
+
+def test_make_run_prints_the_consoles_url_beside_the_apis(devstack):
+    """SPEC §13: `Console: <url>` under `Image API: <url>`, and the page is there, naming
+    the API base it calls."""
+    import requests
+    lines = devstack.output
+    [api_at] = [i for i, line in enumerate(lines) if line.startswith("Image API:")]
+    assert lines[api_at + 1].startswith("Console:")
+    url = lines[api_at + 1].split()[1]
+    page = requests.get(url, timeout=30)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert '<meta name="imageapi-base" content="/api/">' in page.text

@@ -931,3 +931,55 @@ def test_checkov_finds_nothing_but_the_skips_and_their_reasons(package):
     assert not unexplained, f"checkov checks failed without a reason in {SKIPS}: {unexplained}"
     stale = set(skips) - set(failures)
     assert not stale, f"skipped in {SKIPS} but no longer failing: {stale}"
+
+
+CONSOLE_PAGE = r"""
+import json, sys
+sys.path[:0] = [sys.argv[1]]
+from app import app
+answers = {}
+for path, resource, params in (
+        ("/api/console/", "/console", None),
+        ("/api/console/js/app.js", "/console/js/{name}", {"name": "app.js"})):
+    event = {
+        "resource": resource, "path": path[4:], "httpMethod": "GET", "headers": {},
+        "multiValueHeaders": {}, "queryStringParameters": None,
+        "multiValueQueryStringParameters": None, "pathParameters": params, "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "httpMethod": "GET", "path": path,
+                           "stage": "api", "requestId": "test",
+                           "identity": {"sourceIp": "127.0.0.1"}},
+        "body": None, "isBase64Encoded": False,
+    }
+    answers[path] = app(event, None)
+print(json.dumps(answers))
+"""
+
+
+def test_the_console_is_in_the_zip_and_served_from_it(package, tmp_path):
+    """SPEC §13: the console's files ship with the app and the API function serves them,
+    the page naming the stage's API base (computed from API Gateway's requestContext.path)."""
+    from chalicelib.domain.console_files import FILES
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path)
+    assert {f"chalicelib/console/{path}" for path in FILES} <= names
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "IMAGE_API_TABLE_PREFIX": PREFIX,
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", CONSOLE_PAGE, str(tmp_path)],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    page, module = answers["/api/console/"], answers["/api/console/js/app.js"]
+    assert page["statusCode"] == 200 and module["statusCode"] == 200
+    assert '<meta name="imageapi-base" content="/api/">' in page["body"]
+    assert page["headers"]["Content-Security-Policy"].startswith("default-src 'none'")
+    assert module["headers"]["Content-Type"] == FILES["js/app.js"]
+
+
+def test_the_store_admits_upload_parts_from_the_console_only(template):
+    from infra import store_cors
+    bucket = template["Resources"]["ImageStoreBucket"]["Properties"]
+    assert bucket["CorsConfiguration"] == store_cors.configuration()
+    [rule] = bucket["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert "ConsoleOrigin" in template["Parameters"]

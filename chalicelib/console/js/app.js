@@ -73,6 +73,9 @@ $("#dc-select").addEventListener("change", (event) => {
   window.dispatchEvent(new HashChangeEvent("hashchange")); // re-render the page for that DC
 });
 
+// the skip link moves the focus; following its href would change the hash route
+$(".skip").addEventListener("click", (event) => { event.preventDefault(); $("#main").focus(); });
+
 $("#logout").addEventListener("click", () => logout().catch((error) => showAlert(error.message)));
 
 start();

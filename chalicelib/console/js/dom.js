@@ -1,4 +1,4 @@
-// Small DOM helpers: build elements without innerHTML (nothing from the API is parsed as HTML).
+// Small DOM helpers: elements built node by node, so nothing from the API is parsed as HTML.
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

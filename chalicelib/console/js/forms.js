@@ -21,9 +21,10 @@ export function field(name, label, { kind = "text", value, options, hint, requir
     if (kind === "checkbox") control.checked = Boolean(value);
     else if (value !== undefined && value !== null) control.value = value;
   }
-  const parts = [h("label", { for: id }, label), control];
+  // the error right after its control (the contract browser tests rely on), then the hint
+  const parts = [h("label", { for: id }, label), control,
+    h("p", { class: "field-error", "data-error-for": name, id: errorId })];
   if (hint) parts.push(h("p", { class: "hint" }, hint));
-  parts.push(h("p", { class: "field-error", "data-error-for": name, id: errorId }));
   return h("div", { class: "field" }, parts);
 }
 

@@ -43,7 +43,19 @@ export async function imagePage(main, { name }) {
   const route = `image/${encodeURIComponent(name)}`;
   const answer = await api.get(route, { extended: "true" });
   const etag = answer.headers.get("ETag");
-  const image = digests(api.resultOf(answer));
+  const record = api.resultOf(answer);
+  // the manifest as the store holds it (the compute nodes' image source, GET /images/<uuid>,
+  // which a user's token may read too): its files[0] has the SHA-1 and SHA-256
+  let manifestNote = "";
+  if (!record.manifest && record.uuid) {
+    try {
+      record.manifest = api.resultOf(await api.get(`images/${encodeURIComponent(record.uuid)}`));
+    } catch (error) {
+      if (error.status === 401) throw error;
+      manifestNote = error.message;
+    }
+  }
+  const image = digests(record);
   main.append(h("h1", {}, `Image ${image.name}`));
 
   const dl = h("dl", { id: "image-fields", class: "fields" });
@@ -51,8 +63,7 @@ export async function imagePage(main, { name }) {
     if (!(key in image) && !["sha1", "sha256", "signed_by"].includes(key)) continue;
     dl.append(h("dt", {}, key), h("dd", { "data-field": key }, shown(key, image[key])));
   }
-  const manifest = image.manifest
-    ? JSON.stringify(image.manifest, null, 2) : "The API's image view carries no manifest.";
+  const manifest = image.manifest ? JSON.stringify(image.manifest, null, 2) : manifestNote;
   const vms = h("div", { id: "image-vms" }, h("p", {}, "Loading…"));
   const tasks = h("div", { id: "image-tasks" }, h("p", {}, "Loading…"));
 

@@ -7,7 +7,7 @@ import { field, onSubmit } from "./forms.js";
 export function loginPage(main) {
   const why = session.takeReason();
   const form = h("form", { id: "login-form", class: "stack", novalidate: true },
-    field("username", "User name", { attrs: { autocomplete: "username", autofocus: true } }),
+    field("username", "User name", { attrs: { autocomplete: "username" } }),
     field("password", "Password", { kind: "password", attrs: { autocomplete: "current-password" } }),
     h("div", {}, h("button", { type: "submit" }, "Log in")));
   main.append(h("h1", {}, "Log in"),

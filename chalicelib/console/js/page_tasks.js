@@ -42,7 +42,8 @@ export async function taskPage(main, { id }) {
     if (!window.confirm("Cancel this task? Its work is rolled back.")) return;
     cancel.disabled = true;
     try {
-      await api.put(`task/${encodeURIComponent(id)}/cancel`, {});
+      // the answer is the task's status: 410 REVOKED once it has stopped
+      await api.put(`task/${encodeURIComponent(id)}/cancel`, {}, { ok: [410] });
       showAlert("Cancel requested.", "info");
     } catch (error) { cancel.disabled = false; report(error); }
   });

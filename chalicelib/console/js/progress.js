@@ -1,6 +1,6 @@
 // Live progress of a task: its status word, bytes done of total, and a rate and an ETA from
 // successive readings (the task view's `progress`, or an upload's own byte count).
-import { h, formatBytes, formatDuration, statusWord, clear } from "./dom.js";
+import { h, formatBytes, formatDuration, statusWord, clear, showAlert } from "./dom.js";
 import * as api from "./api.js";
 
 const WINDOW_MS = 15000; // the rate is measured over the last readings within this window
@@ -56,10 +56,11 @@ export function progressBlock() {
         if (pct !== null && pct !== undefined) bar.value = Math.min(100, pct);
         bytes.textContent = `${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ""}`;
         const r = meter.rate();
-        rate.textContent = r === null ? "—" : `${formatBytes(r)}/s`;
+        rate.textContent = r === null || (r === 0 && !done) ? "—" : `${formatBytes(r)}/s`;
         eta.textContent = word && word !== "PENDING" ? "—" : formatDuration(meter.eta(total));
       }
-      if (word === "SUCCESS") { bar.value = 100; eta.textContent = "—"; }
+      if (word && word !== "PENDING") eta.textContent = "—";  // ended: nothing left to wait for
+      if (word === "SUCCESS") bar.value = 100;
       if (text !== undefined) message.textContent = text;
     },
   };
@@ -89,8 +90,8 @@ export function watchTask(taskId, block, { every = 1000, onEnd } = {}) {
       block.show({ word: word || "PENDING", done: progress.bytes_done ?? 0, total: progress.bytes_total,
         percent: progress.percent, stepName: progress.step || "" });
     } catch (error) {
-      block.show({ text: error.message });
-      if (error.status === 404 || error.status === 403) return; // nothing to watch
+      showAlert(error.message);  // errors are never lost: the API's detail, or the network's
+      if (error.status === 404 || error.status === 403 || error.status === 401) return;
     }
     if (!stopped) timer = setTimeout(tick, every);
   }

@@ -30,13 +30,17 @@ def _read(path: str) -> ConsoleFile:
     return ConsoleFile(path, kind, (ROOT / path).read_bytes())
 
 
-@functools.cache
 def _store_origin() -> str | None:
     """Where the browser PUTs upload parts (the origin of a presigned store URL); None without
-    an image server. Computed locally by botocore: no AWS call."""
+    an image server."""
     from chalicelib.config import settings
-    if not settings().image_server_enabled:
-        return None
+    bucket = settings().image_store_bucket
+    return _origin_of_store(bucket) if bucket else None
+
+
+@functools.cache
+def _origin_of_store(bucket: str) -> str | None:
+    """Presigned by botocore locally: no AWS call, once per process and bucket."""
     from chalicelib.adapters import store
     try:
         return console_files.origin_of(store.presign_download("console-origin-probe", 60))
