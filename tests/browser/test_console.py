@@ -38,6 +38,15 @@ def task_id_of(route: str) -> str:
     return route.removeprefix("/tasks/")
 
 
+def parsed(text: str) -> dict | None:
+    """A JSON object shown on a page, or None while the page shows something else."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def api_task(stack: ConsoleStack, task_id: str) -> requests.Response:
     return stack.admin.get(f"/task/{task_id}/status")
 
@@ -134,8 +143,9 @@ def test_import_the_sample_image_and_watch_it_reach_success(as_super_admin, cons
     page.screenshot("images")
     page.go(f"/images/{name}")
     page.wait_text("#image-fields dd[data-field='sha1']", published["files"][0]["sha1"])
-    assert published["uuid"] in page.text("#image-fields dd[data-field='uuid']")
-    page.wait_for("#image-manifest")
+    shown = page.wait(lambda: parsed(page.text("#image-manifest")), "the image's manifest")
+    assert (shown["uuid"], shown["files"][0]["sha1"]) == (published["uuid"],
+                                                          published["files"][0]["sha1"])
     page.wait(lambda: task_id in page.text("#image-tasks"), "the import among the image's tasks")
     page.screenshot("image")
 
