@@ -43,6 +43,14 @@ def require() -> None:
     pytest.skip(f"browser tests skipped: {reason}", allow_module_level=True)
 
 
+def viewport(driver: Any, size: tuple[int, int]) -> None:
+    """Make the page's viewport exactly `size` (the window's own size includes the browser's
+    frame); the phone size also as a phone: the page's viewport meta applies, touch events."""
+    width, height = size
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == PHONE})
+
+
 def launch(profile: Path) -> Any:
     """A new headless Chromium with an empty profile in `profile`, its console log recorded."""
     from selenium import webdriver

@@ -68,7 +68,7 @@ def console_stack(tmp_path_factory) -> Iterator[ConsoleStack]:
 @pytest.fixture
 def console(browser, console_stack) -> Iterator[ConsolePage]:
     """The console in the module's browser, as a new visitor sees it (nobody logged in)."""
-    browser.set_window_size(*chromium.DESKTOP)
+    chromium.viewport(browser, chromium.DESKTOP)
     page = ConsolePage(browser, console_stack.console_url)
     page.read_log()  # the previous test's lines are its own
     page.fresh()

@@ -115,6 +115,14 @@ class ConsolePage:
         active = self.driver.switch_to.active_element
         return active.get_attribute("name") or active.get_attribute("id")
 
+    def session_token(self) -> str:
+        """The login token the console holds (in session storage, under whatever key)."""
+        token = self.driver.execute_script(
+            "return Object.values(sessionStorage).join(' ').match(arguments[0])?.[0]",
+            r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{30,}")
+        assert token, "no login token in session storage"
+        return str(token)
+
     # -- acting --------------------------------------------------------------------------
     def fill(self, form: str, values: dict[str, str]) -> None:
         """Type each value into the form's control of that name (a select: choose it)."""
