@@ -8,39 +8,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from tests.browser import chromium
 from tests.browser.console_page import ConsolePage
-from tests.browser.people import DC_ADMIN, IMAGE_ADMIN_ROLES, OTHER_DC, SUPER_ADMIN, Person
-from tests.e2e.stack_process import RunningStack, imagectl, start_stack, stop_stack
-from tests.support import Api
-
-
-@dataclass
-class ConsoleStack:
-    stack: RunningStack
-
-    @property
-    def console_url(self) -> str:
-        return self.stack.api_url.removesuffix("/api") + "/console/"
-
-    @property
-    def admin(self) -> Api:
-        return self.stack.api(self.stack.admin_key)
-
-    def sample(self) -> tuple[str, str]:
-        """(manifest URL, name) of the first sample image the stack serves."""
-        samples = self.stack.sample_images()
-        assert samples, self.stack.log()
-        return samples[0]
-
-
-def add_person(stack: RunningStack, person: Person, *create_args: str) -> None:
-    imagectl(stack, "user", "create", person.username, *create_args)
-    imagectl(stack, "user", "password", person.username, stdin=person.password + "\n")
+from tests.browser.console_stack import (
+    DC_ADMIN,
+    IMAGE_ADMIN_ROLES,
+    OTHER_DC,
+    SUPER_ADMIN,
+    ConsoleStack,
+    add_person,
+)
+from tests.e2e.stack_process import imagectl, start_stack, stop_stack
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from tests.browser import chromium
-from tests.browser.conftest import ConsoleStack
 from tests.browser.console_page import ConsolePage
-from tests.browser.people import DC_ADMIN, OTHER_DC, SUPER_ADMIN
+from tests.browser.console_stack import DC_ADMIN, OTHER_DC, SUPER_ADMIN, ConsoleStack
 from tests.e2e.stack_process import wait_raw
 from tests.integration.workflow_support import Gate
 from tests.support import BASE_MANIFEST, Repository, file_sha1
