@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt co
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt constraints-checkov.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test check bench package clean minisign-tool
+.PHONY: run test check bench package clean minisign-tool browser
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -35,7 +35,7 @@ run: $(STAMP)
 # the local stack it starts are its own). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
 
-test: check $(CHECKOV_STAMP) minisign-tool
+test: check $(CHECKOV_STAMP) minisign-tool browser
 	$(VENV)/bin/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The signed-image tests sign with Debian's `minisign`: installed with apt-get when missing
@@ -50,6 +50,11 @@ minisign-tool:
 	         && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq minisign >/dev/null 2>&1; }; } \
 	  || if [ -n "$$CI" ]; then echo "make: could not install minisign (apt-get install minisign); the signed-image tests need it" >&2; exit 1; \
 	     else echo "make: minisign is missing and could not be installed (apt-get install minisign): the signed-image tests are skipped" >&2; fi; }
+
+# Debian's chromium + chromium-driver for the console's browser tests, when missing (apt-get as
+# root or with sudo; in CI a browser that cannot be installed fails here).
+browser:
+	@bash tests/browser/install_chromium.sh
 
 # Static checks (settings in pyproject.toml): ruff's rule set, mypy (strict on the domain),
 # and import-linter's layer contracts.
