@@ -132,6 +132,8 @@ def test_import_the_sample_image_and_watch_it_reach_success(as_super_admin, cons
     task_id = task_id_of(page.wait_route("/tasks/"))
     page.task_status("SUCCESS")
     assert page.find("#task-progress").get_attribute("value") == "100"
+    done_text = page.find("#task-bytes").text   # the whole file, not the last running reading
+    assert not done_text.startswith("0 B"), done_text
     final = api_task(console_stack, task_id).json()
     assert final["status"] == "SUCCESS"
     page.wait_text("#task-message", final["result"]["message"])

@@ -40,6 +40,7 @@ export function progressBlock() {
   const eta = h("span", { id: "task-eta" }, "—");
   const message = h("p", { id: "task-message", "aria-live": "polite" });
   const meter = new RateMeter();
+  let lastTotal = null;  // the task's size as last seen: a finished task shows all of it done
   const root = h("section", { "aria-label": "Progress", class: "progress" },
     h("p", {}, "Status: ", status, " ", step),
     bar,
@@ -50,6 +51,7 @@ export function progressBlock() {
     show({ word, done, total, percent, stepName, text }) {
       if (word) { clear(status, word); status.className = `status status-${word}`; }
       if (stepName !== undefined) step.textContent = stepName ? `(${stepName})` : "";
+      if (total) lastTotal = total;
       if (done !== undefined && done !== null) {
         meter.add(done);
         const pct = percent ?? (total ? (100 * done) / total : null);
@@ -60,7 +62,10 @@ export function progressBlock() {
         eta.textContent = word && word !== "PENDING" ? "—" : formatDuration(meter.eta(total));
       }
       if (word && word !== "PENDING") eta.textContent = "—";  // ended: nothing left to wait for
-      if (word === "SUCCESS") bar.value = 100;
+      if (word === "SUCCESS") {
+        bar.value = 100;
+        if (lastTotal) bytes.textContent = `${formatBytes(lastTotal)} of ${formatBytes(lastTotal)}`;
+      }
       if (text !== undefined) message.textContent = text;
     },
   };
