@@ -55,9 +55,11 @@ def start_emulator(port: int = 0) -> Emulator:
     faults.configure_from_env()  # DEVSTACK_FAULTS: AWS's transient errors (none: pass through)
     # IAM is checked before a fault is drawn: AWS refuses an unauthorised call whatever else
     # and before both, the store's CORS preflight, unauthenticated as in S3 (store_cors.py)
+    # innermost, the holds a test may set (request_holds.py): nothing holds unless one asks
+    from devstack import request_holds
     from devstack.store_cors import StoreCors
     server._server.app = StoreCors(  # type: ignore[union-attr]
-        Gate(faults.wrap(server._server.app)))  # type: ignore[union-attr]
+        Gate(faults.wrap(request_holds.wrap(server._server.app))))  # type: ignore[union-attr]
     host, real_port = server.get_host_and_port()
     url = f"http://{host}:{real_port}"
     point_clients_at(url, real_port)

@@ -291,6 +291,9 @@ class Task(Model):
     token = UnicodeAttribute(null=True)            # Step Functions task token while waiting
     irrevocable = BooleanAttribute(null=True)      # past the point of no return: complete it
     transfer = JSONAttribute(null=True)            # a transfer's state between its step runs
+    # a step's lease on writing the store (services.tasks.store_writes): a rollback waits for it
+    store_writer = UnicodeAttribute(null=True)
+    store_write_until = UTCDateTimeAttribute(null=True)
     export = JSONAttribute(null=True)              # a snapshot export: node, upload, tokens
     creator = UnicodeAttribute()
     owner = UnicodeAttribute()

@@ -51,11 +51,14 @@ def start_import(api, files, name: str, content: bytes, **fields: Any):
 
 class Gate:
     """A file handler that trickles a byte now and then (so no read timeout fires) until it
-    is released, then sends the rest: the transfer stays in flight as long as a test needs."""
+    is released, then sends the rest: the transfer stays in flight as long as a test needs.
+    `deadline` (seconds from the first byte) ends the trickle of a test that forgot to release;
+    it must outlast everything the test does meanwhile, on the slowest machine."""
 
-    def __init__(self, content: bytes, head: int = 1024) -> None:
+    def __init__(self, content: bytes, head: int = 1024, deadline: float = 30.0) -> None:
         self.content = content
         self.head = head
+        self.deadline = deadline
         self.started = threading.Event()
         self.release = threading.Event()
 
@@ -64,7 +67,7 @@ class Gate:
             self.started.set()
             sent = self.head
             yield self.content[:sent]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + self.deadline
             while not self.release.wait(0.2) and time.monotonic() < deadline:
                 yield self.content[sent:sent + 1]
                 sent += 1

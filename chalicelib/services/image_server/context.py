@@ -6,13 +6,15 @@ done. None of them ends the task except through `chalicelib.services.tasks.endin
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.domain import task_texts
 from chalicelib.domain.task_results import TransientError
 from chalicelib.domain.vocabulary import RUNNING
 from chalicelib.persistence.models import Image, Task, get_or_none
-from chalicelib.services.tasks import lifecycle
+from chalicelib.services.tasks import lifecycle, store_writes
 
 
 class TaskEnded(Exception):
@@ -35,6 +37,23 @@ def still_running(task_id: str) -> None:
     task = lifecycle.get(task_id)
     if task is None or task.state != RUNNING:
         raise TaskEnded(task_id)
+
+
+@contextmanager
+def writing_store(task_id: str) -> Iterator[None]:
+    """Hold the task's store-write lease (store_writes) for the block: TaskEnded when the task
+    no longer runs, a retry when another run of the step holds it."""
+    try:
+        token = store_writes.acquire(task_id)
+    except store_writes.LeaseTaken:
+        raise TransientError(task_texts.RC_INPUT,
+                             task_texts.store_unavailable("written by another run")) from None
+    if token is None:
+        raise TaskEnded(task_id)
+    try:
+        yield
+    finally:
+        store_writes.release(task_id, token)
 
 
 def store_unavailable(exc: Exception) -> TransientError:

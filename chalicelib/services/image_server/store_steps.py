@@ -7,7 +7,12 @@ from typing import Any
 from chalicelib.domain import task_texts
 from chalicelib.domain.task_results import StepError
 from chalicelib.domain.vocabulary import UPDATE
-from chalicelib.services.image_server.context import TaskEnded, load, store_unavailable
+from chalicelib.services.image_server.context import (
+    TaskEnded,
+    load,
+    store_unavailable,
+    writing_store,
+)
 from chalicelib.services.tasks import lifecycle
 
 
@@ -18,13 +23,14 @@ def write_manifest(event: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.adapters import store
 
     task, image = load(event)
+    manifest = dict(image.manifest or {})
+    if event.get("file"):
+        manifest["files"] = [event["file"]]
     try:
-        if task.operation == UPDATE and not store.has_object(store.manifest_key(image.uuid)):
-            raise StepError(task_texts.RC_IMAGE_DIR, task_texts.IMAGE_DIR_MISSING)
-        manifest = dict(image.manifest or {})
-        if event.get("file"):
-            manifest["files"] = [event["file"]]
-        store.put_manifest(image.uuid, manifest)
+        with writing_store(task.task_id):  # a rollback of the task waits for this write
+            if task.operation == UPDATE and not store.has_object(store.manifest_key(image.uuid)):
+                raise StepError(task_texts.RC_IMAGE_DIR, task_texts.IMAGE_DIR_MISSING)
+            store.put_manifest(image.uuid, manifest)
     except (BotoCoreError, ClientError) as exc:
         raise store_unavailable(exc) from exc
     return {"written": store.manifest_key(image.uuid)}

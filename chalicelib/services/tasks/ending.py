@@ -1,10 +1,11 @@
 """How an image operation's task ends: exactly once, whoever gets there first.
 
 Success (`complete`) is one transaction conditioned on `state == running`. A rollback
-(`fail`, `revoke`) first claims the task (`running -> rolling_back`), cleans the store
-(idempotent), then ends it in one transaction conditioned on `state == rolling_back`. The
-last step, the workflow's Catch, the status-change event, the reconciler and a cancel may all
-try; the first does the work, everyone after finds the task ended and does nothing.
+(`fail`, `revoke`) first claims the task (`running -> rolling_back`), waits for a step still
+writing the store (store_writes), cleans the store (idempotent), then ends it in one
+transaction conditioned on `state == rolling_back`. The last step, the workflow's Catch, the
+status-change event, the reconciler and a cancel may all try; the first does the work,
+everyone after finds the task ended and does nothing.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from chalicelib.domain.vocabulary import (
 from chalicelib.persistence import audit, records
 from chalicelib.persistence.conditional import conditional_update
 from chalicelib.persistence.models import Image, Task, get_or_none
-from chalicelib.services.tasks import effects
+from chalicelib.services.tasks import effects, store_writes
 
 log = logging.getLogger("imageapi.tasks")
 # the `outcome` dimension of the Tasks metric (`started` is counted where a task starts)
@@ -65,6 +66,7 @@ def _roll_back(task_id: str, status: str, result: dict[str, Any], *, revoked: bo
         return False
     if effects.past_point_of_no_return(task, revoked):
         return _complete_claimed(task)
+    store_writes.wait_until_released(task_id)  # a step's write may not land after ours
     image = _held_image(task)
     effects.clean_store(task.operation, image, task.image_uuid, task.task_id)
     tx = records.Tx()

@@ -207,7 +207,9 @@ def test_cancel_a_slow_import_and_see_revoked(as_super_admin, console_stack, htt
     page = as_super_admin
     repo = Repository(httpserver)
     content = b"slow image file " * 4096
-    gate = Gate(content)
+    # released only in `finally`: a browser on a loaded machine may take well over 30 s from the
+    # first byte to the press on Cancel (CI once did, and the file finished first)
+    gate = Gate(content, deadline=600)
     manifest = repo.manifest(content)
     url = repo.publish(manifest)
     httpserver.expect_request("/" + url.split("/", 3)[3] + "/file").respond_with_handler(

@@ -1,0 +1,129 @@
+"""A rollback never lands before a step's store write it raced with (services.tasks.store_writes).
+
+The emulator holds the step's manifest PUT (devstack/request_holds.py) where a slow or throttled
+S3 would keep it, and the task is canceled meanwhile. Without the fence the rollback restored
+(or removed) the manifest first and the step's late write then won: the store showed an update
+the record had undone, or a manifest of an image that no longer existed (the soak under AWS
+faults found both). With it the rollback waits for the write and then puts the store back.
+The outcome is read through the API, the tables and the bucket.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+
+from chalicelib.persistence.models import Image, Task
+from devstack import request_holds
+from tests.integration.workflow_support import execution_status, start_import, wait_task
+from tests.support import Api
+
+CONTENT = b"fenced image file" * 4096
+# Long enough for an unfenced rollback (a few requests) to do its work before the held write
+# goes on; a fenced one does nothing meanwhile, however long this is. Never an assertion.
+ROLLBACK_CHANCE_SECONDS = 5.0
+
+
+@pytest.fixture
+def admin(server) -> Api:
+    return Api(server.api_url, server.admin_key)
+
+
+@pytest.fixture(autouse=True)
+def no_holds_left():
+    yield
+    request_holds.clear()
+
+
+def stored_objects(server, uuid: str) -> dict[str, bytes]:
+    s3 = boto3.client("s3")
+    listed = s3.list_objects_v2(Bucket=server.bucket, Prefix=f"images/{uuid}/")
+    return {item["Key"]: s3.get_object(Bucket=server.bucket, Key=item["Key"])["Body"].read()
+            for item in listed.get("Contents", [])}
+
+
+def cancel_while_held(admin: Api, task_id: str, hold: request_holds.Hold) -> int:
+    """Cancel the task whose manifest write is held, give an unfenced rollback its chance to
+    finish first, then let the write go; the cancel's status code."""
+    assert hold.reached.wait(45), "the step never wrote the manifest"
+    answers: list[int] = []
+    cancel = threading.Thread(target=lambda: answers.append(
+        admin.put(f"/task/{task_id}/cancel").status_code))
+    cancel.start()
+    try:
+        hold.later_one_done.wait(ROLLBACK_CHANCE_SECONDS)  # an unfenced rollback's own PUT
+        cancel.join(0.5)
+    finally:
+        hold.release()
+    cancel.join(60)
+    assert answers, "the cancel never answered"
+    return answers[0]
+
+
+def test_a_cancel_racing_an_update_s_manifest_write_leaves_the_restored_manifest(
+        server, admin, files):
+    task_id, _ = start_import(admin, files, "fenced", CONTENT, alias="fenced", version="1")
+    assert wait_task(admin, task_id).status_code == 200
+    before = Image.get("fenced")
+    path = rf"/images/{before.uuid}/manifest$"
+    hold = request_holds.hold("PUT", path)
+
+    r = admin.put("/image/fenced", {"desc": "never applied", "version": "2"})
+    assert r.status_code == 201, r.text
+    update = r.json()["task_id"]
+    assert cancel_while_held(admin, update, hold) == 410
+    assert wait_task(admin, update).json()["status"] == "REVOKED"
+
+    after = Image.get("fenced", consistent_read=True)
+    stored = json.loads(stored_objects(server, after.uuid)[f"images/{after.uuid}/manifest"])
+    assert stored == after.manifest_active == before.manifest_active
+    assert (after.status, after.desc, after.version) == (1, before.desc, "1")
+    shown = admin.get("/image/fenced").json()["result"]
+    assert (shown["desc"], shown["version"]) == (before.desc, "1")
+    task = Task.get(update, consistent_read=True)
+    assert task.store_writer is None, "the step kept its lease on the store"
+
+
+def test_a_cancel_racing_an_import_s_manifest_write_leaves_no_object(server, admin, files):
+    manifest = files.manifest(CONTENT)
+    hold = request_holds.hold("PUT", rf"/images/{manifest['uuid']}/manifest$")
+    r = admin.post("/image/fenced-import", {
+        "manifest_url": files.publish(manifest, content=CONTENT), "dc": "main"})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["task_id"]
+    assert cancel_while_held(admin, task_id, hold) == 410
+    assert wait_task(admin, task_id).json()["status"] == "REVOKED"
+
+    assert stored_objects(server, manifest["uuid"]) == {}
+    assert admin.get("/image/fenced-import").status_code == 404
+    assert Image.count("fenced-import", consistent_read=True) == 0
+
+
+def test_a_lease_its_holder_let_lapse_does_not_stop_a_rollback(server, admin, files):
+    """A step that died holding the lease (its Lambda killed) leaves it to lapse; a rollback
+    after that goes on at once."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.workflow_support import Gate
+    gate = Gate(CONTENT, deadline=120)
+    manifest = files.manifest(CONTENT)
+    url = files.publish(manifest)
+    files.server.expect_request("/" + url.split("/", 3)[3] + "/file").respond_with_handler(
+        gate.handler)
+    r = admin.post("/image/lapsed", {"manifest_url": url, "dc": "main"})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["task_id"]
+    try:
+        assert gate.started.wait(30)
+        Task(task_id).update(actions=[
+            Task.store_writer.set("a-dead-step"),
+            Task.store_write_until.set(datetime.now(UTC) - timedelta(seconds=1))])
+        assert admin.put(f"/task/{task_id}/cancel").status_code == 410
+    finally:
+        gate.release.set()
+    assert wait_task(admin, task_id).json()["status"] == "REVOKED"
+    # the canceled transfer removes what it wrote once it sees the task ended, then stops
+    assert execution_status(task_id, timeout=60) == "ABORTED"
+    assert stored_objects(server, manifest["uuid"]) == {}
