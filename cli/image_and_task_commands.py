@@ -51,6 +51,7 @@ def cmd_image_digest(args: argparse.Namespace) -> Output:
                              f"record: {'; '.join(report.problems)}")
     return Output(report.as_dict(), f"filled={report.filled} known={report.known} "
                                     f"skipped={len(report.skipped)} "
+                                    f"repaired={len(report.repaired)} "
                                     f"bytes_read={report.bytes_read}")
 
 

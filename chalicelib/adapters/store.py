@@ -80,7 +80,39 @@ def upload_key(task_id: str) -> str:
 
 def put_manifest(uuid: str, manifest: dict[str, Any]) -> None:
     s3().put_object(Bucket=bucket(), Key=manifest_key(uuid), ContentType="application/json",
-                    Body=json.dumps(manifest, sort_keys=True).encode())
+                    Body=_manifest_body(manifest))
+
+
+def read_manifest(uuid: str) -> tuple[dict[str, Any], str] | None:
+    """The stored manifest and its ETag; None when there is none."""
+    from botocore.exceptions import ClientError
+    try:
+        response = s3().get_object(Bucket=bucket(), Key=manifest_key(uuid))
+    except ClientError as exc:
+        if aws.error_code(exc) in ("404", "NoSuchKey"):
+            return None
+        raise
+    with response["Body"] as body:
+        return json.loads(body.read()), str(response["ETag"])
+
+
+def replace_manifest(uuid: str, manifest: dict[str, Any], etag: str) -> bool:
+    """Write the manifest only over the object of `etag` (S3's conditional PutObject); False
+    when the stored one is another by now, or gone."""
+    from botocore.exceptions import ClientError
+    try:
+        s3().put_object(Bucket=bucket(), Key=manifest_key(uuid), IfMatch=etag,
+                        ContentType="application/json", Body=_manifest_body(manifest))
+    except ClientError as exc:
+        if aws.error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404",
+                                   "ConditionalRequestConflict", "409"):
+            return False
+        raise
+    return True
+
+
+def _manifest_body(manifest: dict[str, Any]) -> bytes:
+    return json.dumps(manifest, sort_keys=True).encode()
 
 
 def object_size(key: str) -> int | None:

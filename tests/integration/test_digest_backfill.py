@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 
 import boto3
 import pytest
@@ -15,6 +16,7 @@ import requests
 
 from chalicelib.persistence.models import Guard, Image
 from chalicelib.services.maintenance import digest_backfill
+from devstack import request_holds
 from cli import imagectl
 from tests.integration.test_imagectl import Run, without_log_lines
 from tests.integration.workflow_support import start_import, wait_task
@@ -86,7 +88,7 @@ def test_images_without_sha256_get_the_right_one_and_a_second_run_reads_nothing(
     assert run.code == 0 and run.err == "", run
     assert "old-large: sha256 " + hashlib.sha256(LARGE).hexdigest() in run.out
     assert run.out.rstrip().splitlines()[-1] == (
-        f"filled=2 known=0 skipped=0 bytes_read={len(SMALL) + len(LARGE)}")
+        f"filled=2 known=0 skipped=0 repaired=0 bytes_read={len(SMALL) + len(LARGE)}")
     for image in images:
         assert_filled(server, admin, image)
     again = ctl("image", "digest", "--all", "--json")
@@ -186,6 +188,54 @@ def test_the_operator_policy_allows_what_the_backfill_does():
               ("dynamodb:PutItem", table.format("guards")),
               ("dynamodb:DeleteItem", table.format("guards")),
               ("s3:GetObject", obj.format("file")),
+              ("s3:GetObject", obj.format("manifest")),
               ("s3:PutObject", obj.format("manifest"))]
     for action, resource in needed:
         assert decide(statements, Request(action, resource, {})) is Effect.ALLOW, action
+
+
+def stored_manifest(server, uuid: str) -> dict:
+    return json.loads(boto3.client("s3").get_object(
+        Bucket=server.bucket, Key=f"images/{uuid}/manifest")["Body"].read())
+
+
+def test_an_update_meeting_the_backfill_keeps_the_store_and_the_record_one(
+        server, admin, files):
+    """The backfill's manifest write is held at the emulator while an update of the same
+    image runs to its end; once it goes on, the stored manifest is still the record's (before,
+    the late write put the pre-update manifest back over the update's)."""
+    image = old_image(server, admin, files, "raced", SMALL)
+    hold = request_holds.hold("PUT", rf"/images/{image.uuid}/manifest$")
+    reports: list[digest_backfill.Report] = []
+    run = threading.Thread(target=lambda: reports.append(digest_backfill.backfill(["raced"])))
+    run.start()
+    try:
+        assert hold.reached.wait(30), "the backfill never wrote the manifest"
+        r = admin.put("/image/raced", {"desc": "updated meanwhile"})
+        assert r.status_code == 201, r.text
+        assert wait_task(admin, r.json()["task_id"]).status_code == 200
+    finally:
+        hold.release()
+        run.join(60)
+        request_holds.clear()
+    after = Image.get("raced", consistent_read=True)
+    assert stored_manifest(server, image.uuid) == after.manifest_active
+    assert reports and reports[0].filled == 1, reports
+    assert after.manifest_active["description"] == "updated meanwhile"
+    assert after.manifest_active["files"][0]["sha256"] == hashlib.sha256(SMALL).hexdigest()
+
+
+def test_a_record_ahead_of_its_stored_manifest_is_caught_up_by_the_next_run(
+        server, admin, files, ctl):
+    """What a run that died between its record write and its store write leaves."""
+    image = old_image(server, admin, files, "ahead", SMALL)
+    active = {**image.manifest_active, "files": [
+        {**image.manifest_active["files"][0], "sha256": hashlib.sha256(SMALL).hexdigest()}]}
+    image.update([Image.manifest.set(active), Image.manifest_active.set(active)])
+    run = ctl("image", "digest", "--all", "--json")
+    assert run.code == 0, run
+    assert (run.data["filled"], run.data["known"], run.data["repaired"]) == (0, 1, ["ahead"])
+    assert_filled(server, admin, image)
+    assert stored_manifest(server, image.uuid) == Image.get("ahead").manifest_active
+    again = ctl("image", "digest", "--all", "--json")
+    assert again.data["repaired"] == []

@@ -8,9 +8,14 @@ before files got a SHA-256 gain it, computed from their file in the store.
 - resumable: after every `save_every` bytes the hashing states and the offset are saved, one
   checkpoint per image (a guard item `digest#sha256#<uuid>`); a run that was killed continues
   from there, as long as the object is still the one it read (same ETag).
-- idempotent: an image that has its SHA-256 is not read again; the record is written under the
-  condition that it did not change meanwhile (else it is left for the next run), after the
-  stored manifest (so a crash in between leaves the record without it: the next run redoes it).
+- idempotent: an image that has its SHA-256 is not read again.
+- never against an update: the stored manifest is read first (it must be the record's), the
+  record is written under the condition that it did not change meanwhile, and only then the
+  stored manifest, over the object read (S3's `If-Match`). An update that starts after the
+  record write builds on the new manifest and its own write wins (ours then finds another
+  object and writes nothing); one that started before made the record write fail. A crash
+  between the two writes leaves the record ahead of the store: the next run, finding the
+  SHA-256 known, puts the record's manifest in the store the same careful way.
 - only images at rest (status ok) with a file; a pending one is left to its own task.
 """
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Report:
     problems: list[str] = field(default_factory=list)   # "name: what is wrong" (look at it)
     bytes_read: int = 0
     resumed: int = 0                # images continued from a checkpoint
+    repaired: list[str] = field(default_factory=list)   # stored manifest caught up (see _one)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,6 +83,9 @@ def _one(image: Image, report: Report, progress: Callable[[str], None], save_eve
     file = ((image.manifest_active or {}).get("files") or [{}])[0]
     if file_sha256(image.manifest_active):
         report.known += 1
+        if _store_behind(image):
+            report.repaired.append(image.name)
+            progress(f"{image.name}: the stored manifest now has the record's SHA-256")
         return
     if image.status != int(ImageStatus.OK):
         report.skipped.append(f"{image.name}: pending (its task writes the file; run again)")
@@ -156,14 +165,36 @@ def _saved(uuid: str) -> dict[str, Any] | None:
 
 
 def _record(image: Image, sha256: str) -> bool:
-    """The stored manifest, then the record (unchanged since it was read): with `sha256`."""
+    """The record (unchanged since it was read), then the stored manifest: with `sha256`.
+    False when the image changed meanwhile (see the module's docstring for the order)."""
+    stored = store.read_manifest(image.uuid)
+    if stored is None or stored[0] != image.manifest_active:
+        return False
     active = _with_sha256(image.manifest_active, sha256)
-    store.put_manifest(image.uuid, active)
     actions = [Image.manifest_active.set(active)]
     if image.manifest and image.manifest.get("files") == image.manifest_active.get("files"):
         actions.append(Image.manifest.set(_with_sha256(image.manifest, sha256)))
-    return conditional_update(image, actions, (Image.rev == image.rev) & (
-        Image.status == int(ImageStatus.OK)), add_version_condition=False)
+    if not conditional_update(image, actions, (Image.rev == image.rev) & (
+            Image.status == int(ImageStatus.OK)), add_version_condition=False):
+        return False
+    store.replace_manifest(image.uuid, active, stored[1])  # False: an update's write won
+    return True
+
+
+def _store_behind(image: Image) -> bool:
+    """Put the record's manifest in the store if the stored one is another (a run that died
+    between its two writes) while the image is at rest; whether it did."""
+    stored = store.read_manifest(image.uuid)
+    if stored is None or stored[0] == image.manifest_active:
+        return False
+    try:  # read after the object, consistently (see _record)
+        now = Image.get(image.name, consistent_read=True)
+    except Image.DoesNotExist:
+        return False
+    if now.status != int(ImageStatus.OK) or now.uuid != image.uuid \
+            or stored[0] == now.manifest_active:
+        return False
+    return store.replace_manifest(image.uuid, now.manifest_active, stored[1])
 
 
 def _with_sha256(manifest: dict[str, Any], sha256: str) -> dict[str, Any]:
