@@ -16,8 +16,8 @@ import requests
 
 from chalicelib.persistence.models import Guard, Image
 from chalicelib.services.maintenance import digest_backfill
-from devstack import request_holds
 from cli import imagectl
+from devstack import request_holds
 from tests.integration.test_imagectl import Run, without_log_lines
 from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api
