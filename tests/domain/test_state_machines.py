@@ -114,3 +114,25 @@ def test_placeholders_are_the_registered_step_handlers():
     registered = {f.name for f in app.pure_lambda_functions if f.name.startswith("step_")}
     used = {name for op in OPERATIONS for name in PLACEHOLDER.findall(committed(op))}
     assert used == registered
+
+
+CHALICE_DEFAULT_TIMEOUT = 60  # seconds, when .chalice/config.json names none
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_a_rollback_outwaits_any_store_write_lease(op):
+    """services/tasks/store_writes.py: a lease outlives the step holding it, a cancel's wait
+    fits in API Gateway's 29 s, and the Rollback state's runs wait longer than a lease lives."""
+    from pathlib import Path
+
+    from chalicelib.services.tasks import store_writes
+    config = json.loads((Path(__file__).parents[2] / ".chalice" / "config.json").read_text())
+    timeout = config.get("lambda_functions", {}).get("step_write_manifest", {}).get(
+        "lambda_timeout", config.get("lambda_timeout", CHALICE_DEFAULT_TIMEOUT))
+    assert timeout < store_writes.LEASE_SECONDS
+    assert store_writes.WAIT_SECONDS < 29
+    retry = next(r for r in states(op)["Rollback"]["Retry"] if "States.ALL" in r["ErrorEquals"])
+    pauses = sum(retry["IntervalSeconds"] * retry.get("BackoffRate", 2.0) ** attempt
+                 for attempt in range(retry["MaxAttempts"]))
+    assert (retry["MaxAttempts"] + 1) * store_writes.WAIT_SECONDS + pauses \
+        > store_writes.LEASE_SECONDS
