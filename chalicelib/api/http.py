@@ -134,7 +134,9 @@ def _error_reply(exc: Exception, ctx: Ctx | None) -> Reply:
         return Reply(400, {"task_id": task_id, "status": FAILURE, "result": exc.errors},
                      {"es_task_id": task_id})
     if isinstance(exc, errors.ApiError):
-        return Reply(exc.status, {"detail": exc.detail})
+        retry_after = getattr(exc, "retry_after_seconds", None)  # a 503's "try again then"
+        return Reply(exc.status, {"detail": exc.detail},
+                     {"Retry-After": str(retry_after)} if retry_after else {})
     from chalicelib.adapters.aws import throttled
     if throttled(exc):
         return Reply(errors.Throttled.status, {"detail": errors.Throttled.detail})

@@ -127,3 +127,39 @@ def test_a_lease_its_holder_let_lapse_does_not_stop_a_rollback(server, admin, fi
     # the canceled transfer removes what it wrote once it sees the task ended, then stops
     assert execution_status(task_id, timeout=60) == "ABORTED"
     assert stored_objects(server, manifest["uuid"]) == {}
+
+
+def test_a_lease_held_past_the_wait_makes_a_cancel_ask_for_a_retry(server, admin, files,
+                                                                    monkeypatch):
+    """A holder that keeps the lease (alive, or dead and not yet lapsed): the cancel answers 503
+    with Retry-After and the task stays claimed; once the lease is gone a retry ends it."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.services.tasks import store_writes
+    from tests.integration.workflow_support import Gate
+    monkeypatch.setattr(store_writes, "WAIT_SECONDS", 0.5)
+    gate = Gate(CONTENT, deadline=120)
+    manifest = files.manifest(CONTENT)
+    url = files.publish(manifest)
+    files.server.expect_request("/" + url.split("/", 3)[3] + "/file").respond_with_handler(
+        gate.handler)
+    r = admin.post("/image/held", {"manifest_url": url, "dc": "main"})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["task_id"]
+    try:
+        assert gate.started.wait(30)
+        Task(task_id).update(actions=[
+            Task.store_writer.set("a-live-step"),
+            Task.store_write_until.set(datetime.now(UTC) + timedelta(seconds=60))])
+        busy = admin.put(f"/task/{task_id}/cancel")
+        assert busy.status_code == 503, busy.text
+        assert busy.headers.get("Retry-After")
+        assert Task.get(task_id, consistent_read=True).state == "rolling_back"
+        assert admin.get("/image/held").json()["result"]["status"] == 2  # still pending
+        store_writes.release(task_id, "a-live-step")
+        assert admin.put(f"/task/{task_id}/cancel").status_code == 410
+    finally:
+        gate.release.set()
+    assert wait_task(admin, task_id).json()["status"] == "REVOKED"
+    assert execution_status(task_id, timeout=60) == "ABORTED"
+    assert stored_objects(server, manifest["uuid"]) == {}
