@@ -201,6 +201,29 @@ def test_a_400_field_error_is_shown_next_to_its_field(as_super_admin, console_st
     page.screenshot("field-error")
 
 
+def test_an_update_from_the_image_page_changes_only_what_was_changed(as_super_admin,
+                                                                     console_stack):
+    """An image whose access the form's choices do not offer (Deleted, 4): a new description
+    saved from the image page leaves its access alone (it was sent as Public, 1, before)."""
+    page = as_super_admin
+    manifest_url, _ = console_stack.sample()
+    name = unique("console-update")
+    made = console_stack.admin.post(f"/image/{name}", {"manifest_url": manifest_url,
+                                                        "dc": "main", "access": 4})
+    assert made.status_code == 201, made.text
+    assert wait_raw(console_stack.admin, made.json()["task_id"])["status"] == "SUCCESS"
+    assert console_stack.admin.get(f"/image/{name}").json()["result"]["access"] == 4
+    page.go(f"/images/{name}")
+    page.wait_for("#image-update-form")
+    page.fill("image-update-form", {"desc": "described in the console"})
+    page.submit("image-update-form")
+    task_id = task_id_of(page.wait_route("/tasks/"))
+    page.task_status("SUCCESS")
+    assert api_task(console_stack, task_id).json()["status"] == "SUCCESS"
+    after = console_stack.admin.get(f"/image/{name}").json()["result"]
+    assert (after["desc"], after["access"]) == ("described in the console", 4)
+
+
 def test_cancel_a_slow_import_and_see_revoked(as_super_admin, console_stack, httpserver):
     """The image file trickles from a local server until released: the task stays in its
     download while the operator presses Cancel."""

@@ -21,10 +21,20 @@ function shown(key, value) {
   return String(value);
 }
 
+/** Public and Private, which a client may set, and the image's own access if it is another
+ * (Disabled, Internal): saving an unrelated change must not move it to the first option. */
+function accessOptions(current) {
+  const options = [[1, "Public"], [3, "Private"]];
+  if (current != null && !options.some(([value]) => String(value) === String(current))) {
+    options.unshift([current, `${ACCESS[current] || current} (unchanged)`]);
+  }
+  return options;
+}
+
 function digests(image) {
   const file = image.manifest?.files?.[0] || {};
   return { ...image, sha1: image.sha1 ?? file.sha1, sha256: image.sha256 ?? file.sha256,
-    signed_by: image.signed_by ?? image.manifest?.signed_by };
+    signed_by: image.signed_by ?? image.manifest?.tags?.signed_by };
 }
 
 async function imageTasks(name, dc) {
@@ -71,7 +81,7 @@ export async function imagePage(main, { name }) {
     field("alias", "Alias", { value: image.alias }),
     field("version", "Version", { value: image.version }),
     field("access", "Access", { kind: "select", value: image.access,
-      options: [[1, "Public"], [3, "Private"]] }),
+      options: accessOptions(image.access) }),
     field("desc", "Description", { value: image.desc }),
     field("owner", "Owner", { value: image.owner }),
     field("tags", "Tags", { value: (image.tags || []).join(","), hint: "Comma separated." }),
