@@ -23,7 +23,6 @@ TRUSTED_PREFIX = "trusted comment: "
 KEY_ALGORITHM = b"Ed"
 LEGACY = b"Ed"        # the signature is over the message itself
 PREHASHED = b"ED"     # the signature is over BLAKE2b-512 of the message
-KEY_ID_RE = re.compile(r"[0-9A-F]{16}")
 MAX_COMMENT_CHARS = 1024   # minisign's own limit on a comment line is about this size
 MAX_SIGNATURE_BYTES = 8 * 1024   # SPEC §4.14's cap on a signature (one is < 1 KiB)
 
@@ -59,6 +58,15 @@ class Signature:
     @property
     def prehashed(self) -> bool:
         return self.algorithm == PREHASHED
+
+
+def normalized_key_id(text: str) -> str | None:
+    """A key id as the service keeps it (16 upper-case hex digits) from one as a person types
+    it: either case, and as minisign prints it (`%llX`: without its leading zeros)."""
+    wanted = text.strip().upper()
+    if not re.fullmatch(r"[0-9A-F]{1,16}", wanted):
+        return None
+    return wanted.zfill(16)
 
 
 def key_id_text(raw: bytes) -> str:

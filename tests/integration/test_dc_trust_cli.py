@@ -78,3 +78,17 @@ def test_keys_trusted_at_the_same_moment_are_all_kept(clean, tmp_path):
         race(*[lambda key=key: dc_trust.trust_key("main", key.public_text) for key in keys])
         trusted = [k["key_id"] for k in dc_trust.read_trust("main")["trusted_keys"]]
         assert sorted(trusted) == sorted(key.key_id for key in keys), round_number
+
+
+def test_untrust_by_the_id_as_minisign_prints_it(ctl):  # noqa: F811
+    """minisign prints an id as `%llX`: one whose top byte is zero loses its leading zeros
+    (about 1 key in 16); the service shows 16 digits and takes either spelling."""
+    import base64
+    import os
+    line = base64.b64encode(b"Ed" + bytes([1, 2, 3, 4, 5, 6, 7, 0]) + os.urandom(32)).decode()
+    ok(ctl("dc", "trust-key", "main", line))
+    assert ok(ctl("dc", "show", "main", "--json")).data["trusted_keys"][0]["key_id"] == \
+        "0007060504030201"
+    ok(ctl("dc", "untrust-key", "main", "7060504030201"))
+    assert ok(ctl("dc", "show", "main", "--json")).data["trusted_keys"] == []
+    refused(ctl("dc", "untrust-key", "main", "1" * 17), 2, "not a key id")

@@ -115,10 +115,10 @@ def trust_key(name: str, key_text: Any, *, by: Principal | None = None) -> dict[
 
 def untrust_key(name: str, key_id: Any, *, by: Principal | None = None) -> dict[str, Any]:
     require_super_admin(by)
-    wanted = key_id.strip().upper() if isinstance(key_id, str) else ""
-    if not minisign.KEY_ID_RE.fullmatch(wanted):
-        raise InvalidAccountInput(f"{str(key_id)[:40]!r} is not a key id (16 hex digits, as "
-                                  "minisign prints it in the public key's comment)")
+    wanted = minisign.normalized_key_id(key_id) if isinstance(key_id, str) else None
+    if wanted is None:
+        raise InvalidAccountInput(f"{str(key_id)[:40]!r} is not a key id (up to 16 hex digits, "
+                                  "as minisign prints it in the public key's comment)")
 
     def remove(keys: list[TrustedKey]) -> list[TrustedKey] | None:
         kept = [key for key in keys if key.key_id != wanted]
