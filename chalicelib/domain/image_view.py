@@ -39,7 +39,8 @@ def render(image: Any, *, extended: bool = False) -> dict[str, Any]:
     if extended:
         view["dcs"] = sorted(image.dcs or [])
         view.update(file_digests(image.manifest_active))
-        view["signed_by"] = signer_of(getattr(image, "manifest", None))  # SPEC §4.14
+        # SPEC §4.14; from the manifest the digests are read from: the image's as stored
+        view["signed_by"] = signer_of(image.manifest_active)
     return view
 
 

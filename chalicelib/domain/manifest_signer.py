@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SIGNED_BY = "signed_by"
+SIGNED_BY = "signed_by"  # the tag, the extended view's field and the task log detail's key
 
 
 def signer_of(manifest: Any) -> str | None:

@@ -38,15 +38,22 @@ def _store_origin() -> str | None:
     return _origin_of_store(bucket) if bucket else None
 
 
-@functools.cache
+_store_origins: dict[str, str] = {}  # per bucket: a success is kept, a failure tried again
+
+
 def _origin_of_store(bucket: str) -> str | None:
     """Presigned by botocore locally: no AWS call, once per process and bucket."""
     from chalicelib.adapters import store
-    try:
-        return console_files.origin_of(store.presign_download("console-origin-probe", 60))
-    except Exception:  # no credentials to sign with: uploads cannot work anyway
-        log.warning("no store origin for the console's upload parts")
-        return None
+    if bucket not in _store_origins:
+        try:
+            origin = console_files.origin_of(store.presign_download("console-origin-probe", 60))
+        except Exception:  # no credentials to sign with (yet): uploads cannot work meanwhile
+            log.warning("no store origin for the console's upload parts")
+            return None
+        if origin is None:
+            return None
+        _store_origins[bucket] = origin
+    return _store_origins[bucket]
 
 
 def security_headers() -> dict[str, str]:

@@ -11,6 +11,7 @@ from chalicelib.domain import image_form as form
 from chalicelib.domain.callbacks import callback_from
 from chalicelib.domain.image_view import render
 from chalicelib.domain.manifest import record_manifest
+from chalicelib.domain.manifest_signer import SIGNED_BY
 from chalicelib.domain.operations import rules
 from chalicelib.domain.permissions import Principal
 from chalicelib.domain.taskids import dummy_task_id, new_task_id
@@ -68,7 +69,7 @@ def import_image(principal: Principal, name: str, data: dict[str, Any],
     detail = {key: values[key] for key in form.UPDATABLE}
     signer = signatures.signed_by(fetched)
     if signer:
-        detail[signatures.SIGNED_BY] = signer
+        detail[SIGNED_BY] = signer  # the task log's detail names the signer as the tag does
     if upload:
         return uploading.open_upload(principal, image, detail, callback, errs, on_server)
     detail.update(manifest_url=fetched.manifest_url, file_url=fetched.file_url)

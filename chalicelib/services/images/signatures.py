@@ -23,7 +23,6 @@ from chalicelib.services.images.new_manifest import Fetched
 
 IMPORT_FIELD = "signature_url"
 UPLOAD_FIELD = "signature"
-SIGNED_BY = "signed_by"   # the task log's detail names the signer under this key
 
 
 def check(dc: Datacenter, data: dict[str, Any], fetched: Fetched | None, errs: Errors, *,
@@ -87,8 +86,9 @@ def _uploaded_signature(value: Any) -> str | None:
 
 
 def _fetched_signature(url: Any, errs: Errors) -> str | None:
-    """The signature `signature_url` serves, fetched under the source policy (§7) within the
-    manifest's total deadline and the signature cap; a fetch error goes into `errs`."""
+    """The signature `signature_url` serves, fetched under the source policy (§7) with a total
+    deadline of its own as long as the manifest's, and the signature cap; a fetch error goes
+    into `errs`."""
     error = check_url_syntax(url) if isinstance(url, str) else field_texts.INVALID_URL
     if error:
         errs.add(IMPORT_FIELD, error)

@@ -30,7 +30,7 @@ def commit(tx: records.Tx, task: Task, image: Image, outcome: dict[str, Any]) ->
     changes: dict[str, Any] = {"status": int(ImageStatus.OK), "task_id": None, "backup": None,
                                "manifest_active": image.manifest,
                                "file_digest": file_digest(image.manifest)}
-    if outcome.get("file"):  # a file made by the workflow (an exported snapshot)
+    if outcome.get("file"):  # the file the workflow stored (import, upload, export)
         manifest = dict(image.manifest or {}, files=[outcome["file"]])
         changes.update(manifest=manifest, manifest_active=manifest, src_vm=None, src_snap=None,
                        file_digest=file_digest(manifest))

@@ -3,11 +3,14 @@
 A rollback claims its task (running -> rolling_back), then puts the store back. A step that
 checked "still running" and then wrote could land its write after the rollback's, leaving in
 the store what the rollback undid: an update's manifest over the restored one, while the record
-says the update never happened (the soak under AWS faults found it). So a step writes the store
-only while it holds its task's write lease, taken by a conditional write that requires
-`state == running`; a rollback, once it has claimed the task, waits until no lease is held.
+says the update never happened (the soak under AWS faults found it). So the step that
+writes manifests (store_steps.write_manifest) writes only while it holds its task's write
+lease, taken by a conditional write that requires `state == running`; a rollback, once it
+has claimed the task, waits until no lease is held.
 Both are writes to the one task item, so DynamoDB orders them: either the lease came first (the
-rollback waits for its release) or the claim did (the step may not write at all).
+rollback waits for its release) or the claim did (the step may not write at all). The steps
+that write new objects (a transfer, a copy, an ingest) need no lease: they check the task
+after writing and remove what they wrote if it ended, and a rollback removes it otherwise.
 
 A step that dies holding the lease lets it lapse: LEASE_SECONDS outlasts the longest life of a
 step's Lambda (its timeout), so when a lease is over its holder surely runs no more.
