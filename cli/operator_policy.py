@@ -16,10 +16,10 @@ from chalicelib.domain import names
 def operator_policy(prefix: str) -> dict[str, Any]:
     from devstack.iam.intrinsics import Stack
     from infra import grants, template
-    from infra.grants import DELETE, PUT, SCAN, Grant, Table
+    from infra.grants import CHECK, DELETE, PUT, SCAN, Grant, Table
     tables = template.stage_tables(prefix)
     operator = grants._merge(*grants.GRANTS.values(), Grant(tables={
-        "users": Table((PUT, DELETE, SCAN)), "dcs": Table((PUT, DELETE, SCAN)),
+        "users": Table((PUT, DELETE, SCAN, CHECK)), "dcs": Table((PUT, DELETE, SCAN)),
         # `task list` newest first: all, per DC, per creator (operator_views.list_tasks)
         "tasks": Table((), ("tasks-newest-index", "tasks-dc-index", "tasks-creator-index"))}))
     places = template._Places(prefix, tables, names.UPLOAD_PREFIX)

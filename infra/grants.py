@@ -37,10 +37,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # DynamoDB item actions. Transactions are authorised item by item (PutItem, UpdateItem,
-# DeleteItem); the app makes no ConditionCheck items and never calls DescribeTable
-# (PynamoDB 6 builds table metadata from the models).
+# DeleteItem, ConditionCheckItem: the users' last-SuperAdmin rule checks another user);
+# the app never calls DescribeTable (PynamoDB 6 builds table metadata from the models).
 GET, BATCH_GET, QUERY, SCAN = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
                                "dynamodb:Scan")
+CHECK = "dynamodb:ConditionCheckItem"
 PUT, UPDATE, DELETE, BATCH_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem",
                                     "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -131,8 +132,8 @@ GRANTS: dict[str, Grant] = {
                 "dc-name-index", "dc-created-index", "servable-index")),
             "guards": Table((GET, BATCH_GET, PUT, DELETE)),  # GET: the backfill's mark
             "image-uses": Table((QUERY,)),
-            # SCAN: GET /accounts/user and the last-SuperAdmin check of PUT (user_admin)
-            "users": Table((GET, UPDATE, SCAN), ("key-hash-index",)),
+            # SCAN, CHECK: GET /accounts/user and the last-SuperAdmin rule of PUT (accounts)
+            "users": Table((GET, UPDATE, SCAN, CHECK), ("key-hash-index",)),
             # login attempts, per name and address (services/identity/login_throttle.py)
             "logins": Table((GET, BATCH_GET, PUT, UPDATE, DELETE)),
             "dcs": Table((GET, UPDATE, SCAN)),  # SCAN: a SuperAdmin's GET /dc (dc_admin)

@@ -379,12 +379,13 @@ ALL_MODELS: tuple[type[Model], ...] = (
 )
 
 
-def get_or_none(model: type[_M], hash_key: Any, range_key: Any = None) -> _M | None:
+def get_or_none(model: type[_M], hash_key: Any, range_key: Any = None, *,
+                consistent_read: bool = False) -> _M | None:
     """The item, or None when there is none (one GetItem; none at all for a key no item can
     have: empty, or longer than DynamoDB allows, which it would answer with an error)."""
     if any(isinstance(key, str) and not key_fits(key) for key in (hash_key, range_key)):
         return None
     try:
-        return model.get(hash_key, range_key)
+        return model.get(hash_key, range_key, consistent_read=consistent_read)
     except model.DoesNotExist:
         return None

@@ -67,8 +67,13 @@ class Tx:
     def delete(self, label: str, model: Any, **kw: Any) -> None:
         self.ops.append(_Op("delete", label, (model,), kw))
 
+    def check(self, label: str, model_cls: Any, hash_key: Any, condition: Any) -> None:
+        """A condition on another item, written nothing: the transaction needs it to hold."""
+        self.ops.append(_Op("condition_check", label, (model_cls, hash_key),
+                            {"condition": condition}))
+
     def commit(self) -> None:
-        order = {"delete": 0, "put": 1, "update": 2}
+        order = {"condition_check": 0, "delete": 1, "put": 2, "update": 3}
         ordered = sorted(self.ops, key=lambda op: order[op.kind])  # stable: PynamoDB's order
         try:
             with TransactWrite(connection=_connection()) as tx:

@@ -259,6 +259,43 @@ def test_the_last_active_super_admin_stays_active(people, clean):
         "is_active"] is False
 
 
+ROUNDS = 8
+
+
+def test_super_admins_deactivating_each_other_at_once_leave_one(clean, admin):
+    """Four SuperAdmins, each deactivating the next at the same instant through the API
+    (barrier-released racers, one connection each): every round ends with exactly one of
+    them active, in the table and through the API, and the others refused with the text."""
+    from chalicelib.persistence.models import User
+    from tests.integration.racing import Client, race
+    names = ["sa0", "sa1", "sa2", "sa3"]
+    for round_ in range(ROUNDS):
+        apis = [Client(clean.user(name, super_admin=True)) for name in names]
+        admin.put("/accounts/user/admin", {"is_active": False})  # out of the way
+        try:
+            answers = race(*[lambda i=i: apis[i].put(f"/accounts/user/{names[(i + 1) % 4]}",
+                                                      {"is_active": False})
+                             for i in range(4)],
+                           prepare=lambda: [api.connect() for api in apis])
+        finally:
+            for api in apis:
+                api.close()
+        active = [name for name in names
+                  if User.get(name, consistent_read=True).is_active]
+        assert len(active) == 1, (round_, active, [a.text for a in answers])
+        survivor = Api(clean.api_url, apis[names.index(active[0])].key)
+        listed = survivor.get("/accounts/user", params={"full": "true"}).json()["result"]
+        assert [u["username"] for u in listed if u["is_super_admin"] and u["is_active"]] \
+            == active
+        for answer in answers:
+            assert answer.status_code in (200, 400, 401), answer.text
+            if answer.status_code == 400:
+                assert answer.json()["result"] == {"is_active": [
+                    field_texts.LAST_SUPER_ADMIN]}, answer.text
+        for name in names:
+            User(name).delete()
+
+
 def test_only_super_admins_change_a_user(people):
     for who in ("alice", "carol", "dave"):
         for name in (who, "admin", "ghost"):  # themself too: roles are the operator's

@@ -9,7 +9,7 @@ exits 2); any other `AccountError` is a refusal or a missing record (exit 1).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.config import settings
@@ -19,6 +19,7 @@ from chalicelib.domain.fields import to_int
 from chalicelib.domain.limits import key_fits
 from chalicelib.domain.passwords import hash_password
 from chalicelib.domain.permissions import ROLES
+from chalicelib.persistence import records
 from chalicelib.persistence.conditional import (
     conditional_delete,
     conditional_save,
@@ -203,8 +204,9 @@ def create_user(username: str, *, super_admin: bool = False,
     return key
 
 
-def _user(username: str) -> User:
-    user = get_or_none(User, username)
+def _user(username: str, *, consistent: bool = False) -> User:
+    # consistent: what a conditional write is then checked against
+    user = get_or_none(User, username, consistent_read=consistent)
     if user is None:
         raise AccountError(f"user {username!r} does not exist")
     return user
@@ -233,25 +235,47 @@ def show_user(username: str) -> dict[str, Any]:
     return {**user_view(_user(username)), "login_locks": login_throttle.locks(username)}
 
 
-def _keep_a_super_admin(user: User, doing: str) -> None:
-    """The last active SuperAdmin may not be deleted or deactivated: nobody could then
-    manage DC-unbound images, and only an operator can make another one."""
-    if not (user.is_super_admin and user.is_active):
+SUPER_ADMIN_ATTEMPTS = 10  # a change that lost a race is tried again on what is there now
+
+
+def _keep_a_super_admin(username: str, doing: str, write: Callable[[records.Tx, Any], None]
+                        ) -> None:
+    """Add `write` of the user (`doing`: "deleted", "deactivated") to a transaction that also
+    requires the user to be as read and, if they are an active SuperAdmin, one other active
+    SuperAdmin to stay one: the last active SuperAdmin may not go (nobody could then manage
+    DC-unbound images, and only an operator can make another one). Two such changes at once
+    cannot both pass on each other: whichever commits second finds its other one gone, and
+    is tried again on what is there now."""
+    for _ in range(SUPER_ADMIN_ATTEMPTS):
+        user = _user(username, consistent=True)
+        as_read = (User.is_super_admin == bool(user.is_super_admin)) & (
+            User.is_active == bool(user.is_active))
+        tx = records.Tx()
+        write(tx, User.username.exists() & as_read)
+        if user.is_super_admin and user.is_active:
+            others = sorted(other.username for other in User.scan(  # no key hash is read
+                consistent_read=True, attributes_to_get=["username", "is_super_admin",
+                                                         "is_active"])
+                if other.is_super_admin and other.is_active and other.username != username)
+            if not others:
+                raise LastSuperAdmin(f"user {username!r} is the last active SuperAdmin; "
+                                     f"not {doing} (create another first: imagectl user "
+                                     "create NAME --super-admin)")
+            tx.check("other", User, others[0],
+                     (User.is_super_admin == True) & (User.is_active == True))  # noqa: E712
+        try:
+            tx.commit()
+        except records.Conflict:
+            continue
+        forget_cache()
         return
-    others = [other.username for other in User.scan(  # no key hash is read for this
-              attributes_to_get=["username", "is_super_admin", "is_active"])
-              if other.is_super_admin and other.is_active and other.username != user.username]
-    if not others:
-        raise LastSuperAdmin(f"user {user.username!r} is the last active SuperAdmin; "
-                             f"not {doing} (create another first: imagectl user create NAME "
-                             "--super-admin)")
+    raise AccountError(f"user {username!r} changed too often meanwhile; try again")
 
 
 def delete_user(username: str) -> None:
-    _keep_a_super_admin(_user(username), "deleted")
-    if not conditional_delete(User(username), User.username.exists()):
-        raise AccountError(f"user {username!r} does not exist")
-    forget_cache()
+    _keep_a_super_admin(username, "deleted",
+                        lambda tx, condition: tx.delete("user", User(username),
+                                                        condition=condition))
 
 
 def set_active(username: str, active: bool) -> dict[str, Any]:
@@ -265,17 +289,21 @@ def update_user(username: str, *, active: bool | None = None,
                 roles: dict[str, list[str]] | None = None) -> None:
     """Set activity and/or replace the DC roles (their DCs must exist) in one write (the
     public API's PUT /accounts/user/{username}); the last active SuperAdmin stays active."""
-    user = _user(username)
+    _user(username)
     actions = []
     if active is not None:
-        if not active:
-            _keep_a_super_admin(user, "deactivated")
         actions.append(User.is_active.set(active))
     if roles is not None:
         _require_dcs(roles)
         actions.append(User.dc_roles.set(roles))
-    if actions:
-        _update_user(username, actions)
+    if not actions:
+        return
+    if active is False:
+        _keep_a_super_admin(username, "deactivated",
+                            lambda tx, condition: tx.update("user", User(username), actions,
+                                                            condition=condition))
+        return
+    _update_user(username, actions)
 
 
 def add_roles(username: str, specs: Iterable[str]) -> dict[str, Any]:
