@@ -42,6 +42,10 @@ class LastSuperAdmin(AccountError):
     """The change would leave no active SuperAdmin."""
 
 
+class ChangedMeanwhile(AccountError):
+    """The user kept changing under a guarded write: nothing was written; try again."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Rules (the platform events' rules, so a name the platform may send is one the operator may
 # type, and the other way round)
@@ -269,7 +273,7 @@ def _keep_a_super_admin(username: str, doing: str, write: Callable[[records.Tx, 
             continue
         forget_cache()
         return
-    raise AccountError(f"user {username!r} changed too often meanwhile; try again")
+    raise ChangedMeanwhile(f"user {username!r} changed too often meanwhile; try again")
 
 
 def delete_user(username: str) -> None:

@@ -65,10 +65,14 @@ def change_user(principal: Principal, username: str, body: dict[str, Any]) -> di
                              roles=values.get("dc_roles"))
     except accounts.LastSuperAdmin:
         raise errors.field_error("is_active", texts.LAST_SUPER_ADMIN) from None
+    except accounts.ChangedMeanwhile:
+        raise errors.DependencyFailed() from None  # 503 with Retry-After: nothing written
     except accounts.AccountError:  # the user or a DC of its roles went since they were read
         _load(username)
-        raise errors.ValidationFailed({"dc_roles": [texts.not_a_choice(dc) for dc in
-                                                    accounts.missing_dcs(values["dc_roles"])]
+        missing = accounts.missing_dcs(values.get("dc_roles") or {})
+        if not missing:  # a DC that went came back meanwhile: the same request may pass now
+            raise errors.DependencyFailed() from None
+        raise errors.ValidationFailed({"dc_roles": [texts.not_a_choice(dc) for dc in missing]
                                        }) from None
     return user_object(_load_fresh(username))
 
