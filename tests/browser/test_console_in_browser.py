@@ -202,14 +202,16 @@ def test_a_400_field_error_is_shown_next_to_its_field(as_super_admin, console_st
 
 
 def test_an_update_from_the_image_page_changes_only_what_was_changed(as_super_admin,
-                                                                     console_stack):
+                                                                     console_stack, httpserver):
     """An image whose access the form's choices do not offer (Deleted, 4): a new description
     saved from the image page leaves its access alone (it was sent as Public, 1, before)."""
     page = as_super_admin
-    manifest_url, _ = console_stack.sample()
+    repo = Repository(httpserver)
     name = unique("console-update")
-    made = console_stack.admin.post(f"/image/{name}", {"manifest_url": manifest_url,
-                                                        "dc": "main", "access": 4})
+    content = name.encode() * 100
+    made = console_stack.admin.post(f"/image/{name}", {
+        "manifest_url": repo.publish(repo.manifest(content), content=content), "dc": "main",
+        "access": 4})
     assert made.status_code == 201, made.text
     assert wait_raw(console_stack.admin, made.json()["task_id"])["status"] == "SUCCESS"
     assert console_stack.admin.get(f"/image/{name}").json()["result"]["access"] == 4

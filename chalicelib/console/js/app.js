@@ -2,7 +2,7 @@
 import { $, clear, h, showAlert } from "./dom.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
-import { route, start } from "./router.js";
+import { beforeRender, route, start } from "./router.js";
 import { loginPage, logout } from "./page_login.js";
 import { imagesPage } from "./page_images.js";
 import { imagePage } from "./page_image.js";
@@ -61,11 +61,9 @@ function paintShell(open) {
   select.value = session.dc();
 }
 
-document.addEventListener("console:route", async (event) => {
-  if (!event.detail.open) {
-    await loadIdentity();
-  }
-  paintShell(event.detail.open);
+beforeRender(async (open) => {
+  if (!open) await loadIdentity();
+  paintShell(open);
 });
 
 $("#dc-select").addEventListener("change", (event) => {

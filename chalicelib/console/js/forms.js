@@ -48,18 +48,32 @@ export function report(error, form = null) {
     const text = [].concat(messages).join(" ");
     const slot = form?.querySelector(`.field-error[data-error-for="${CSS.escape(name)}"]`);
     const control = form?.elements.namedItem(name);
-    if (slot && control && name !== "non_field_errors") {
-      slot.textContent = text;
+    if (slot && name !== "non_field_errors") {
+      slot.textContent = text;  // next to its field, even one made of several controls
       const target = control instanceof RadioNodeList ? control[0] : control;
-      target.setAttribute("aria-invalid", "true");
-      target.setAttribute("aria-describedby", slot.id);
-      first = first || target;
+      if (target) {
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", slot.id);
+        first = first || target;
+      }
     } else {
       elsewhere.push(name === "non_field_errors" ? text : `${name}: ${text}`);
     }
   }
   if (elsewhere.length) showAlert(elsewhere.join("\n"));
   first?.focus();
+}
+
+/** False (and the field's error shown, focus on it) when the control has no value: what the
+ * console checks before a request whose URL needs the value (an image's name, the file). */
+export function required(form, name) {
+  const control = form.elements.namedItem(name);
+  const empty = control.type === "file" ? !control.files.length : !control.value.trim();
+  if (!empty) return true;
+  form.querySelector(`[data-error-for="${CSS.escape(name)}"]`).textContent = "This field is required.";
+  control.setAttribute("aria-invalid", "true");
+  control.focus();
+  return false;
 }
 
 // The form's values as the API wants them: empty text fields left out, checkboxes as booleans.

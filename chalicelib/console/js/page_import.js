@@ -2,7 +2,7 @@
 import { h, showAlert } from "./dom.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
-import { dcOptions, field, onSubmit, values } from "./forms.js";
+import { dcOptions, field, onSubmit, required, values } from "./forms.js";
 
 export const ACCESS_OPTIONS = [["", "(default: Private)"], [1, "Public"], [3, "Private"]];
 export const OSTYPE_OPTIONS = [["", "(from the manifest)"], [1, "Linux VM"], [2, "SunOS VM"],
@@ -28,12 +28,7 @@ export function importPage(main) {
     const body = values(form);
     const name = body.name || "";
     delete body.name;
-    if (!name) {
-      form.querySelector('[data-error-for="name"]').textContent = "This field is required.";
-      form.elements.name.setAttribute("aria-invalid", "true");
-      form.elements.name.focus();
-      return;
-    }
+    if (!required(form, "name")) return;
     const answer = await api.post(`image/${encodeURIComponent(name)}`, body);
     if (answer.status === 201) location.hash = `#/tasks/${answer.body.task_id}`;
     else { showAlert(`Image ${name} created.`, "info"); location.hash = `#/images/${encodeURIComponent(name)}`; }

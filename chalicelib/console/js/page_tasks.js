@@ -30,14 +30,7 @@ export async function taskPage(main, { id }) {
   const cancel = h("button", { id: "task-cancel", type: "button", class: "danger" }, "Cancel task");
   main.append(about, block.root, h("div", { class: "actions" }, cancel,
     link("#/log", "Task log")));
-  try {
-    const task = api.resultOf(await api.get(`task/${encodeURIComponent(id)}`));
-    clear(about, [task.method, task.view, task.name].filter(Boolean).join(" "), task.dc ? ` · DC ${task.dc}` : "");
-  } catch (error) {
-    if (error.status !== 404) report(error); // an ended task may have no running view any more
-  }
-  const stop = watchTask(id, block, { onEnd: () => { cancel.disabled = true; } });
-  onLeave(stop);
+  // listening before the first await: the button is on the page (and clickable) from here
   cancel.addEventListener("click", async () => {
     if (!window.confirm("Cancel this task? Its work is rolled back.")) return;
     cancel.disabled = true;
@@ -47,4 +40,12 @@ export async function taskPage(main, { id }) {
       showAlert("Cancel requested.", "info");
     } catch (error) { cancel.disabled = false; report(error); }
   });
+  try {
+    const task = api.resultOf(await api.get(`task/${encodeURIComponent(id)}`));
+    clear(about, [task.method, task.view, task.name].filter(Boolean).join(" "), task.dc ? ` · DC ${task.dc}` : "");
+  } catch (error) {
+    if (error.status !== 404) report(error); // an ended task may have no running view any more
+  }
+  const stop = watchTask(id, block, { onEnd: () => { cancel.disabled = true; } });
+  onLeave(stop);
 }

@@ -5,7 +5,7 @@
 import { h, clear, showAlert } from "./dom.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
-import { dcOptions, field, onSubmit } from "./forms.js";
+import { dcOptions, field, onSubmit, required } from "./forms.js";
 import { progressBlock, watchTask } from "./progress.js";
 import { onLeave } from "./router.js";
 import { sha1OfFile } from "./sha1.js";
@@ -74,12 +74,7 @@ export function uploadPage(main) {
     if (record && upload.sameFile(record, file)) {
       current = record;  // resume: the task exists, the store holds some parts
     } else {
-      if (!file) {
-        form.querySelector('[data-error-for="file"]').textContent = "This field is required.";
-        form.elements.file.setAttribute("aria-invalid", "true");
-        form.elements.file.focus();
-        return;
-      }
+      if (!required(form, "name") || !required(form, "file")) return;
       const text = form.elements.manifest.value.trim();
       const body = { upload: true, dc: form.elements.dc.value,
         manifest: text || await builtManifest(name, file, block) };

@@ -5,6 +5,10 @@ import { report } from "./forms.js";
 
 const routes = [];
 let cleanup = null;
+let beforeEach = async () => {};
+
+/** `fn(open)` runs, awaited, before every page renders (the shell: who is logged in, DCs). */
+export function beforeRender(fn) { beforeEach = fn; }
 
 export function route(pattern, render, { open = false } = {}) {
   const parts = pattern.split("/");
@@ -17,7 +21,10 @@ function match(path) {
     if (candidate.parts.length !== parts.length) continue;
     const params = {};
     const fits = candidate.parts.every((part, i) => {
-      if (part.startsWith(":")) { params[part.slice(1)] = decodeURIComponent(parts[i]); return true; }
+      if (part.startsWith(":")) {
+        try { params[part.slice(1)] = decodeURIComponent(parts[i]); } catch { return false; }
+        return true;  // (a broken escape such as %E0 matches no route: the images page)
+      }
       return part === parts[i];
     });
     if (fits) return { ...candidate, params };
@@ -40,9 +47,11 @@ export async function render() {
     const current = path === a.getAttribute("href").slice(2) || path.startsWith(a.getAttribute("href").slice(2) + "/");
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  document.dispatchEvent(new CustomEvent("console:route", { detail: { open: found.open } }));
   main.focus({ preventScroll: true });
-  try { await found.render(main, found.params); } catch (error) { report(error); }
+  try {
+    await beforeEach(found.open);  // a page reads the DC select: it is filled first
+    await found.render(main, found.params);
+  } catch (error) { report(error); }
 }
 
 export function start() {
