@@ -21,9 +21,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class Hold:
-    def __init__(self, method: str, path: str, count: int) -> None:
+    def __init__(self, method: str, path: str, count: int, after: int) -> None:
         self.method = method
         self.path = re.compile(path)
+        self.passing = after  # matching requests let through before the holding starts
         self.left = count
         self.reached = threading.Event()
         self._released = threading.Event()
@@ -41,9 +42,10 @@ _lock = threading.Lock()
 _holds: list[Hold] = []
 
 
-def hold(method: str, path: str, count: int = 1) -> Hold:
-    """Hold the next `count` requests `method` whose path matches the regex `path`."""
-    made = Hold(method, path, count)
+def hold(method: str, path: str, count: int = 1, after: int = 0) -> Hold:
+    """Hold `count` requests `method` whose path matches the regex `path`, the first `after`
+    of them let through."""
+    made = Hold(method, path, count, after)
     with _lock:
         _holds.append(made)
     return made
@@ -59,16 +61,18 @@ def clear() -> None:
 
 def _matching(method: str, path: str) -> tuple[Hold | None, list[Hold]]:
     """The hold that takes this request (if any), and the holds it passes by."""
-    taken, passing = None, []
+    taken, passed_by = None, []
     with _lock:
         for made in _holds:
             if made.method == method and made.path.search(path):
-                if made.left > 0 and taken is None:
+                if made.passing > 0:
+                    made.passing -= 1
+                elif made.left > 0 and taken is None:
                     made.left -= 1
                     taken = made
                 elif made.left == 0:
-                    passing.append(made)
-    return taken, passing
+                    passed_by.append(made)
+    return taken, passed_by
 
 
 def wrap(app: WsgiApp) -> WsgiApp:

@@ -53,10 +53,13 @@ def test_extended_adds_sorted_dcs_and_the_files_digests_last():
     assert rendered["signed_by"] is None
 
 
-def test_extended_shows_the_verified_signer_from_the_manifest():
-    signed = record(manifest={"v": 2, "tags": {"signed_by": "00D01181D00088DD"}})
+def test_extended_shows_the_verified_signer_from_the_stored_manifest():
+    """From the manifest the digests come from (an import still running shows none yet)."""
+    manifest = {"v": 2, "tags": {"signed_by": "00D01181D00088DD"}}
+    signed = record(manifest=manifest, manifest_active=manifest)
     assert view.render(signed, extended=True)["signed_by"] == "00D01181D00088DD"
     assert "signed_by" not in view.render(signed)
+    assert view.render(record(manifest=manifest), extended=True)["signed_by"] is None
 
 
 @pytest.mark.parametrize("active, expected", [

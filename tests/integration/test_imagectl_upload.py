@@ -1,7 +1,10 @@
 """`./imagectl image upload` (SPEC §4.13) as an operator runs it: a child process talking HTTP
 to the session's local stack. A 1 GiB file goes up with bounded memory (peak RSS of the child,
 from the kernel's accounting); interrupted (Ctrl-C) when half of its part PUTs are done, it
-says how to resume, and run again it sends only the parts the store does not hold.
+says how to resume, and run again it sends only the parts the store does not hold. The store
+(the emulator, devstack/request_holds.py) holds every part PUT past the half until the Ctrl-C
+has been handled: reading the child's lines, this process (which also serves the store) could
+lag so far behind that the child had sent every part before the Ctrl-C came.
 
 Peak RSS is the child's VmHWM (/proc/<pid>/status), read at each line it prints: its
 `ru_maxrss` would not do, as Linux carries the forking process's (this one, which hosts the
@@ -11,10 +14,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from devstack import request_holds
 from tests.integration.upload_support import manifest_for
 from tests.support import Api
 
@@ -40,8 +45,10 @@ class Run:
         self.part_puts = 0
         self.peak_kib = 0
 
-    def follow(self, stop_after_parts: int | None = None) -> None:
-        """Read its lines; with `stop_after_parts`, press Ctrl-C once that many are stored."""
+    def follow(self, stop_after_parts: int | None = None,
+               when_interrupted: Callable[[], None] = lambda: None) -> None:
+        """Read its lines; with `stop_after_parts`, press Ctrl-C once that many are stored
+        (and call `when_interrupted` once it says it was)."""
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
@@ -50,6 +57,8 @@ class Run:
                 self.part_puts += 1
                 if self.part_puts == stop_after_parts:
                     self.process.send_signal(signal.SIGINT)
+            if line.startswith("interrupted"):
+                when_interrupted()
 
     def _sample_peak(self) -> None:
         """The kernel's high-water mark of the child's resident memory (gone once it exits:
@@ -83,8 +92,14 @@ def test_one_gib_with_bounded_memory_interrupted_and_resumed(server, admin, tmp_
     write_file(image, GiB)
     parts = GiB // (8 << 20)
 
+    # the parts past the half wait at the store until the child has handled its Ctrl-C
+    hold = request_holds.hold("PUT", r"/uploads/[^/]+$", count=parts, after=parts // 2)
     first = Run(server, "big", str(image), "--dc", "main")
-    first.follow(stop_after_parts=parts // 2)
+    try:
+        first.follow(stop_after_parts=parts // 2, when_interrupted=hold.release)
+    finally:
+        hold.release()
+        request_holds.clear()
     code, first_rss = first.finish()
     assert code == 130, first.lines
     assert any("Run the same command again to resume it, or cancel it: imagectl task "

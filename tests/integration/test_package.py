@@ -255,7 +255,9 @@ def _object_access(statements: list[dict]) -> dict[str, str]:
                              if action in actions) for pattern, actions in found.items()}
 
 
-TABLE_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
+# ConditionCheckItem: a transaction's condition on an item it does not write (a read)
+TABLE_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+               "dynamodb:ConditionCheckItem"}
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                 "dynamodb:BatchWriteItem"}
 # Ending a task: the image transaction, the task and its log entry (no users: a callback is
@@ -359,8 +361,10 @@ def test_table_access_function_by_function(template):
     for name in users:
         on_users = [s for s in statements[name] if "users" in _table_access(template, [s])]
         # a Scan only for the API: a SuperAdmin's GET /accounts/user and the last-SuperAdmin
-        # check of a deactivation (issue 21), both projected to fields that are no secret
-        listing = {"dynamodb:Scan"} if name == "APIHandler" else set()
+        # rule of a deactivation (issue 21), both projected to fields that are no secret; the
+        # rule's transaction checks the other SuperAdmin it keeps (ConditionCheckItem)
+        listing = {"dynamodb:Scan", "dynamodb:ConditionCheckItem"} \
+            if name == "APIHandler" else set()
         assert _actions(on_users, "dynamodb") <= {"dynamodb:GetItem", "dynamodb:Query",
                                                   "dynamodb:UpdateItem", *listing}, name
     # events update read models; a VM's image uses are put and removed with it, after the
