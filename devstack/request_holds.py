@@ -44,7 +44,7 @@ _holds: list[Hold] = []
 
 def hold(method: str, path: str, count: int = 1, after: int = 0) -> Hold:
     """Hold `count` requests `method` whose path matches the regex `path`, the first `after`
-    of them let through."""
+    of them let through. The path is matched with its query string (`?partNumber=7&...`)."""
     made = Hold(method, path, count, after)
     with _lock:
         _holds.append(made)
@@ -77,8 +77,9 @@ def _matching(method: str, path: str) -> tuple[Hold | None, list[Hold]]:
 
 def wrap(app: WsgiApp) -> WsgiApp:
     def holding(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
         taken, passing = _matching(environ.get("REQUEST_METHOD", ""),
-                                   environ.get("PATH_INFO", ""))
+                                   environ.get("PATH_INFO", "") + (f"?{query}" if query else ""))
         if taken is not None:
             taken.reached.set()
             taken.wait()

@@ -92,8 +92,11 @@ def test_one_gib_with_bounded_memory_interrupted_and_resumed(server, admin, tmp_
     write_file(image, GiB)
     parts = GiB // (8 << 20)
 
-    # the parts past the half wait at the store until the child has handled its Ctrl-C
-    hold = request_holds.hold("PUT", r"/uploads/[^/]+$", count=parts, after=parts // 2)
+    # the parts past the half wait at the store until the child has handled its Ctrl-C (by
+    # part number: a part PUT that failed and was sent again must not shift the line)
+    hold = request_holds.hold("PUT", r"/uploads/[^/?]+\?(.*&)?partNumber=(6[5-9]|[7-9][0-9]|"
+                                     r"1[0-9][0-9])(&|$)", count=4 * parts)
+    assert parts == 128  # the pattern's numbers: 65 to 199
     first = Run(server, "big", str(image), "--dc", "main")
     try:
         first.follow(stop_after_parts=parts // 2, when_interrupted=hold.release)
@@ -101,6 +104,7 @@ def test_one_gib_with_bounded_memory_interrupted_and_resumed(server, admin, tmp_
         hold.release()
         request_holds.clear()
     code, first_rss = first.finish()
+    assert hold.reached.is_set(), "no part past the half was held: the pattern missed them"
     assert code == 130, first.lines
     assert any("Run the same command again to resume it, or cancel it: imagectl task "
                "cancel " in line for line in first.lines), first.lines
