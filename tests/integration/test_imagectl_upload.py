@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,13 +35,22 @@ def admin(server) -> Api:
     return Api(server.api_url, server.admin_key)
 
 
+# Ctrl-C reaches the child as at a terminal however this suite was started: a shell starts a
+# background job with SIGINT ignored, a child inherits that, and Python then never raises
+# KeyboardInterrupt (`make test &` made the child upload everything). Reset, then exec.
+WITH_CTRL_C = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+CTRL_C_SECONDS = 60  # the child has said "interrupted" by then, or the test fails
+
+
 class Run:
     """One `imagectl image upload` child; its plain progress lines (stdout is a pipe)."""
 
     def __init__(self, server, *args: str) -> None:
         env = {**os.environ, "ES_API_KEY": server.admin_key, "IMAGE_API_URL": server.api_url}
         self.process = subprocess.Popen(
-            [str(ROOT / "imagectl"), "image", "upload", *args], cwd=ROOT, env=env, text=True,
+            [sys.executable, "-c", WITH_CTRL_C, str(ROOT / "imagectl"), "image", "upload",
+             *args], cwd=ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
         self.lines: list[str] = []
         self.part_puts = 0
@@ -50,6 +61,7 @@ class Run:
         """Read its lines; with `stop_after_parts`, press Ctrl-C once that many are stored
         (and call `when_interrupted` once it says it was)."""
         assert self.process.stdout is not None
+        unheard = threading.Timer(0, lambda: None)  # replaced when the Ctrl-C is sent
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
             self._sample_peak()
@@ -57,7 +69,12 @@ class Run:
                 self.part_puts += 1
                 if self.part_puts == stop_after_parts:
                     self.process.send_signal(signal.SIGINT)
+                    # a Ctrl-C that goes unheard must not keep the held parts for ever
+                    unheard = threading.Timer(CTRL_C_SECONDS, when_interrupted)
+                    unheard.daemon = True
+                    unheard.start()
             if line.startswith("interrupted"):
+                unheard.cancel()
                 when_interrupted()
 
     def _sample_peak(self) -> None:
