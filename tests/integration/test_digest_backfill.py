@@ -16,9 +16,8 @@ import requests
 
 from chalicelib.persistence.models import Guard, Image
 from chalicelib.services.maintenance import digest_backfill
-from cli import imagectl
 from devstack import request_holds
-from tests.integration.test_imagectl import Run, without_log_lines
+from tests.integration.test_imagectl import ctl  # noqa: F401 (the CLI in this process)
 from tests.integration.workflow_support import start_import, wait_task
 from tests.support import Api
 
@@ -32,19 +31,6 @@ LARGE = random.Random(31).randbytes(6 * MiB + 11)
 def admin(server, settings_override) -> Api:
     settings_override(NODE_TOKEN=TOKEN)
     return Api(server.api_url, server.admin_key)
-
-
-@pytest.fixture
-def ctl(monkeypatch, capsys):
-    monkeypatch.setattr(imagectl, "target_environment", lambda use_aws: None)
-    capsys.readouterr()
-
-    def run(*args: str) -> Run:
-        code = imagectl.main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, without_log_lines(captured.out), without_log_lines(captured.err))
-
-    return run
 
 
 def old_image(server, admin, files, name: str, content: bytes) -> Image:
@@ -81,7 +67,7 @@ def assert_filled(server, admin, image: Image) -> None:
 
 
 def test_images_without_sha256_get_the_right_one_and_a_second_run_reads_nothing(
-        server, admin, files, ctl):
+        server, admin, files, ctl):  # noqa: F811
     images = [old_image(server, admin, files, name, content)
               for name, content in (("old-small", SMALL), ("old-large", LARGE))]
     run = ctl("image", "digest", "--all")
@@ -97,7 +83,7 @@ def test_images_without_sha256_get_the_right_one_and_a_second_run_reads_nothing(
     assert Guard.count(digest_backfill.CHECKPOINT + images[1].uuid) == 0
 
 
-def test_one_image_by_name_and_an_unknown_name(server, admin, files, ctl):
+def test_one_image_by_name_and_an_unknown_name(server, admin, files, ctl):  # noqa: F811
     image = old_image(server, admin, files, "by-name", SMALL)
     other = old_image(server, admin, files, "not-named", SMALL + b"x")
     run = ctl("image", "digest", "by-name", "--json")
@@ -163,7 +149,7 @@ def test_a_checkpoint_of_an_object_that_changed_starts_over(server, admin, files
 
 
 def test_a_stored_file_that_is_not_the_recorded_one_is_reported_not_recorded(
-        server, admin, files, ctl):
+        server, admin, files, ctl):  # noqa: F811
     image = old_image(server, admin, files, "corrupt", SMALL)
     boto3.client("s3").put_object(Bucket=server.bucket, Key=f"images/{image.uuid}/file",
                                   Body=SMALL[:-1] + b"!")
@@ -226,7 +212,7 @@ def test_an_update_meeting_the_backfill_keeps_the_store_and_the_record_one(
 
 
 def test_a_record_ahead_of_its_stored_manifest_is_caught_up_by_the_next_run(
-        server, admin, files, ctl):
+        server, admin, files, ctl):  # noqa: F811
     """What a run that died between its record write and its store write leaves."""
     image = old_image(server, admin, files, "ahead", SMALL)
     active = {**image.manifest_active, "files": [

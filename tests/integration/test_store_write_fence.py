@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from chalicelib.persistence.models import Image, Task
+from chalicelib.services.tasks import store_writes
 from devstack import request_holds
-from tests.integration.workflow_support import execution_status, start_import, wait_task
+from tests.integration.workflow_support import (
+    Gate,
+    execution_status,
+    start_import,
+    wait_task,
+)
 from tests.support import Api, wait_for
 
 CONTENT = b"fenced image file" * 4096
@@ -114,55 +123,51 @@ def test_a_cancel_racing_an_import_s_manifest_write_leaves_no_object(server, adm
     assert Image.count("fenced-import", consistent_read=True) == 0
 
 
-def test_a_lease_its_holder_let_lapse_does_not_stop_a_rollback(server, admin, files):
-    """A step that died holding the lease (its Lambda killed) leaves it to lapse; a rollback
-    after that goes on at once."""
-    from datetime import UTC, datetime, timedelta
-
-    from tests.integration.workflow_support import Gate
+@contextmanager
+def trickling_import(admin: Api, files, name: str, holder: str, until: timedelta
+                     ) -> Iterator[tuple[str, str]]:
+    """An import whose file trickles until the block ends, its task given a store-write lease
+    by `holder` ending `until` from now (a step that died holding it, or one still writing);
+    yields (task id, image uuid). Afterwards the task must end REVOKED leaving nothing."""
     gate = Gate(CONTENT, deadline=120)
     manifest = files.manifest(CONTENT)
     url = files.publish(manifest)
     files.server.expect_request("/" + url.split("/", 3)[3] + "/file").respond_with_handler(
         gate.handler)
-    r = admin.post("/image/lapsed", {"manifest_url": url, "dc": "main"})
+    r = admin.post(f"/image/{name}", {"manifest_url": url, "dc": "main"})
     assert r.status_code == 201, r.text
     task_id = r.json()["task_id"]
     try:
         assert gate.started.wait(30)
-        Task(task_id).update(actions=[
-            Task.store_writer.set("a-dead-step"),
-            Task.store_write_until.set(datetime.now(UTC) - timedelta(seconds=1))])
-        assert admin.put(f"/task/{task_id}/cancel").status_code == 410
+        Task(task_id).update(actions=[Task.store_writer.set(holder),
+                                      Task.store_write_until.set(datetime.now(UTC) + until)])
+        yield task_id, manifest["uuid"]
     finally:
         gate.release.set()
+
+
+def assert_revoked_leaving_nothing(server, admin: Api, task_id: str, uuid: str) -> None:
     assert wait_task(admin, task_id).json()["status"] == "REVOKED"
     assert execution_status(task_id, timeout=60) == "ABORTED"
-    nothing_left(server, manifest["uuid"])
+    nothing_left(server, uuid)
+
+
+def test_a_lease_its_holder_let_lapse_does_not_stop_a_rollback(server, admin, files):
+    """A step that died holding the lease (its Lambda killed) leaves it to lapse; a rollback
+    after that goes on at once."""
+    with trickling_import(admin, files, "lapsed", "a-dead-step", timedelta(seconds=-1)) as (
+            task_id, uuid):
+        assert admin.put(f"/task/{task_id}/cancel").status_code == 410
+    assert_revoked_leaving_nothing(server, admin, task_id, uuid)
 
 
 def test_a_lease_held_past_the_wait_makes_a_cancel_ask_for_a_retry(server, admin, files,
                                                                     monkeypatch):
     """A holder that keeps the lease (alive, or dead and not yet lapsed): the cancel answers 503
     with Retry-After and the task stays claimed; once the lease is gone a retry ends it."""
-    from datetime import UTC, datetime, timedelta
-
-    from chalicelib.services.tasks import store_writes
-    from tests.integration.workflow_support import Gate
     monkeypatch.setattr(store_writes, "WAIT_SECONDS", 0.5)
-    gate = Gate(CONTENT, deadline=120)
-    manifest = files.manifest(CONTENT)
-    url = files.publish(manifest)
-    files.server.expect_request("/" + url.split("/", 3)[3] + "/file").respond_with_handler(
-        gate.handler)
-    r = admin.post("/image/held", {"manifest_url": url, "dc": "main"})
-    assert r.status_code == 201, r.text
-    task_id = r.json()["task_id"]
-    try:
-        assert gate.started.wait(30)
-        Task(task_id).update(actions=[
-            Task.store_writer.set("a-live-step"),
-            Task.store_write_until.set(datetime.now(UTC) + timedelta(seconds=60))])
+    with trickling_import(admin, files, "held", "a-live-step", timedelta(seconds=60)) as (
+            task_id, uuid):
         busy = admin.put(f"/task/{task_id}/cancel")
         assert busy.status_code == 503, busy.text
         assert busy.headers.get("Retry-After")
@@ -170,8 +175,4 @@ def test_a_lease_held_past_the_wait_makes_a_cancel_ask_for_a_retry(server, admin
         assert admin.get("/image/held").json()["result"]["status"] == 2  # still pending
         store_writes.release(task_id, "a-live-step")
         assert admin.put(f"/task/{task_id}/cancel").status_code == 410
-    finally:
-        gate.release.set()
-    assert wait_task(admin, task_id).json()["status"] == "REVOKED"
-    assert execution_status(task_id, timeout=60) == "ABORTED"
-    nothing_left(server, manifest["uuid"])
+    assert_revoked_leaving_nothing(server, admin, task_id, uuid)

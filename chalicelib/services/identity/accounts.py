@@ -125,7 +125,8 @@ def ensure_dc(name: str) -> None:
         pass
 
 
-def _dc(name: str) -> Datacenter:
+def existing_dc(name: str) -> Datacenter:
+    """The DC's record; AccountError when there is none."""
     dc = get_or_none(Datacenter, name)
     if dc is None:
         raise AccountError(f"datacenter {name!r} does not exist")
@@ -152,7 +153,7 @@ def bound_images(dc_name: str) -> list[str]:
 
 def show_dc(name: str) -> dict[str, Any]:
     """The DC, the images bound to it and the users holding roles in it."""
-    view = dc_view(_dc(name))
+    view = dc_view(existing_dc(name))
     view["images"] = bound_images(name)
     view["users"] = {user["username"]: user["dc_roles"][name] for user in list_users()
                      if name in user["dc_roles"]}
@@ -168,7 +169,7 @@ def set_image_limit(name: str, image_limit: Any) -> dict[str, Any]:
         raise AccountError(f"datacenter {name!r} does not exist")
     if not conditional_update(Datacenter(name), [action], Datacenter.name.exists()):
         raise AccountError(f"datacenter {name!r} does not exist")
-    return dc_view(_dc(name))
+    return dc_view(existing_dc(name))
 
 
 def delete_dc(name: str) -> None:
@@ -178,7 +179,7 @@ def delete_dc(name: str) -> None:
     if name == settings().default_dc:
         raise AccountError(f"datacenter {name!r} is the default datacenter "
                            "(IMAGE_API_DEFAULT_DC); it cannot be deleted")
-    _dc(name)
+    existing_dc(name)
     bound = bound_images(name)
     if bound:
         raise AccountError(f"datacenter {name!r} still has {len(bound)} image(s) bound to it "

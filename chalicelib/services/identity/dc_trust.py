@@ -13,8 +13,12 @@ from chalicelib.domain import minisign
 from chalicelib.domain.errors import PermissionDenied
 from chalicelib.domain.permissions import Principal
 from chalicelib.persistence.conditional import conditional_update
-from chalicelib.persistence.models import Datacenter, TrustedKey, get_or_none
-from chalicelib.services.identity.accounts import AccountError, InvalidAccountInput
+from chalicelib.persistence.models import Datacenter, TrustedKey
+from chalicelib.services.identity.accounts import (
+    AccountError,
+    InvalidAccountInput,
+    existing_dc,
+)
 
 MAX_TRUSTED_KEYS = 50      # a DC trusts a handful of signers; the record stays small
 _ATTEMPTS = 20             # optimistic retries when another change of the list wins
@@ -48,15 +52,8 @@ def trust_view(dc: Datacenter) -> dict[str, Any]:
             "signed_only": bool(dc.signed_only)}
 
 
-def _dc(name: str) -> Datacenter:
-    dc = get_or_none(Datacenter, name)
-    if dc is None:
-        raise AccountError(f"datacenter {name!r} does not exist")
-    return dc
-
-
 def read_trust(name: str) -> dict[str, Any]:
-    return {"name": name, **trust_view(_dc(name))}
+    return {"name": name, **trust_view(existing_dc(name))}
 
 
 def trusted_key(dc: Datacenter, key_id: str) -> minisign.PublicKey | None:
@@ -78,7 +75,7 @@ def parse_key(text: Any) -> minisign.PublicKey:
 def _write_keys(name: str, change: Any) -> dict[str, Any]:
     """Read the list, let `change` make the new one, write it if nobody changed it meanwhile."""
     for _ in range(_ATTEMPTS):
-        dc = _dc(name)
+        dc = existing_dc(name)
         version = int(dc.trust_version or 0)
         keys = change(list(dc.trusted_keys or []))
         if keys is None:  # nothing to change
@@ -131,7 +128,7 @@ def untrust_key(name: str, key_id: Any, *, by: Principal | None = None) -> dict[
 
 def set_signed_only(name: str, on: bool, *, by: Principal | None = None) -> dict[str, Any]:
     require_super_admin(by)
-    _dc(name)
+    existing_dc(name)
     if not conditional_update(Datacenter(name), [Datacenter.signed_only.set(bool(on))],
                               Datacenter.name.exists()):
         raise AccountError(f"datacenter {name!r} does not exist")
