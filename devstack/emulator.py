@@ -40,6 +40,8 @@ def start_emulator(port: int = 0) -> Emulator:
     emulator_contract.install()  # before the first request: moto alone takes no locks
     from devstack import service_limits
     service_limits.install()  # AWS's limits that moto leaves out (README "AWS's limits")
+    from devstack import store_checksums
+    store_checksums.install()  # S3 refuses a body whose checksum is not the one it names
     from devstack import emulator_streaming
     emulator_streaming.install()  # GetObject streams (moto reads whole objects into memory)
     from devstack import fast_reads

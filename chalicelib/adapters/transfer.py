@@ -1,12 +1,14 @@
 """Streaming image files into the store (SPEC §5.4): a multipart upload, SHA-1 and SHA-256 in
 the same pass (§4.14), and resumable at any part boundary.
 
-`transfer()` reads its source straight into part buffers (no intermediate copies), hands each
-full part to the upload, and hashes it while it uploads. Memory stays flat whatever the file
-size. A run may stop at a part boundary (`stop_at`) with a `Checkpoint`: the parts stored so
-far, the upload id and the hashing states after them, small enough for a task record. A later
-run, in another process, continues from there. On a failure the upload is kept (with the
-parts stored so far) for a retry; the caller aborts it when it gives up.
+`transfer()` reads its source straight into part buffers (no intermediate copies), hashes
+every read as it arrives (SHA-1, SHA-256 and the part's CRC32, while the bytes are still in
+the CPU's cache and the previous part uploads), and hands each full part to the upload.
+Memory stays flat whatever the file size. A run may stop at a part boundary (`stop_at`) with
+a `Checkpoint`: the parts stored so far, the upload id and the hashing states after them,
+small enough for a task record. A later run, in another process, continues from there. On a
+failure the upload is kept (with the parts stored so far) for a retry; the caller aborts it
+when it gives up.
 
 The S3 client is passed in (any boto3 S3 client); nothing here imports boto3.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,6 +36,11 @@ from chalicelib.adapters.multipart import (  # noqa: F401 (part of this module's
 log = logging.getLogger(__name__)
 
 ReadInto = Callable[[memoryview], int]
+
+# A read asks for at most this much, and is hashed at once: hashing a whole 8 MiB part after
+# it filled, from memory rather than cache, costs about half as much CPU again
+# (README "Benchmarks", transfer_cpu_ratio).
+READ_BYTES = 256 * 1024
 
 
 @dataclass
@@ -122,6 +130,7 @@ class _Run:
         self.parts = start.parts                 # parts handed to the upload
         self.states: dict[int, file_hashes.SavedState] = {}  # part -> hashes after it, until stored
         self.stored: set[int] = set()            # parts stored but not yet checkpointed
+        self.part_crc32 = 0                      # of the part being filled, so far
 
     def pump(self, read_into: ReadInto, stop_at: float | None,
              clock: Callable[[], float],
@@ -130,7 +139,7 @@ class _Run:
         part_size = self.saved.part_size
         buffer, filled = self.upload.free_buffer(), 0
         while True:
-            count = read_into(memoryview(buffer)[filled:])
+            count = self._read(read_into, buffer, filled, min(filled + READ_BYTES, part_size))
             if count == 0:
                 return self._finish(buffer, filled, total)
             filled += count
@@ -157,10 +166,20 @@ class _Run:
         except Exception:
             log.info("parts in flight were not all stored", exc_info=True)
 
+    def _read(self, read_into: ReadInto, buffer: bytearray, start: int, end: int) -> int:
+        """One read into `buffer[start:end]`, hashed while it is in the CPU's cache."""
+        with memoryview(buffer)[start:end] as space:
+            count = read_into(space)
+            if count:
+                with space[:count] as data:
+                    self.hasher.update(data)
+                    self.part_crc32 = zlib.crc32(data, self.part_crc32)
+        return count
+
     def _add_part(self, buffer: bytearray) -> None:
         self.parts += 1
-        self.upload.add_part(self.parts, buffer)
-        self.hasher.update(buffer)  # while the part uploads (both only read it)
+        self.upload.add_part(self.parts, buffer, self.part_crc32)
+        self.part_crc32 = 0
         if self.resumable:
             self.states[self.parts] = self.hasher.saved()
 
@@ -184,14 +203,13 @@ class _Run:
 
     def _finish(self, buffer: bytearray, filled: int, total: int) -> TransferResult:
         del buffer[filled:]  # the last part's exact size, in place
-        self.hasher.update(buffer)
         if self.upload.started:
             if filled:
                 self.parts += 1
-                self.upload.add_part(self.parts, buffer)
+                self.upload.add_part(self.parts, buffer, self.part_crc32)
             self.upload.complete()
         else:  # shorter than one part: a single request, no multipart upload to clean up
-            self.upload.put_object(buffer)
+            self.upload.put_object(buffer, self.part_crc32)
         digests = self.hasher.digests()
         return TransferResult(True, self.saved, total, digests.sha1, digests.sha256)
 

@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from werkzeug import Response
 from chalicelib.adapters import store
 from chalicelib.adapters.sources import SourceError, open_download
 from chalicelib.adapters.transfer import (
+    READ_BYTES,
     Checkpoint,
     MultipartUpload,
     ReadInto,
@@ -216,8 +218,9 @@ def test_one_byte_chunks_across_part_boundaries(s3: Any, bucket: str) -> None:
 def test_reads_go_straight_into_a_few_reused_part_buffers(s3: Any, bucket: str,
                                                           max_workers: int) -> None:
     """`read_into` is handed writable byte views of the part buffers themselves, never past
-    the end of a part, and the buffers are recycled: at most max_workers + 1 of them however
-    many parts the file has."""
+    the end of a part nor longer than READ_BYTES (each read is hashed while it is in the CPU's
+    cache), and the buffers are recycled: at most max_workers + 1 of them however many parts
+    the file has."""
     data = data_of(6 * PART + 100)
     serve = reader([bytearray(data[:100]), memoryview(data)[100:PART + 50], b"",
                     data[PART + 50:]])
@@ -240,10 +243,31 @@ def test_reads_go_straight_into_a_few_reused_part_buffers(s3: Any, bucket: str,
     assert parts_of(s3, bucket, "k") == 7
     filled = 0
     for length, count in reads:
-        assert length == PART - filled  # what is left of the current part
+        assert length == min(READ_BYTES, PART - filled)  # what is left of the current part
         filled = (filled + count) % PART
     assert reads[-1][1] == 0 and filled == 100
     assert 1 <= len(buffers) <= max_workers + 1
+
+
+def test_a_part_carries_the_crc32_it_is_given_and_the_store_checks_it(s3: Any,
+                                                                     bucket: str) -> None:
+    """The transfer hands each part's CRC32 (computed read by read) to the upload, which sends
+    it as the part's checksum instead of letting botocore read the part once more: a wrong one
+    is refused by the store (as S3 refuses it), the right one stored. The transfers above all
+    pass the same check with the CRC32 they computed."""
+    upload = MultipartUpload(s3, bucket, "k", PART, max_workers=1)
+    part = bytearray(data_of(PART))
+    with pytest.raises(ClientError, match="BadDigest"):
+        upload.add_part(1, part, crc32=zlib.crc32(part) ^ 1)
+    upload.add_part(1, part, crc32=zlib.crc32(part))
+    upload.complete()
+    assert stored(s3, bucket, "k") == part
+
+    small = MultipartUpload(s3, bucket, "small", PART, max_workers=1)
+    with pytest.raises(ClientError, match="BadDigest"):
+        small.put_object(bytearray(b"short"), crc32=zlib.crc32(b"other"))
+    small.put_object(bytearray(b"short"), crc32=zlib.crc32(b"short"))
+    assert stored(s3, bucket, "small") == b"short"
 
 
 def test_part_size_below_the_s3_minimum_is_refused(s3: Any, bucket: str) -> None:
@@ -310,12 +334,12 @@ def test_too_large_is_raised_before_the_excess_is_read_or_reported(s3: Any, buck
     def chunks() -> Iterator[bytes]:
         for i in range(10):
             read.append(i)
-            yield b"x" * MIB
+            yield b"x" * READ_BYTES
 
     with pytest.raises(TransferTooLarge):
-        send(chunks(), s3, bucket, max_bytes=3 * MIB, on_progress=progress.append)
+        send(chunks(), s3, bucket, max_bytes=3 * READ_BYTES, on_progress=progress.append)
     assert read == [0, 1, 2, 3]
-    assert progress == [MIB, 2 * MIB, 3 * MIB]
+    assert progress == [READ_BYTES, 2 * READ_BYTES, 3 * READ_BYTES]
 
 
 @pytest.mark.parametrize("max_workers", [1, 2])
@@ -529,9 +553,10 @@ def test_a_failing_progress_callback_propagates_and_the_stored_parts_are_kept(
 def test_progress_is_reported_after_every_read(s3: Any, bucket: str) -> None:
     """`on_progress(bytes_done)` runs after every read (whoever listens throttles itself)."""
     seen: list[int] = []
-    outcome = send((b"z" * (MIB // 2) for _ in range(24)), s3, bucket, on_progress=seen.append)
-    assert seen == [n * (MIB // 2) for n in range(1, 25)]
-    assert outcome.size == 12 * MIB
+    half = READ_BYTES // 2
+    outcome = send((b"z" * half for _ in range(48)), s3, bucket, on_progress=seen.append)
+    assert seen == [n * half for n in range(1, 49)]
+    assert outcome.size == 48 * half
 
 
 # --- abort_incomplete_uploads ------------------------------------------------------------------
