@@ -13,12 +13,11 @@ THROTTLE_CODES = frozenset(("ProvisionedThroughputExceededException", "Throttlin
 @functools.cache
 def client(service: str) -> Any:
     import boto3  # imported here: most API calls never need a boto3 client
-    return boto3.session.Session().client(service, config=_config(service))
+    return boto3.session.Session().client(service, config=s3_config() if service == "s3" else None)
 
 
-def _config(service: str) -> Any:
-    if service != "s3":
-        return None
+def s3_config() -> Any:
+    """The configuration of every S3 client of the app."""
     from botocore.config import Config
     # Every part carries a CRC32 that S3 checks, and the file's SHA-1 is verified end to end, so
     # the SigV4 SHA-256 of each body is redundant work (about a quarter of a transfer's CPU).

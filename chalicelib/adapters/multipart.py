@@ -6,9 +6,9 @@ A full part buffer goes to the S3 client as it is (botocore signs and sends a by
 without copying it) and is refilled only after its upload returned. The caller may hand over
 the part's CRC32, computed while the bytes were still in the CPU's cache: botocore then sends
 it as it is, instead of reading the whole part once more (and, on HTTPS, copying it into an
-aws-chunked body with the checksum as trailer). With
-`max_workers` > 1 parts upload on a small thread pool, at most `max_workers` in flight; buffers
-are allocated once, at most `max_workers + 1`, and recycled.
+aws-chunked body with the checksum as trailer). With `max_workers` > 1 parts upload on a small
+thread pool, at most `max_workers` in flight; buffers are allocated once, at most
+`max_workers + 1`, and recycled.
 """
 from __future__ import annotations
 

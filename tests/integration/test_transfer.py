@@ -21,12 +21,15 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from chalicelib.adapters import store
+from chalicelib.adapters.aws import s3_config
+from chalicelib.adapters.multipart import crc32_base64
 from chalicelib.adapters.sources import SourceError, open_download
 from chalicelib.adapters.transfer import (
     READ_BYTES,
@@ -268,6 +271,41 @@ def test_a_part_carries_the_crc32_it_is_given_and_the_store_checks_it(s3: Any,
         small.put_object(bytearray(b"short"), crc32=zlib.crc32(b"other"))
     small.put_object(bytearray(b"short"), crc32=zlib.crc32(b"short"))
     assert stored(s3, bucket, "small") == b"short"
+
+
+class _EmptyBody:
+    """The raw body of an answer made up at `before-send`."""
+
+    def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
+        return iter(())
+
+
+def test_on_https_a_part_with_its_crc32_is_sent_as_it_is() -> None:
+    """What the given CRC32 saves on AWS (HTTPS, where the emulator cannot show it): botocore
+    sends the part buffer itself with the checksum header, where without one it would wrap the
+    part into an aws-chunked body with a trailer, reading and copying it once more. Nothing
+    leaves the process: the request is answered at botocore's `before-send`."""
+    client = boto3.session.Session(aws_access_key_id="k", aws_secret_access_key="s",
+                                   region_name="us-east-1").client(
+        "s3", endpoint_url="https://s3.us-east-1.amazonaws.com", config=s3_config())
+    sent: list[Any] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request)
+        return AWSResponse(request.url, 200, {"ETag": '"e"'}, _EmptyBody())
+
+    client.meta.events.register("before-send.s3.UploadPart", answer)
+    part = bytearray(data_of(PART))
+    upload = MultipartUpload(client, "b", "k", PART, upload_id="u", max_workers=1)
+    upload.add_part(1, part, crc32=zlib.crc32(part))
+    upload.add_part(2, part)  # botocore's own CRC32, for contrast
+    ours, botocores = sent
+    assert ours.body is part
+    assert ours.headers["x-amz-checksum-crc32"] == crc32_base64(zlib.crc32(part)).encode()
+    assert ours.headers["X-Amz-Content-SHA256"] == b"UNSIGNED-PAYLOAD"
+    assert "Transfer-Encoding" not in ours.headers
+    assert botocores.headers["Content-Encoding"] == b"aws-chunked"
+    assert botocores.body is not part
 
 
 def test_part_size_below_the_s3_minimum_is_refused(s3: Any, bucket: str) -> None:
