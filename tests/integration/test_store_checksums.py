@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -28,23 +25,6 @@ def crc32_of(body: bytes) -> str:
 
 def sha256_of(body: bytes) -> str:
     return base64.b64encode(hashlib.sha256(body).digest()).decode()
-
-
-@pytest.fixture
-def s3(stack) -> Any:  # noqa: ANN001 (the session stack points boto3 at the emulator)
-    return boto3.client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> Iterator[str]:
-    name = f"checksums-{uuid.uuid4().hex[:20]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", ()):
-        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
-    for item in s3.list_objects_v2(Bucket=name).get("Contents", ()):
-        s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
 
 
 def refused(call: Any, **arguments: Any) -> dict[str, Any]:

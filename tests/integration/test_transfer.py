@@ -13,7 +13,6 @@ import logging
 import random
 import socket
 import threading
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -61,23 +60,6 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-
-
-@pytest.fixture
-def s3(stack) -> Any:  # noqa: ANN001 (the session stack points boto3 at the emulator)
-    return boto3.client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> Iterator[str]:
-    name = f"transfer-{uuid.uuid4().hex[:20]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    abort_incomplete_uploads(s3, name, "")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", ()):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
 
 
 def data_of(size: int) -> bytes:
