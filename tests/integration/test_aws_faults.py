@@ -103,7 +103,7 @@ def test_state_machines_see_lambda_errors_their_retry_matches(server, faulty):
 def test_a_step_meeting_aws_faults_after_the_sdk_retries_asks_for_a_retry(server, faulty, admin,
                                                                          repo):
     """PynamoDB gives up after its retries (GetError); the step reports TransientError, which
-    the state machines retry, not an error their Catch rolls back."""
+    the state machines retry, not an error their Catch rolls back, naming AWS's error."""
     from app import app
     from chalicelib.domain.task_results import TransientError
     r = admin.post("/image/faulted", {"manifest_url": repo.publish(repo.manifest(),
@@ -117,7 +117,8 @@ def test_a_step_meeting_aws_faults_after_the_sdk_retries_asks_for_a_retry(server
     faulty(1.0, "dynamodb")
     with pytest.raises(TransientError) as raised:
         app.handler_map["step_finish"]({"task_id": task_id}, None)
-    assert "GetError" in str(raised.value.message)
+    assert raised.value.message in {f"ERROR: Image store is not available ({fault.code})"
+                                    for fault in faults.FAULTS["dynamodb"]}
 
 
 def test_a_seed_replays_the_same_faults():

@@ -183,3 +183,55 @@ def test_an_identical_file_in_the_store_is_copied_not_downloaded(server, admin, 
     assert "reused an identical file" in final.json()["result"]["message"]
     assert stored_sha1(server, "second") == hashlib.sha1(content).hexdigest()
     assert Image.get("second").file_digest == Image.get("first").file_digest
+
+
+
+def corrupt_parts(monkeypatch, part: int | None, times: int) -> list[int]:
+    """The emulator's S3 receives part `part` of BIG (any full part: None) with one byte flipped
+    on the way, its first `times` arrivals, so its CRC32 check refuses it as S3 would
+    (BadDigest). Returns the numbers of the parts refused, one per refusal."""
+    from devstack import store_checksums
+    real_check = store_checksums.check
+    refused: list[int] = []
+
+    def check(algorithm: str, claimed: str, body: bytes) -> None:
+        number = next((n for n in range(1, len(BIG) // PART + 1)
+                       if len(body) == PART and body == BIG[(n - 1) * PART:n * PART]), None)
+        if number is not None and part in (None, number) and len(refused) < times:
+            refused.append(number)
+            body = bytes([body[0] ^ 1]) + bytes(body[1:])
+        real_check(algorithm, claimed, body)
+
+    monkeypatch.setattr(store_checksums, "check", check)
+    return refused
+
+
+
+def test_a_part_corrupted_on_the_way_is_sent_again_from_the_checkpoint(server, admin, files,
+                                                                       monkeypatch):
+    """botocore (standard retry mode) does not retry S3's BadDigest: the step asks for a retry
+    (TransientError), and the next run continues the source and the upload from the last part
+    stored, sending part 3 again from the bytes it reads again."""
+    refused = corrupt_parts(monkeypatch, 3, times=1)
+    source = RangeFile(BIG)
+    task_id = import_from(admin, serve(files, source))
+    assert_imported(server, admin, task_id)
+    assert refused == [3]
+    assert len(source.starts) == 2 and source.starts[0] == 0
+    assert 0 < source.starts[1] <= 2 * PART and source.starts[1] % PART == 0
+
+
+def test_a_part_the_store_always_refuses_ends_the_import_and_leaves_nothing(server, admin,
+                                                                            files, monkeypatch):
+    """After the state machine's retries the import fails with the store's own reason and rolls
+    back: no image, no file, no upload (parts 1 and 2 had been stored), no checkpoint."""
+    refused = corrupt_parts(monkeypatch, 3, times=10**6)
+    task_id = import_from(admin, serve(files, RangeFile(BIG)))
+    final = wait_task(admin, task_id, timeout=120)
+    assert final.status_code == 400, final.text
+    assert final.json()["result"]["message"] == (
+        "ERROR: Image store is not available (BadDigest)")
+    assert refused == [3] * 3  # the first run and the state machine's two retries
+    assert Image.count("big") == 0
+    assert server.store_keys() == [] and server.open_uploads() == []
+    assert Task.get(task_id).transfer is None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from chalicelib.adapters import aws
 from chalicelib.domain import task_texts
 from chalicelib.domain.task_results import TransientError
 from chalicelib.domain.vocabulary import RUNNING
@@ -58,4 +59,5 @@ def writing_store(task_id: str) -> Iterator[None]:
 
 def store_unavailable(exc: Exception) -> TransientError:
     """S3/DynamoDB trouble is worth a retry; the state machine decides how often."""
-    return TransientError(task_texts.RC_INPUT, task_texts.store_unavailable(type(exc).__name__))
+    cause = aws.error_code(exc) or type(exc).__name__  # BadDigest, SlowDown, … where AWS says
+    return TransientError(task_texts.RC_INPUT, task_texts.store_unavailable(cause))
